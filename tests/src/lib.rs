@@ -1,0 +1,1 @@
+//! Cross-crate integration tests of Springboard; see the files under tests/.
