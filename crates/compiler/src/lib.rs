@@ -1,1 +1,345 @@
-//! placeholder
+//! Compiles Springboard trampolines: for a WebAssembly function type, the
+//! machine code that crosses between the *wasm*, *native* and *array*
+//! calling conventions (see `docs/ABI.md`), with `cranelift-codegen`, for the
+//! host or another target; and writes them as relocatable ELF objects for
+//! ahead-of-time use ([`ObjectBuilder`]).
+//!
+//! The output is plain bytes plus [`Relocation`]s; `springboard-loader` maps
+//! it. A [`probe`](Compiler::compile_probe) generator builds test callees
+//! that record what they receive, so every trampoline can be checked end to
+//! end without a Wasm compiler.
+//!
+//! # Example: compile an array→native entry and call it
+//!
+//! ```
+//! use springboard_compiler::{Compiler, Signature, TrampolineKind, ValType};
+//! use springboard_loader::CodeMemory;
+//! use springboard_vm_abi::{VMFunctionBody, VMOpaqueContext, VMTrampoline, ValRaw};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let compiler = Compiler::host()?;
+//! let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::F64])?;
+//! let entry = compiler.compile(TrampolineKind::Entry, &sig)?;
+//! let memory = CodeMemory::new(&[entry.code_item(None)])?;
+//!
+//! extern "C" fn scale(_: *mut VMOpaqueContext, _: *mut VMOpaqueContext, a: i32, b: f64) -> f64 {
+//!     f64::from(a) * b
+//! }
+//! // SAFETY: the code is an entry trampoline, which has this type.
+//! let call: VMTrampoline = unsafe { core::mem::transmute(memory.entry(0).unwrap().as_ptr()) };
+//! let mut values = [ValRaw::i32(3), ValRaw::f64(1.5f64.to_bits())];
+//! // SAFETY: `scale` has the native convention of `sig`, and the buffer
+//! // holds max(params, results) slots.
+//! unsafe {
+//!     call(std::ptr::null_mut(), std::ptr::null_mut(), scale as *const VMFunctionBody, values.as_mut_ptr());
+//! }
+//! assert_eq!(f64::from_bits(values[0].get_f64()), 4.5);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod abi;
+pub mod check;
+mod object;
+mod trampoline;
+
+pub use object::ObjectBuilder;
+pub use springboard_loader::{
+    CallConv, CodeKind, RelocKind, RelocTarget, Relocation, Signature, SignatureError,
+    TrampolineKind, ValType,
+};
+
+use abi::Abi;
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir;
+use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use springboard_loader::CodeItem;
+
+/// Why compilation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value type the trampolines cannot carry, named in text form.
+    #[error("unsupported value type `{0}`")]
+    Unsupported(String),
+    /// A signature over the arity limits.
+    #[error("{0}")]
+    Signature(SignatureError),
+    /// A target this build of Cranelift cannot generate code for.
+    #[error("unsupported target `{triple}`: {reason}")]
+    Target {
+        /// The triple asked for.
+        triple: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A setting Cranelift refused.
+    #[error("bad compiler setting: {0}")]
+    Setting(String),
+    /// Cranelift failed on the generated IR (a bug in Springboard).
+    #[error("code generation failed for {kind} of {signature}: {message}")]
+    Codegen {
+        /// What was being compiled.
+        kind: CodeKind,
+        /// Its signature.
+        signature: Signature,
+        /// Cranelift's message.
+        message: String,
+    },
+    /// Writing an object failed.
+    #[error("cannot write object: {0}")]
+    Object(String),
+}
+
+impl From<SignatureError> for Error {
+    fn from(e: SignatureError) -> Error {
+        match e {
+            SignatureError::UnsupportedType(t) => Error::Unsupported(t),
+            other => Error::Signature(other),
+        }
+    }
+}
+
+/// How hard Cranelift optimises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No optimisation: fastest compilation.
+    None,
+    /// Optimise for speed (the default).
+    #[default]
+    Speed,
+    /// Optimise for speed and size.
+    SpeedAndSize,
+}
+
+impl OptLevel {
+    fn setting(self) -> &'static str {
+        match self {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        }
+    }
+}
+
+/// Chooses the target and settings of a [`Compiler`].
+#[derive(Clone, Debug, Default)]
+pub struct CompilerBuilder {
+    target: Option<String>,
+    opt_level: OptLevel,
+}
+
+impl CompilerBuilder {
+    /// Generate code for `triple` (e.g. `aarch64-unknown-linux-gnu`) instead
+    /// of the host. Such code can be written to an object but not run here.
+    pub fn target(mut self, triple: &str) -> Self {
+        self.target = Some(triple.to_owned());
+        self
+    }
+
+    /// The optimisation level.
+    pub fn opt_level(mut self, level: OptLevel) -> Self {
+        self.opt_level = level;
+        self
+    }
+
+    /// The compiler, or an error naming the target or setting that failed.
+    pub fn build(self) -> Result<Compiler, Error> {
+        let target_error = |triple: &str, reason: &dyn core::fmt::Display| Error::Target {
+            triple: triple.to_owned(),
+            reason: reason.to_string(),
+        };
+        let isa_builder = match &self.target {
+            None => cranelift_native::builder().map_err(|e| target_error("host", &e))?,
+            Some(triple) => isa::lookup_by_name(triple).map_err(|e| target_error(triple, &e))?,
+        };
+        let mut flags = settings::builder();
+        let set = |flags: &mut settings::Builder, name: &str, value: &str| {
+            flags
+                .set(name, value)
+                .map_err(|e| Error::Setting(format!("{name}={value}: {e}")))
+        };
+        set(&mut flags, "opt_level", self.opt_level.setting())?;
+        // Results beyond the return registers go to a hidden return area.
+        set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
+        // Frame pointers let profilers and debuggers walk through trampolines.
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        // Absolute relocations only: the loader places code anywhere.
+        set(&mut flags, "is_pic", "false")?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
+        let triple = self.target.as_deref().unwrap_or("host");
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| target_error(triple, &e))?;
+        Ok(Compiler { isa })
+    }
+}
+
+/// Compiles trampolines and probes for one target. `Send + Sync`: compile
+/// from as many threads as you like.
+#[derive(Clone)]
+pub struct Compiler {
+    isa: OwnedTargetIsa,
+}
+
+impl core::fmt::Debug for Compiler {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Compiler")
+            .field("target", &self.triple())
+            .finish()
+    }
+}
+
+/// Generated code for one signature: a trampoline or a probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledTrampoline {
+    /// What the code is.
+    pub kind: CodeKind,
+    /// The signature it was made for.
+    pub signature: Signature,
+    /// The machine code.
+    pub code: Vec<u8>,
+    /// Holes to fill before it runs (only template trampolines have any).
+    pub relocations: Vec<Relocation>,
+    /// The alignment the code needs.
+    pub align: u32,
+}
+
+impl CompiledTrampoline {
+    /// The loader's view of this code, with `callee` for a template's hole.
+    pub fn code_item(&self, callee: Option<NonNull<c_void>>) -> CodeItem<'_> {
+        CodeItem {
+            code: &self.code,
+            relocations: &self.relocations,
+            align: self.align,
+            callee,
+        }
+    }
+}
+
+impl Compiler {
+    /// A compiler for the host, optimising for speed.
+    pub fn host() -> Result<Compiler, Error> {
+        Compiler::builder().build()
+    }
+
+    /// Choose a target and settings.
+    pub fn builder() -> CompilerBuilder {
+        CompilerBuilder::default()
+    }
+
+    /// The target triple, e.g. `x86_64-unknown-linux-gnu`.
+    pub fn triple(&self) -> String {
+        self.isa.triple().to_string()
+    }
+
+    /// The target's pointer size in bytes.
+    pub fn pointer_bytes(&self) -> u8 {
+        self.isa.pointer_bytes()
+    }
+
+    pub(crate) fn isa(&self) -> &dyn isa::TargetIsa {
+        &*self.isa
+    }
+
+    /// Compiles the `kind` trampoline for `signature`.
+    ///
+    /// Template kinds (`TrampolineKind::is_template`) come with one
+    /// [`RelocTarget::Callee`] relocation; the others have none.
+    pub fn compile(
+        &self,
+        kind: TrampolineKind,
+        signature: &Signature,
+    ) -> Result<CompiledTrampoline, Error> {
+        let abi = Abi {
+            isa: self.isa(),
+            sig: signature,
+        };
+        self.finish(
+            CodeKind::Trampoline(kind),
+            signature,
+            trampoline::trampoline(&abi, kind),
+        )
+    }
+
+    /// Compiles a probe: a function of `signature` entered with `conv` that
+    /// records what it receives and returns chosen results.
+    ///
+    /// The probe treats its *caller* vmctx as a buffer of
+    /// [`probe_buffer_len`] `ValRaw` slots: it writes its callee vmctx into
+    /// slot 0 and its arguments into slots `1..=params`, then returns the
+    /// values in slots `params + 1 ..` as its results. Every trampoline passes
+    /// the caller vmctx through untouched, so a test can drive any
+    /// trampoline into a probe and check every bit on both sides.
+    pub fn compile_probe(
+        &self,
+        conv: CallConv,
+        signature: &Signature,
+    ) -> Result<CompiledTrampoline, Error> {
+        let abi = Abi {
+            isa: self.isa(),
+            sig: signature,
+        };
+        self.finish(
+            CodeKind::Probe(conv),
+            signature,
+            trampoline::probe(&abi, conv),
+        )
+    }
+
+    fn finish(
+        &self,
+        kind: CodeKind,
+        signature: &Signature,
+        func: ir::Function,
+    ) -> Result<CompiledTrampoline, Error> {
+        let codegen_error = |message: String| Error::Codegen {
+            kind,
+            signature: signature.clone(),
+            message,
+        };
+        let mut ctx = cranelift_codegen::Context::for_function(func);
+        let compiled = ctx
+            .compile(self.isa(), &mut ControlPlane::default())
+            .map_err(|e| codegen_error(format!("{:?}", e.inner)))?;
+        let relocations = compiled
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| match r.kind {
+                Reloc::Abs8 => Ok(Relocation {
+                    offset: r.offset,
+                    kind: RelocKind::Abs8,
+                    target: RelocTarget::Callee,
+                    addend: r.addend,
+                }),
+                other => Err(codegen_error(format!("unexpected relocation {other:?}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CompiledTrampoline {
+            kind,
+            signature: signature.clone(),
+            code: compiled.code_buffer().to_vec(),
+            relocations,
+            align: compiled.buffer.alignment,
+        })
+    }
+}
+
+/// How many `ValRaw` slots the buffer a probe of `signature` records into
+/// must hold: its callee vmctx, its parameters and its results.
+pub fn probe_buffer_len(signature: &Signature) -> usize {
+    1 + signature.params().len() + signature.results().len()
+}

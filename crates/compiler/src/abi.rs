@@ -1,0 +1,272 @@
+//! How each calling convention looks in Cranelift IR, and the small helpers
+//! every trampoline shares: receive the arguments of a convention, call a
+//! function of a convention, return the results of a convention.
+
+use cranelift_codegen::ir::{
+    self, AbiParam, Endianness, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,
+    types,
+};
+use cranelift_codegen::isa::{self, TargetIsa};
+use cranelift_frontend::FunctionBuilder;
+use springboard_loader::{CallConv, Signature, ValType};
+
+/// Bytes per `ValRaw` slot.
+const SLOT: u32 = 16;
+
+/// What a function needs to know about its target to build trampolines.
+pub(crate) struct Abi<'a> {
+    pub(crate) isa: &'a dyn TargetIsa,
+    pub(crate) sig: &'a Signature,
+}
+
+/// The arguments a function received, split by role.
+pub(crate) struct Received {
+    pub(crate) callee_vmctx: Value,
+    pub(crate) caller_vmctx: Value,
+    pub(crate) params: Vec<Value>,
+    /// Where results go: the native results area pointer, or the array buffer.
+    pub(crate) result_dest: Option<Value>,
+}
+
+impl Abi<'_> {
+    pub(crate) fn ptr(&self) -> ir::Type {
+        self.isa.pointer_type()
+    }
+
+    fn ptr_bytes(&self) -> u8 {
+        self.isa.pointer_bytes()
+    }
+
+    fn native_cc(&self) -> isa::CallConv {
+        self.isa.default_call_conv()
+    }
+
+    fn clif_type(&self, ty: ValType) -> ir::Type {
+        match ty {
+            ValType::I32 => types::I32,
+            ValType::I64 => types::I64,
+            ValType::F32 => types::F32,
+            ValType::F64 => types::F64,
+            ValType::V128 => types::I8X16,
+            ValType::FuncRef | ValType::ExternRef => self.ptr(),
+        }
+    }
+
+    fn ptr_params(&self, n: usize) -> impl Iterator<Item = AbiParam> + use<> {
+        std::iter::repeat_n(AbiParam::new(self.ptr()), n)
+    }
+
+    /// The IR signature of a function of `self.sig` entered with `conv`.
+    pub(crate) fn signature(&self, conv: CallConv) -> ir::Signature {
+        let value_params = |tys: &[ValType]| -> Vec<AbiParam> {
+            tys.iter()
+                .map(|&t| AbiParam::new(self.clif_type(t)))
+                .collect()
+        };
+        let (params, results) = (self.sig.params(), self.sig.results());
+        let mut s = ir::Signature::new(self.native_cc());
+        s.params.extend(self.ptr_params(2)); // callee vmctx, caller vmctx
+        match conv {
+            CallConv::Wasm => {
+                s.call_conv = isa::CallConv::Tail;
+                s.params.extend(value_params(params));
+                s.returns.extend(value_params(results));
+            }
+            CallConv::Native => {
+                s.params.extend(value_params(params));
+                if results.len() > 1 {
+                    s.params.push(AbiParam::new(self.ptr())); // results area
+                }
+                s.returns
+                    .extend(value_params(&results[..results.len().min(1)]));
+            }
+            CallConv::Array => s.params.extend(self.ptr_params(2)), // values, capacity
+        }
+        s
+    }
+
+    /// The IR signature of a legacy `VMTrampoline`.
+    pub(crate) fn entry_signature(&self) -> ir::Signature {
+        let mut s = ir::Signature::new(self.native_cc());
+        s.params.extend(self.ptr_params(4));
+        s
+    }
+
+    /// Offsets of results `1..` in the native results area, and its size:
+    /// each result at its naturally aligned offset, in order.
+    pub(crate) fn native_results_area(&self) -> (Vec<u32>, u32) {
+        let mut offset = 0u32;
+        let offsets = self.sig.results()[1.min(self.sig.results().len())..]
+            .iter()
+            .map(|t| {
+                let size = t.byte_size(self.ptr_bytes());
+                offset = offset.next_multiple_of(size);
+                let at = offset;
+                offset += size;
+                at
+            })
+            .collect();
+        (offsets, offset)
+    }
+
+    /// Flags for `ValRaw` slots: always little-endian, whatever the target.
+    fn slot_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted().with_endianness(Endianness::Little)
+    }
+
+    /// Loads `tys` from consecutive `ValRaw` slots starting at `base`.
+    pub(crate) fn load_slots(
+        &self,
+        b: &mut FunctionBuilder,
+        base: Value,
+        tys: &[ValType],
+    ) -> Vec<Value> {
+        let flags = self.slot_flags();
+        (0..tys.len())
+            .map(|i| {
+                let ty = self.clif_type(tys[i]);
+                b.ins().load(ty, flags, base, (i as u32 * SLOT) as i32)
+            })
+            .collect()
+    }
+
+    /// Stores `values` of `tys` into consecutive `ValRaw` slots from `base`.
+    /// Scalars narrower than 64 bits are zero-extended, so the first 8 bytes
+    /// of every written slot are defined (as Wasmtime guarantees).
+    pub(crate) fn store_slots(
+        &self,
+        b: &mut FunctionBuilder,
+        base: Value,
+        tys: &[ValType],
+        values: &[Value],
+    ) {
+        let flags = self.slot_flags();
+        for (i, (&ty, &v)) in tys.iter().zip(values).enumerate() {
+            let v = match ty {
+                ValType::F32 => b.ins().bitcast(types::I32, MemFlagsData::new(), v),
+                _ => v,
+            };
+            let v = match b.func.dfg.value_type(v) {
+                types::I32 => b.ins().uextend(types::I64, v),
+                _ => v,
+            };
+            b.ins().store(flags, v, base, (i as u32 * SLOT) as i32);
+        }
+    }
+
+    /// A stack slot of `bytes` bytes (16-aligned) and its address.
+    fn stack_buffer(&self, b: &mut FunctionBuilder, bytes: u32) -> Value {
+        let slot = b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            bytes.max(SLOT),
+            4,
+        ));
+        b.ins().stack_addr(self.ptr(), slot, 0)
+    }
+
+    /// Creates the entry block for a function entered with `conv` and splits
+    /// its arguments. For the array convention the parameters are loaded
+    /// from the buffer, which becomes the result destination.
+    pub(crate) fn receive(&self, b: &mut FunctionBuilder, conv: CallConv) -> Received {
+        let args = entry_block(b);
+        let n = self.sig.params().len();
+        let (params, result_dest) = match conv {
+            CallConv::Wasm => (args[2..].to_vec(), None),
+            CallConv::Native => (args[2..2 + n].to_vec(), args.get(2 + n).copied()),
+            CallConv::Array => (
+                self.load_slots(b, args[2], self.sig.params()),
+                Some(args[2]),
+            ),
+        };
+        Received {
+            callee_vmctx: args[0],
+            caller_vmctx: args[1],
+            params,
+            result_dest,
+        }
+    }
+
+    /// Calls `callee`, a function of `self.sig` entered with `conv`, and
+    /// returns its results.
+    pub(crate) fn call(
+        &self,
+        b: &mut FunctionBuilder,
+        conv: CallConv,
+        callee: Value,
+        vmctx: [Value; 2],
+        params: &[Value],
+    ) -> Vec<Value> {
+        let sigref = b.import_signature(self.signature(conv));
+        let results = self.sig.results();
+        match conv {
+            CallConv::Wasm => {
+                let args: Vec<Value> = vmctx.iter().chain(params).copied().collect();
+                let call = b.ins().call_indirect(sigref, callee, &args);
+                b.inst_results(call).to_vec()
+            }
+            CallConv::Native => {
+                let (offsets, size) = self.native_results_area();
+                let mut args: Vec<Value> = vmctx.iter().chain(params).copied().collect();
+                let area = (results.len() > 1).then(|| self.stack_buffer(b, size));
+                args.extend(area);
+                let call = b.ins().call_indirect(sigref, callee, &args);
+                let mut out = b.inst_results(call).to_vec();
+                if let Some(area) = area {
+                    let flags = MemFlagsData::trusted();
+                    for (&ty, offset) in results[1..].iter().zip(offsets) {
+                        out.push(b.ins().load(self.clif_type(ty), flags, area, offset as i32));
+                    }
+                }
+                out
+            }
+            CallConv::Array => {
+                let len = self.sig.array_len();
+                let values = self.stack_buffer(b, len as u32 * SLOT);
+                self.store_slots(b, values, self.sig.params(), params);
+                let capacity = b.ins().iconst(self.ptr(), len as i64);
+                b.ins()
+                    .call_indirect(sigref, callee, &[vmctx[0], vmctx[1], values, capacity]);
+                self.load_slots(b, values, results)
+            }
+        }
+    }
+
+    /// Returns `results` the way `conv` expects, given where they go.
+    pub(crate) fn ret(
+        &self,
+        b: &mut FunctionBuilder,
+        conv: CallConv,
+        dest: Option<Value>,
+        results: &[Value],
+    ) {
+        match conv {
+            CallConv::Wasm => {
+                b.ins().return_(results);
+            }
+            CallConv::Native => {
+                if let Some(area) = dest {
+                    let (offsets, _) = self.native_results_area();
+                    for (&v, offset) in results[1..].iter().zip(offsets) {
+                        b.ins()
+                            .store(MemFlagsData::trusted(), v, area, offset as i32);
+                    }
+                }
+                b.ins().return_(&results[..results.len().min(1)]);
+            }
+            CallConv::Array => {
+                let values = dest.expect("array convention receives a buffer");
+                self.store_slots(b, values, self.sig.results(), results);
+                b.ins().return_(&[]);
+            }
+        }
+    }
+}
+
+/// Creates and enters the entry block; returns the function's arguments.
+pub(crate) fn entry_block(b: &mut FunctionBuilder) -> Vec<Value> {
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    b.block_params(block).to_vec()
+}

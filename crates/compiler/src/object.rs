@@ -1,0 +1,174 @@
+//! [`ObjectBuilder`]: many compiled trampolines in one relocatable ELF object.
+
+use crate::{CallConv, CodeKind, CompiledTrampoline, Compiler, Error, RelocKind, Signature};
+use object::write::{self, SectionId, StandardSection, Symbol, SymbolId, SymbolSection};
+use object::{
+    Architecture, BinaryFormat, Endianness, FileFlags, RelocationEncoding, RelocationFlags,
+    RelocationKind, SectionKind, SymbolFlags, SymbolKind, SymbolScope, elf,
+};
+use springboard_loader::format::{self, IndexEntry};
+use std::collections::{HashMap, HashSet};
+use target_lexicon::{Architecture as Arch, Triple};
+
+/// Collects compiled code and writes it as one ELF relocatable object, in the
+/// layout `springboard_loader::format` documents: one global function
+/// symbol per entry, named by `format::symbol_name`, and an index section
+/// recording each symbol's kind and signature.
+///
+/// A template trampoline's callee is left as the undefined symbol
+/// `format::callee_symbol_name`, for the linker or the loader to resolve,
+/// unless the object also holds a wasm-convention probe of that signature,
+/// which then defines it (so a test harness can link and run the object
+/// with nothing else).
+pub struct ObjectBuilder {
+    object: write::Object<'static>,
+    text: SectionId,
+    entries: Vec<IndexEntry>,
+    seen: HashSet<IndexEntry>,
+    callees: HashMap<Signature, SymbolId>,
+    wasm_probes: HashMap<Signature, SymbolId>,
+}
+
+impl ObjectBuilder {
+    /// An empty object for the target of `compiler`.
+    pub fn new(compiler: &Compiler) -> Result<ObjectBuilder, Error> {
+        let triple: &Triple = compiler.isa().triple();
+        let unsupported = |reason: &str| Error::Target {
+            triple: triple.to_string(),
+            reason: reason.to_owned(),
+        };
+        let (architecture, e_flags) = match triple.architecture {
+            Arch::X86_64 => (Architecture::X86_64, 0),
+            Arch::Aarch64(_) => (Architecture::Aarch64, 0),
+            // Cranelift's riscv64 code uses the double-float ABI; gcc refuses
+            // to link objects whose flags say otherwise.
+            Arch::Riscv64(_) => (
+                Architecture::Riscv64,
+                elf::EF_RISCV_RVC.0 | elf::EF_RISCV_FLOAT_ABI_DOUBLE.0,
+            ),
+            Arch::S390x => (Architecture::S390x, 0),
+            _ => return Err(unsupported("no ELF object support for this architecture")),
+        };
+        let endian = match triple.endianness() {
+            Ok(target_lexicon::Endianness::Little) => Endianness::Little,
+            Ok(target_lexicon::Endianness::Big) => Endianness::Big,
+            Err(()) => return Err(unsupported("unknown endianness")),
+        };
+        let mut object = write::Object::new(BinaryFormat::Elf, architecture, endian);
+        object.flags = FileFlags::Elf {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_flags: elf::FileFlags(e_flags),
+        };
+        // Trampolines never need an executable stack; say so to the linker.
+        object.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
+        let text = object.section_id(StandardSection::Text);
+        Ok(ObjectBuilder {
+            object,
+            text,
+            entries: Vec::new(),
+            seen: HashSet::new(),
+            callees: HashMap::new(),
+            wasm_probes: HashMap::new(),
+        })
+    }
+
+    /// Adds one piece of code (compiled by a compiler for this object's
+    /// target). Adding the same kind and signature twice is an error.
+    pub fn add(&mut self, code: &CompiledTrampoline) -> Result<(), Error> {
+        let entry = IndexEntry {
+            kind: code.kind,
+            signature: code.signature.clone(),
+        };
+        if !self.seen.insert(entry.clone()) {
+            return Err(Error::Object(format!(
+                "{} of {} added twice",
+                code.kind, code.signature
+            )));
+        }
+        let offset =
+            self.object
+                .append_section_data(self.text, &code.code, u64::from(code.align.max(16)));
+        let symbol = self.object.add_symbol(Symbol {
+            name: entry.symbol_name().into_bytes(),
+            value: offset,
+            size: code.code.len() as u64,
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Linkage,
+            weak: false,
+            section: SymbolSection::Section(self.text),
+            flags: SymbolFlags::None,
+        });
+        if code.kind == CodeKind::Probe(CallConv::Wasm) {
+            self.wasm_probes.insert(code.signature.clone(), symbol);
+        }
+        for reloc in &code.relocations {
+            let callee = self.callee_symbol(&code.signature);
+            let RelocKind::Abs8 = reloc.kind;
+            let flags = RelocationFlags::Generic {
+                kind: RelocationKind::Absolute,
+                encoding: RelocationEncoding::Generic,
+                size: 64,
+            };
+            let relocation = write::Relocation {
+                offset: offset + u64::from(reloc.offset),
+                symbol: callee,
+                addend: reloc.addend,
+                flags,
+            };
+            self.object
+                .add_relocation(self.text, relocation)
+                .map_err(|e| Error::Object(e.to_string()))?;
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    fn callee_symbol(&mut self, signature: &Signature) -> SymbolId {
+        let object = &mut self.object;
+        *self.callees.entry(signature.clone()).or_insert_with(|| {
+            object.add_symbol(Symbol {
+                name: format::callee_symbol_name(signature).into_bytes(),
+                value: 0,
+                size: 0,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Undefined,
+                flags: SymbolFlags::None,
+            })
+        })
+    }
+
+    /// How many pieces of code were added.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The object file's bytes.
+    pub fn finish(mut self) -> Result<Vec<u8>, Error> {
+        for (signature, &callee) in &self.callees {
+            if let Some(&probe) = self.wasm_probes.get(signature) {
+                let probe = self.object.symbol(probe);
+                let (section, value, size) = (probe.section, probe.value, probe.size);
+                let callee = self.object.symbol_mut(callee);
+                (callee.section, callee.value, callee.size) = (section, value, size);
+            }
+        }
+        let index = self.object.add_section(
+            Vec::new(),
+            format::INDEX_SECTION.as_bytes().to_vec(),
+            SectionKind::Other,
+        );
+        self.object
+            .set_section_data(index, format::encode_index(&self.entries), 1);
+        self.object
+            .write()
+            .map_err(|e| Error::Object(e.to_string()))
+    }
+}

@@ -1,0 +1,130 @@
+//! The IR of every trampoline kind and of probes.
+//!
+//! A trampoline receives the arguments of one convention, finds its callee,
+//! calls it with another convention and returns the results the first way.
+//! The six kinds are exactly the pairs that `TrampolineKind::caller_conv`,
+//! `callee_conv` and `callee_source` describe, so one function builds the five
+//! crossings from those three facts, and [`entry`] builds the legacy
+//! `VMTrampoline`, whose callee is an argument.
+
+use crate::abi::{Abi, Received, entry_block};
+use cranelift_codegen::ir::{
+    self, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, UserExternalName, UserFuncName,
+    Value,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use springboard_loader::{CallConv, CalleeSource, TrampolineKind, ValType};
+use springboard_vm_abi::PtrSize;
+
+/// The IR of the `kind` trampoline for `abi.sig`.
+pub(crate) fn trampoline(abi: &Abi, kind: TrampolineKind) -> ir::Function {
+    match kind {
+        TrampolineKind::Entry => build(abi, abi.entry_signature(), |b| entry(abi, b)),
+        _ => build(abi, abi.signature(kind.caller_conv()), |b| {
+            crossing(abi, b, kind)
+        }),
+    }
+}
+
+/// The IR of a probe entered with `conv`: it records its callee vmctx and
+/// arguments into the `ValRaw` buffer its caller vmctx points to, then returns
+/// the results found after them (see `Compiler::compile_probe`).
+pub(crate) fn probe(abi: &Abi, conv: CallConv) -> ir::Function {
+    build(abi, abi.signature(conv), |b| {
+        let recv = abi.receive(b, conv);
+        let record = recv.caller_vmctx;
+        abi.store_slots(b, record, &[ValType::ExternRef], &[recv.callee_vmctx]);
+        let params_at = b.ins().iadd_imm_u(record, 16);
+        abi.store_slots(b, params_at, abi.sig.params(), &recv.params);
+        let results_at = b
+            .ins()
+            .iadd_imm_u(record, 16 * (1 + abi.sig.params().len() as i64));
+        let results = abi.load_slots(b, results_at, abi.sig.results());
+        abi.ret(b, conv, recv.result_dest, &results);
+    })
+}
+
+fn build(abi: &Abi, sig: ir::Signature, body: impl FnOnce(&mut FunctionBuilder)) -> ir::Function {
+    let mut func = ir::Function::with_name_signature(UserFuncName::default(), sig);
+    let mut ctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut ctx);
+    body(&mut b);
+    b.seal_all_blocks();
+    b.finalize(abi.isa.frontend_config());
+    func
+}
+
+/// Array, native or wasm in; wasm, native or array out.
+fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
+    let recv = abi.receive(b, kind.caller_conv());
+    let callee = callee_address(abi, b, kind, &recv);
+    let Received {
+        callee_vmctx,
+        caller_vmctx,
+        params,
+        result_dest,
+    } = recv;
+    let results = abi.call(
+        b,
+        kind.callee_conv(),
+        callee,
+        [callee_vmctx, caller_vmctx],
+        &params,
+    );
+    abi.ret(b, kind.caller_conv(), result_dest, &results);
+}
+
+/// `VMTrampoline(callee_vmctx, caller_vmctx, body, values)`: arguments from
+/// `values`, a native-convention call of `body`, results back into `values`.
+fn entry(abi: &Abi, b: &mut FunctionBuilder) {
+    let args = entry_block(b);
+    let (vmctx, body, values) = ([args[0], args[1]], args[2], args[3]);
+    let params = abi.load_slots(b, values, abi.sig.params());
+    let results = abi.call(b, CallConv::Native, body, vmctx, &params);
+    abi.ret(b, CallConv::Array, Some(values), &results);
+}
+
+fn callee_address(
+    abi: &Abi,
+    b: &mut FunctionBuilder,
+    kind: TrampolineKind,
+    recv: &Received,
+) -> Value {
+    match kind.callee_source() {
+        CalleeSource::Relocation => {
+            // A non-colocated function gives an absolute 8-byte relocation,
+            // which the loader patches per copy: the template is position
+            // independent of its callee.
+            let signature = b.import_signature(abi.signature(kind.callee_conv()));
+            let name = b
+                .func
+                .declare_imported_user_function(UserExternalName::new(0, 0));
+            let name = ExternalName::user(name);
+            let func = b.import_function(ExtFuncData {
+                name,
+                signature,
+                colocated: false,
+                patchable: false,
+            });
+            b.ins().func_addr(abi.ptr(), func)
+        }
+        CalleeSource::HostFuncContext => {
+            // The callee vmctx is a `VMHostFuncContext`; its funcref holds the
+            // entry of the callee's own convention.
+            let p = PtrSize::new(abi.isa.pointer_bytes())
+                .expect("Cranelift targets have 4- or 8-byte pointers");
+            let field = match kind.callee_conv() {
+                CallConv::Native => p.vm_func_ref_native_call(),
+                CallConv::Array => p.vm_func_ref_array_call(),
+                CallConv::Wasm => unreachable!("host functions are not wasm-convention"),
+            };
+            let offset = i32::from(p.vm_host_func_context_func_ref() + field);
+            // Written by the host in the target's byte order, never changed.
+            let flags = MemFlagsData::trusted().with_readonly();
+            b.ins().load(abi.ptr(), flags, recv.callee_vmctx, offset)
+        }
+        CalleeSource::Argument => {
+            unreachable!("only the entry trampoline takes its callee as an argument")
+        }
+    }
+}

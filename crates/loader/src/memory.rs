@@ -1,0 +1,217 @@
+//! [`CodeMemory`]: executable memory that is never writable at the same time.
+
+use crate::{Error, RelocKind, RelocTarget, Relocation};
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// Every item starts at least this aligned, so that entry points sit on
+/// instruction-fetch boundaries on every supported ISA.
+const MIN_ALIGN: usize = 16;
+
+/// One piece of code to map: bytes, the relocations to apply to them, and
+/// the callee address that fills [`RelocTarget::Callee`] holes.
+///
+/// Stamping a template for many functions is many items that share `code`
+/// and `relocations` and differ in `callee`: no recompilation, one copy each.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeItem<'a> {
+    /// The machine code.
+    pub code: &'a [u8],
+    /// Holes to fill before the code runs.
+    pub relocations: &'a [Relocation],
+    /// The required alignment of the first byte (a power of two; at least 16
+    /// is used).
+    pub align: u32,
+    /// What [`RelocTarget::Callee`] resolves to; `None` if the code has no
+    /// such relocation.
+    pub callee: Option<NonNull<c_void>>,
+}
+
+/// A batch of code mapped read+execute, unmapped on `Drop`.
+///
+/// The batch is laid out in an ordinary `Vec`, relocated there, then copied
+/// into fresh pages mapped read+write which are flipped to read+execute
+/// before anyone can call into them ([`map_executable`] is the only place
+/// that flips). The pages are never writable again, so code added later
+/// goes into a new `CodeMemory`: pack what is known together in one batch
+/// (see `docs/ARCHITECTURE.md`).
+pub struct CodeMemory {
+    alloc: region::Allocation,
+    offsets: Vec<usize>,
+    used: usize,
+}
+
+// SAFETY: after construction the mapping is immutable (read+execute), so
+// sharing or moving it between threads cannot race.
+unsafe impl Send for CodeMemory {}
+// SAFETY: see `Send`; `&CodeMemory` only hands out addresses.
+unsafe impl Sync for CodeMemory {}
+
+impl CodeMemory {
+    /// Relocates and maps `items` together, packed one after another.
+    pub fn new(items: &[CodeItem<'_>]) -> Result<CodeMemory, Error> {
+        if items.is_empty() {
+            return Err(Error::Empty);
+        }
+        let mut image = Vec::new();
+        let mut offsets = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let align = (item.align as usize).max(MIN_ALIGN);
+            if !align.is_power_of_two() {
+                return Err(Error::BadAlignment {
+                    index,
+                    align: item.align,
+                });
+            }
+            image.resize(image.len().next_multiple_of(align), 0);
+            let start = image.len();
+            offsets.push(start);
+            image.extend_from_slice(item.code);
+            // The relocation is written in place; its target is where the copy
+            // will live, which relocations here never depend on (absolute only).
+            for reloc in item.relocations {
+                apply(&mut image[start..], index, reloc, item.callee)?;
+            }
+        }
+        let used = image.len();
+        let alloc = map_executable(&image)?;
+        STATS.mappings.fetch_add(1, Relaxed);
+        STATS.mapped.fetch_add(alloc.len(), Relaxed);
+        STATS.used.fetch_add(used, Relaxed);
+        Ok(CodeMemory {
+            alloc,
+            offsets,
+            used,
+        })
+    }
+
+    /// The address of item `index`, in the order given to [`new`](Self::new).
+    pub fn entry(&self, index: usize) -> Option<NonNull<c_void>> {
+        let offset = *self.offsets.get(index)?;
+        // In bounds: `offset` is inside the mapping, which is never null.
+        NonNull::new(self.alloc.as_ptr::<u8>().wrapping_add(offset) as *mut c_void)
+    }
+
+    /// How many items the batch holds.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether the batch holds no item (never true: empty batches are refused).
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Bytes of code and padding between items.
+    pub fn used_bytes(&self) -> usize {
+        self.used
+    }
+
+    /// Bytes mapped (whole pages).
+    pub fn mapped_bytes(&self) -> usize {
+        self.alloc.len()
+    }
+
+    /// The mapped address range, for diagnostics such as `/proc/self/maps`.
+    pub fn range(&self) -> core::ops::Range<usize> {
+        let start = self.alloc.as_ptr::<u8>() as usize;
+        start..start + self.alloc.len()
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        // `region::Allocation`'s own `Drop` unmaps the pages.
+        STATS.mappings.fetch_sub(1, Relaxed);
+        STATS.mapped.fetch_sub(self.alloc.len(), Relaxed);
+        STATS.used.fetch_sub(self.used, Relaxed);
+    }
+}
+
+impl core::fmt::Debug for CodeMemory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CodeMemory")
+            .field("range", &self.range())
+            .field("items", &self.offsets.len())
+            .field("used", &self.used)
+            .finish()
+    }
+}
+
+fn apply(
+    code: &mut [u8],
+    index: usize,
+    reloc: &Relocation,
+    callee: Option<NonNull<c_void>>,
+) -> Result<(), Error> {
+    let at = reloc.offset as usize;
+    let hole = code
+        .get_mut(at..at + reloc.kind.size())
+        .ok_or(Error::RelocationOutOfBounds {
+            index,
+            offset: reloc.offset,
+        })?;
+    let target = match reloc.target {
+        RelocTarget::Callee => callee.ok_or(Error::MissingCallee { index })?,
+    };
+    let value = (target.as_ptr() as usize as u64).wrapping_add(reloc.addend as u64);
+    match reloc.kind {
+        // The code runs on this host, so the host's byte order is the target's.
+        RelocKind::Abs8 => hole.copy_from_slice(&value.to_ne_bytes()),
+    }
+    Ok(())
+}
+
+/// The one place where memory becomes executable: map fresh read+write pages,
+/// copy `image` in, flip them to read+execute, and make the instruction cache
+/// see the new bytes. The pages are never writable and executable at once.
+fn map_executable(image: &[u8]) -> Result<region::Allocation, Error> {
+    let mut alloc = region::alloc(image.len(), region::Protection::READ_WRITE)?;
+    let base = alloc.as_mut_ptr::<u8>();
+    // SAFETY: `alloc` is a fresh read+write mapping of at least `image.len()`
+    // bytes that nothing else refers to yet.
+    unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), base, image.len()) };
+    // SAFETY: the range is exactly our own mapping; no code in it has been
+    // handed out, so changing its protection cannot break a running caller.
+    unsafe { region::protect(base, alloc.len(), region::Protection::READ_EXECUTE)? };
+    // SAFETY: the range is mapped and holds the code just written. On x86
+    // both calls are no-ops (coherent caches); on aarch64, riscv64 and s390x
+    // they clean the caches and synchronise every thread's pipeline.
+    unsafe { wasmtime_jit_icache_coherence::clear_cache(base.cast(), image.len()) }
+        .map_err(Error::Icache)?;
+    wasmtime_jit_icache_coherence::pipeline_flush_mt().map_err(Error::Icache)?;
+    Ok(alloc)
+}
+
+/// Process-wide accounting of [`CodeMemory`] batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Live batches, each one mapping.
+    pub live_mappings: usize,
+    /// Bytes mapped by them (whole pages).
+    pub mapped_bytes: usize,
+    /// Bytes of code (and alignment padding) in them.
+    pub used_bytes: usize,
+}
+
+struct Counters {
+    mappings: AtomicUsize,
+    mapped: AtomicUsize,
+    used: AtomicUsize,
+}
+
+static STATS: Counters = Counters {
+    mappings: AtomicUsize::new(0),
+    mapped: AtomicUsize::new(0),
+    used: AtomicUsize::new(0),
+};
+
+/// The current totals over every live [`CodeMemory`] of this process.
+pub fn stats() -> MemoryStats {
+    MemoryStats {
+        live_mappings: STATS.mappings.load(Relaxed),
+        mapped_bytes: STATS.mapped.load(Relaxed),
+        used_bytes: STATS.used.load(Relaxed),
+    }
+}
