@@ -1,1 +1,40 @@
-//! Cross-crate integration tests of Springboard; see the files under tests/.
+//! Cross-crate integration tests of Springboard, and what they share: the
+//! real-world fixtures under `tests/data/` and a generator of C harnesses
+//! that link against ahead-of-time objects.
+
+pub mod c_harness;
+
+use springboard_compiler::Signature;
+use springboard_compiler::module::ModuleInfo;
+use std::path::PathBuf;
+
+/// The folder of fixtures, `tests/data/`.
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// Every `.wasm` fixture, sorted by name.
+pub fn wasm_fixtures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir())
+        .expect("tests/data exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The distinct supported signatures of every fixture, in a stable order.
+pub fn fixture_signatures() -> Vec<Signature> {
+    let mut sigs: Vec<Signature> = wasm_fixtures()
+        .iter()
+        .flat_map(|path| {
+            let bytes = std::fs::read(path).expect("readable fixture");
+            ModuleInfo::parse(&bytes).expect("valid fixture").types
+        })
+        .filter_map(|t| t.signature.ok())
+        .collect();
+    sigs.sort();
+    sigs.dedup();
+    sigs
+}

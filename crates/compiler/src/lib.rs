@@ -40,6 +40,7 @@
 
 mod abi;
 pub mod check;
+pub mod module;
 mod object;
 mod trampoline;
 
@@ -155,7 +156,12 @@ impl CompilerBuilder {
         };
         let isa_builder = match &self.target {
             None => cranelift_native::builder().map_err(|e| target_error("host", &e))?,
-            Some(triple) => isa::lookup_by_name(triple).map_err(|e| target_error(triple, &e))?,
+            // `isa::lookup_by_name` panics on a malformed triple: parse first.
+            Some(triple) => {
+                let parsed: target_lexicon::Triple =
+                    triple.parse().map_err(|e| target_error(triple, &e))?;
+                isa::lookup(parsed).map_err(|e| target_error(triple, &e))?
+            }
         };
         let mut flags = settings::builder();
         let set = |flags: &mut settings::Builder, name: &str, value: &str| {
