@@ -6,7 +6,7 @@
 //!
 //! It also defines what the compiler and loader share: [`Signature`] and
 //! [`ValType`], the [`TrampolineKind`]s and [`CallConv`]s, [`Relocation`]s
-//! and the object [`format`].
+//! and the object [`format`](mod@format).
 //!
 //! # Example: map a function and call it
 //!

@@ -32,7 +32,7 @@ pub struct CodeItem<'a> {
 ///
 /// The batch is laid out in an ordinary `Vec`, relocated there, then copied
 /// into fresh pages mapped read+write which are flipped to read+execute
-/// before anyone can call into them ([`map_executable`] is the only place
+/// before anyone can call into them (`map_executable` is the only place
 /// that flips). The pages are never writable again, so code added later
 /// goes into a new `CodeMemory`: pack what is known together in one batch
 /// (see `docs/ARCHITECTURE.md`).
