@@ -81,6 +81,11 @@ impl CodeSet {
             })
     }
 
+    /// Every piece of code in the set.
+    pub fn iter(&self) -> impl Iterator<Item = &CompiledTrampoline> {
+        self.code.values()
+    }
+
     /// The signature.
     pub fn signature(&self) -> &Signature {
         &self.signature

@@ -46,19 +46,16 @@ mod trampoline;
 
 pub use object::ObjectBuilder;
 pub use springboard_loader::{
-    CallConv, CodeKind, RelocKind, RelocTarget, Relocation, Signature, SignatureError,
-    TrampolineKind, ValType,
+    CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature,
+    SignatureError, TrampolineKind, ValType,
 };
 
 use abi::Abi;
-use core::ffi::c_void;
-use core::ptr::NonNull;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir;
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use springboard_loader::CodeItem;
 
 /// Why compilation failed.
 #[derive(Debug, thiserror::Error)]
@@ -205,33 +202,6 @@ impl core::fmt::Debug for Compiler {
         f.debug_struct("Compiler")
             .field("target", &self.triple())
             .finish()
-    }
-}
-
-/// Generated code for one signature: a trampoline or a probe.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompiledTrampoline {
-    /// What the code is.
-    pub kind: CodeKind,
-    /// The signature it was made for.
-    pub signature: Signature,
-    /// The machine code.
-    pub code: Vec<u8>,
-    /// Holes to fill before it runs (only template trampolines have any).
-    pub relocations: Vec<Relocation>,
-    /// The alignment the code needs.
-    pub align: u32,
-}
-
-impl CompiledTrampoline {
-    /// The loader's view of this code, with `callee` for a template's hole.
-    pub fn code_item(&self, callee: Option<NonNull<c_void>>) -> CodeItem<'_> {
-        CodeItem {
-            code: &self.code,
-            relocations: &self.relocations,
-            align: self.align,
-            callee,
-        }
     }
 }
 

@@ -30,14 +30,18 @@
 //! ```
 #![deny(missing_docs)]
 
+mod code;
 pub mod format;
 mod kind;
 mod memory;
+mod object;
 mod reloc;
 mod signature;
 
+pub use code::CompiledTrampoline;
 pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind};
-pub use memory::{CodeItem, CodeMemory, MemoryStats, stats};
+pub use memory::{CodeItem, CodeMemory, MemoryStats, page_size, stats};
+pub use object::{ObjectError, ObjectFile};
 pub use reloc::{RelocKind, RelocTarget, Relocation};
 pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError, ValType};
 

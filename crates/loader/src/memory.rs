@@ -184,6 +184,11 @@ fn map_executable(image: &[u8]) -> Result<region::Allocation, Error> {
     Ok(alloc)
 }
 
+/// The size of a page of executable memory on this host.
+pub fn page_size() -> usize {
+    region::page::size()
+}
+
 /// Process-wide accounting of [`CodeMemory`] batches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryStats {

@@ -1,0 +1,294 @@
+//! Reading the ahead-of-time objects `springboard-compiler` writes.
+//!
+//! Everything in an object is untrusted until checked: its format, machine,
+//! byte order and pointer width must be the host's; its index section must
+//! decode exactly; a requested symbol must be a function inside `.text`; and
+//! its relocations must be exactly what the compiler emits for that kind (one
+//! absolute 64-bit relocation against the callee symbol for templates, none
+//! otherwise). Anything else is an [`ObjectError`], never a crash.
+
+use crate::format::{self, IndexEntry, IndexError};
+use crate::{CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature};
+use object::elf;
+use object::read::{
+    File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
+};
+use object::{Architecture, BinaryFormat, ObjectKind, SectionIndex};
+
+/// Why an object was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjectError {
+    /// Not a parseable object file (truncated, bad headers, bad bounds...).
+    #[error("malformed object file: {0}")]
+    Malformed(String),
+    /// A parseable file that is not an ELF relocatable object.
+    #[error("not an ELF relocatable object ({0})")]
+    NotRelocatableElf(String),
+    /// An object for another machine.
+    #[error("object is for {object}, but this host is {host}")]
+    WrongMachine {
+        /// The object's machine.
+        object: String,
+        /// The host's machine.
+        host: String,
+    },
+    /// An object of the other byte order or pointer width.
+    #[error("object is {object}, but this host is {host}")]
+    WrongLayout {
+        /// The object's byte order and width.
+        object: &'static str,
+        /// The host's.
+        host: &'static str,
+    },
+    /// No `.springboard.index` section: not written by Springboard.
+    #[error(
+        "object has no {} section: it was not written by springboard-compiler",
+        format::INDEX_SECTION
+    )]
+    NoIndex,
+    /// The index section does not decode.
+    #[error("bad index section: {0}")]
+    Index(#[from] IndexError),
+    /// No code of this kind and signature in the index.
+    #[error("object holds no {kind} for {signature}")]
+    NotInIndex {
+        /// What was asked for.
+        kind: CodeKind,
+        /// For which signature.
+        signature: Signature,
+    },
+    /// A symbol the index promises is missing or not a function in `.text`.
+    #[error("symbol `{symbol}` {problem}")]
+    BadSymbol {
+        /// The symbol's name.
+        symbol: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A relocation the compiler never emits.
+    #[error("symbol `{symbol}` has an unsupported relocation: {problem}")]
+    BadRelocation {
+        /// The symbol whose code holds it.
+        symbol: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A parsed and checked object file.
+pub struct ObjectFile<'data> {
+    file: File<'data>,
+    index: Vec<IndexEntry>,
+    text: SectionIndex,
+}
+
+fn host_machine() -> Architecture {
+    if cfg!(target_arch = "x86_64") {
+        Architecture::X86_64
+    } else if cfg!(target_arch = "aarch64") {
+        Architecture::Aarch64
+    } else if cfg!(target_arch = "riscv64") {
+        Architecture::Riscv64
+    } else if cfg!(target_arch = "s390x") {
+        Architecture::S390x
+    } else {
+        Architecture::Unknown
+    }
+}
+
+/// The ELF relocation the compiler emits for [`RelocKind::Abs8`] on `arch`.
+fn abs8_type(arch: Architecture) -> Option<elf::RelocationType> {
+    Some(match arch {
+        Architecture::X86_64 => elf::R_X86_64_64,
+        Architecture::Aarch64 => elf::R_AARCH64_ABS64,
+        Architecture::Riscv64 => elf::R_RISCV_64,
+        Architecture::S390x => elf::R_390_64,
+        _ => return None,
+    })
+}
+
+fn layout(little: bool, wide: bool) -> &'static str {
+    match (little, wide) {
+        (true, true) => "little-endian 64-bit",
+        (true, false) => "little-endian 32-bit",
+        (false, true) => "big-endian 64-bit",
+        (false, false) => "big-endian 32-bit",
+    }
+}
+
+impl<'data> ObjectFile<'data> {
+    /// Parses `bytes` and checks that it is a Springboard object for this host.
+    pub fn parse(bytes: &'data [u8]) -> Result<ObjectFile<'data>, ObjectError> {
+        let file = File::parse(bytes).map_err(|e| ObjectError::Malformed(e.to_string()))?;
+        if file.format() != BinaryFormat::Elf || file.kind() != ObjectKind::Relocatable {
+            return Err(ObjectError::NotRelocatableElf(format!(
+                "{:?} {:?}",
+                file.format(),
+                file.kind()
+            )));
+        }
+        let host = host_machine();
+        if file.architecture() != host {
+            return Err(ObjectError::WrongMachine {
+                object: format!("{:?}", file.architecture()).to_lowercase(),
+                host: format!("{host:?}").to_lowercase(),
+            });
+        }
+        let host_layout = layout(
+            cfg!(target_endian = "little"),
+            cfg!(target_pointer_width = "64"),
+        );
+        let object_layout = layout(file.is_little_endian(), file.is_64());
+        if object_layout != host_layout {
+            return Err(ObjectError::WrongLayout {
+                object: object_layout,
+                host: host_layout,
+            });
+        }
+        let index = file
+            .section_by_name(format::INDEX_SECTION)
+            .ok_or(ObjectError::NoIndex)?;
+        let index = format::decode_index(
+            index
+                .data()
+                .map_err(|e| ObjectError::Malformed(e.to_string()))?,
+        )?;
+        let text = file
+            .section_by_name(".text")
+            .ok_or_else(|| ObjectError::Malformed("no .text section".into()))?
+            .index();
+        Ok(ObjectFile { file, index, text })
+    }
+
+    /// What the object holds, as its index section says.
+    pub fn entries(&self) -> &[IndexEntry] {
+        &self.index
+    }
+
+    /// The code of `kind` for `signature`, with its relocations, checked.
+    pub fn get(
+        &self,
+        kind: CodeKind,
+        signature: &Signature,
+    ) -> Result<CompiledTrampoline, ObjectError> {
+        let entry = IndexEntry {
+            kind,
+            signature: signature.clone(),
+        };
+        if !self.index.contains(&entry) {
+            return Err(ObjectError::NotInIndex {
+                kind,
+                signature: signature.clone(),
+            });
+        }
+        let name = entry.symbol_name();
+        let bad_symbol = |problem: &str| ObjectError::BadSymbol {
+            symbol: name.clone(),
+            problem: problem.into(),
+        };
+        let symbol = self
+            .file
+            .symbol_by_name(&name)
+            .ok_or_else(|| bad_symbol("is missing"))?;
+        if symbol.section_index() != Some(self.text) || symbol.kind() != object::SymbolKind::Text {
+            return Err(bad_symbol("is not a function in .text"));
+        }
+        let text = self
+            .file
+            .section_by_index(self.text)
+            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
+        let data = text
+            .data()
+            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
+        let start = symbol.address().checked_sub(text.address());
+        let range = start.and_then(|s| Some(s..s.checked_add(symbol.size())?));
+        let code = range
+            .clone()
+            .filter(|r| !r.is_empty())
+            .and_then(|r| data.get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?))
+            .ok_or_else(|| bad_symbol("lies outside .text or is empty"))?;
+        let range = range.expect("checked above");
+        let relocations = self.relocations(&name, signature, range)?;
+        let expected = usize::from(matches!(kind, CodeKind::Trampoline(k) if k.is_template()));
+        if relocations.len() != expected {
+            let problem = format!(
+                "{kind} needs {expected} callee relocation(s), found {}",
+                relocations.len()
+            );
+            return Err(ObjectError::BadRelocation {
+                symbol: name,
+                problem,
+            });
+        }
+        Ok(CompiledTrampoline {
+            kind,
+            signature: signature.clone(),
+            code: code.to_vec(),
+            relocations,
+            align: u32::try_from(text.align()).unwrap_or(16).clamp(1, 4096),
+        })
+    }
+
+    /// The relocations inside `range` of `.text`, each of which must be the
+    /// compiler's absolute callee relocation for `signature`.
+    fn relocations(
+        &self,
+        name: &str,
+        signature: &Signature,
+        range: core::ops::Range<u64>,
+    ) -> Result<Vec<Relocation>, ObjectError> {
+        let bad = |problem: String| ObjectError::BadRelocation {
+            symbol: name.to_owned(),
+            problem,
+        };
+        let text = self
+            .file
+            .section_by_index(self.text)
+            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
+        let expected_type = abs8_type(self.file.architecture());
+        let callee = format::callee_symbol_name(signature);
+        let mut out = Vec::new();
+        for (offset, reloc) in text.relocations() {
+            if !range.contains(&offset) {
+                continue;
+            }
+            let r_type = match reloc.flags() {
+                RelocationFlags::Elf { r_type } => r_type,
+                other => return Err(bad(format!("{other:?}"))),
+            };
+            if Some(r_type) != expected_type {
+                return Err(bad(format!(
+                    "ELF relocation type {} at {offset:#x}",
+                    r_type.0
+                )));
+            }
+            let target = match reloc.target() {
+                RelocationTarget::Symbol(index) => self.symbol_name(index),
+                other => return Err(bad(format!("target {other:?} at {offset:#x}"))),
+            };
+            if target.as_deref() != Some(callee.as_str()) {
+                return Err(bad(format!("against {target:?} instead of `{callee}`")));
+            }
+            let end = offset
+                .checked_add(RelocKind::Abs8.size() as u64)
+                .filter(|&end| end <= range.end);
+            if end.is_none() {
+                return Err(bad(format!("at {offset:#x} overruns the symbol")));
+            }
+            out.push(Relocation {
+                offset: u32::try_from(offset - range.start)
+                    .map_err(|_| bad("offset too large".into()))?,
+                kind: RelocKind::Abs8,
+                target: RelocTarget::Callee,
+                addend: reloc.addend(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn symbol_name(&self, index: SymbolIndex) -> Option<String> {
+        let symbol = self.file.symbol_by_index(index).ok()?;
+        symbol.name().ok().map(str::to_owned)
+    }
+}
