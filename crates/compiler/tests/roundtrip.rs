@@ -100,3 +100,13 @@ fn a_thousand_params_and_a_thousand_results() {
         1,
     );
 }
+
+#[test]
+fn every_opt_level_generates_correct_code() {
+    use springboard_compiler::OptLevel;
+    let sig = Signature::new(&mixed(20, 0), &mixed(5, 3)).unwrap();
+    for level in [OptLevel::None, OptLevel::Speed, OptLevel::SpeedAndSize] {
+        let compiler = Compiler::builder().opt_level(level).build().unwrap();
+        check(&compiler, &sig, 4);
+    }
+}
