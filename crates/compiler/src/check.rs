@@ -51,13 +51,7 @@ impl CodeSet {
     /// Compiles every kind and probe for `signature`.
     pub fn compile(compiler: &Compiler, signature: &Signature) -> Result<CodeSet, Error> {
         let code = all_code_kinds()
-            .map(|kind| {
-                let code = match kind {
-                    CodeKind::Trampoline(k) => compiler.compile(k, signature)?,
-                    CodeKind::Probe(c) => compiler.compile_probe(c, signature)?,
-                };
-                Ok((kind, code))
-            })
+            .map(|kind| Ok((kind, compiler.compile_kind(kind, signature)?)))
             .collect::<Result<_, Error>>()?;
         Ok(CodeSet {
             signature: signature.clone(),

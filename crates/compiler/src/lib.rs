@@ -275,6 +275,35 @@ impl Compiler {
         )
     }
 
+    /// Compiles the caller-side signature check of `call_indirect`, for
+    /// runtimes to call from their own generated code: see
+    /// [`CodeKind::SignatureCheck`]. It reads only `VMFuncRef::type_index`.
+    pub fn compile_signature_check(&self) -> Result<CompiledTrampoline, Error> {
+        let signature = Signature::new(&[], &[])?;
+        let abi = Abi {
+            isa: self.isa(),
+            sig: &signature,
+        };
+        self.finish(
+            CodeKind::SignatureCheck,
+            &signature,
+            trampoline::signature_check(&abi),
+        )
+    }
+
+    /// Compiles any [`CodeKind`] for `signature` (the signature check ignores it).
+    pub fn compile_kind(
+        &self,
+        kind: CodeKind,
+        signature: &Signature,
+    ) -> Result<CompiledTrampoline, Error> {
+        match kind {
+            CodeKind::Trampoline(k) => self.compile(k, signature),
+            CodeKind::Probe(c) => self.compile_probe(c, signature),
+            CodeKind::SignatureCheck => self.compile_signature_check(),
+        }
+    }
+
     fn finish(
         &self,
         kind: CodeKind,

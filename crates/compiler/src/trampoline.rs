@@ -44,6 +44,40 @@ pub(crate) fn probe(abi: &Abi, conv: CallConv) -> ir::Function {
     })
 }
 
+/// The IR of the `call_indirect` signature check (see
+/// `CodeKind::SignatureCheck`): null test, one load, one compare.
+pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
+    let mut sig = ir::Signature::new(abi.isa.default_call_conv());
+    sig.params.extend([
+        ir::AbiParam::new(abi.ptr()),
+        ir::AbiParam::new(ir::types::I32),
+    ]);
+    sig.returns.push(ir::AbiParam::new(ir::types::I32));
+    build(abi, sig, |b| {
+        let args = entry_block(b);
+        let (funcref, expected) = (args[0], args[1]);
+        let (null, present) = (b.create_block(), b.create_block());
+        b.ins().brif(funcref, present, &[], null, &[]);
+        b.switch_to_block(null);
+        let one = b.ins().iconst(ir::types::I32, 1);
+        b.ins().return_(&[one]);
+        b.switch_to_block(present);
+        let p = PtrSize::new(abi.isa.pointer_bytes())
+            .expect("Cranelift targets have 4- or 8-byte pointers");
+        let offset = i32::from(p.vm_func_ref_type_index());
+        let actual = b
+            .ins()
+            .load(ir::types::I32, MemFlagsData::trusted(), funcref, offset);
+        let same = b.ins().icmp(ir::condcodes::IntCC::Equal, actual, expected);
+        let (ok, mismatch) = (
+            b.ins().iconst(ir::types::I32, 0),
+            b.ins().iconst(ir::types::I32, 2),
+        );
+        let result = b.ins().select(same, ok, mismatch);
+        b.ins().return_(&[result]);
+    })
+}
+
 fn build(abi: &Abi, sig: ir::Signature, body: impl FnOnce(&mut FunctionBuilder)) -> ir::Function {
     let mut func = ir::Function::with_name_signature(UserFuncName::default(), sig);
     let mut ctx = FunctionBuilderContext::new();

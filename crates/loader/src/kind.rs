@@ -145,6 +145,11 @@ pub enum CodeKind {
     Trampoline(TrampolineKind),
     /// A probe entered with this convention.
     Probe(CallConv),
+    /// The caller-side signature check of `call_indirect`, the same for every
+    /// signature (recorded with the empty signature `(func)`):
+    /// `extern "C" fn(funcref: *const VMFuncRef, expected: u32) -> u32`
+    /// returning 0 (types match), 1 (null funcref) or 2 (mismatch).
+    SignatureCheck,
 }
 
 impl CodeKind {
@@ -153,6 +158,7 @@ impl CodeKind {
         match self {
             CodeKind::Trampoline(k) => k as u8,
             CodeKind::Probe(c) => 0x10 | c as u8,
+            CodeKind::SignatureCheck => 0x20,
         }
     }
 
@@ -171,6 +177,7 @@ impl CodeKind {
         match self {
             CodeKind::Trampoline(k) => k.caller_conv(),
             CodeKind::Probe(c) => c,
+            CodeKind::SignatureCheck => CallConv::Native,
         }
     }
 }
@@ -180,6 +187,7 @@ impl fmt::Display for CodeKind {
         match self {
             CodeKind::Trampoline(k) => f.write_str(k.name()),
             CodeKind::Probe(c) => write!(f, "probe_{}", c.name()),
+            CodeKind::SignatureCheck => f.write_str("signature_check"),
         }
     }
 }
@@ -194,13 +202,14 @@ mod tests {
             .map(CodeKind::Trampoline)
             .into_iter()
             .chain(CallConv::ALL.map(CodeKind::Probe))
+            .chain([CodeKind::SignatureCheck])
             .collect();
         for k in &all {
             assert_eq!(CodeKind::from_code(k.code()), Some(*k));
         }
         let mut codes: Vec<u8> = all.iter().map(|k| k.code()).collect();
         codes.dedup();
-        assert_eq!(codes.len(), 9);
+        assert_eq!(codes.len(), 10);
         assert_eq!(CodeKind::from_code(0xff), None);
     }
 

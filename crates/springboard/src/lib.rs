@@ -1,1 +1,161 @@
-//! placeholder
+//! The host⇄wasm call machinery of a WebAssembly runtime, as a library.
+//!
+//! An [`Engine`] interns function types into [`SharedSignature`]s, compiles
+//! (or loads) the trampolines of each type once, and makes [`Func`]s: live
+//! `VMFuncRef`s callable through the *wasm*, *native* and *array* calling
+//! conventions. Calls from the host are checked: [`Func::call`] checks values
+//! against the type, [`Func::typed`] checks the type once and returns a
+//! [`TypedFunc`] with no per-call cost, and [`Engine::call_indirect`] is the
+//! caller-side signature check of `call_indirect`, where a mismatch is an
+//! [`Error::SignatureMismatch`], never undefined behaviour.
+//!
+//! # Example
+//!
+//! ```
+//! use springboard::{Engine, Func, Val, Signature, ValType, Error, FuncRef};
+//!
+//! # fn main() -> Result<(), Error> {
+//! let engine = Engine::default();
+//!
+//! // A typed host function; its wasm entry is a compiled trampoline.
+//! let add = Func::wrap(&engine, |a: i32, b: i32| a.wrapping_add(b))?;
+//! assert_eq!(add.ty().to_string(), "(func (param i32 i32) (result i32))");
+//!
+//! // Untyped call through `array_call`, values checked against the type.
+//! let mut out = [Val::I32(0)];
+//! add.call(&[Val::I32(40), Val::I32(2)], &mut out)?;
+//! assert_eq!(out[0], Val::I32(42));
+//!
+//! // Typed call through `native_call`: the type is checked once, here.
+//! let typed = add.typed::<(i32, i32), i32>()?;
+//! assert_eq!(typed.call((20, 22))?, 42);
+//!
+//! // The `call_indirect` check: a funcref called as another type is refused.
+//! let expected = engine.register(&Signature::new(&[ValType::I64], &[])?)?;
+//! // SAFETY: the funcref comes from a live `Func` of this engine.
+//! let err = unsafe { engine.call_indirect(add.as_funcref(), &expected, &[Val::I64(1)], &mut []) };
+//! assert!(matches!(err, Err(Error::SignatureMismatch { .. })));
+//! # Ok(()) }
+//! ```
+//!
+//! # Host failures
+//!
+//! A host closure that panics or returns `Err` never unwinds through
+//! generated code: its shim catches the failure and hands zeroed results back
+//! to its caller, and the Springboard call that entered generated code
+//! returns the failure as `Err` ([`Error::Host`] or [`Error::HostPanic`]).
+//! Wasm code between the two keeps running until it returns; runtimes that
+//! need trap semantics there raise their own trap from the host function.
+//!
+//! # Features
+//!
+//! `compiler` (default): compile trampolines with Cranelift. Without it,
+//! trampolines come only from objects loaded with [`Engine::load_object`],
+//! and `VMFuncRef::wasm_call` of a typed host function stays `None` when no
+//! loaded object holds a `wasm_to_native` trampoline for its type.
+#![deny(missing_docs)]
+
+mod engine;
+mod func;
+mod registry;
+mod trampolines;
+mod trap;
+mod typed;
+mod val;
+
+#[cfg(feature = "compiler")]
+pub use engine::OptLevel;
+pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
+pub use func::{Func, RawWasmFunc, TypedFunc};
+pub use registry::SharedSignature;
+pub use springboard_loader::{Signature, SignatureError, TrampolineKind, ValType};
+pub use springboard_vm_abi as vm;
+pub use trap::BoxError;
+pub use typed::{HostReturn, IntoFunc, WasmParams, WasmResults};
+pub use val::{ExternRef, FuncRef, V128, Val, WasmTy};
+
+/// Everything that can go wrong in the facade.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A funcref's type differs from the type it is called as.
+    #[error("signature mismatch: expected {expected}, got {actual}")]
+    SignatureMismatch {
+        /// The type the caller expected, in wasm text form.
+        expected: Signature,
+        /// The funcref's type in wasm text form (or why it is unknown).
+        actual: String,
+    },
+    /// A null funcref was called.
+    #[error("null funcref")]
+    NullFuncRef,
+    /// A type handle of another engine was given to this one.
+    #[error("the type {ty} was registered in another engine")]
+    ForeignSignature {
+        /// The type.
+        ty: Signature,
+    },
+    /// Too many or too few values.
+    #[error("expected {expected} {what}, got {got}")]
+    ArityMismatch {
+        /// `"parameters"` or `"results"`.
+        what: &'static str,
+        /// How many the type has.
+        expected: usize,
+        /// How many were given.
+        got: usize,
+    },
+    /// A value of the wrong type.
+    #[error("{what} {index}: expected {expected}, got {got}")]
+    TypeMismatch {
+        /// `"parameters"` or `"results"`.
+        what: &'static str,
+        /// Which value.
+        index: usize,
+        /// The type it should have.
+        expected: ValType,
+        /// The type it has.
+        got: ValType,
+    },
+    /// An array call with a buffer too small for the type.
+    #[error("array call with {capacity} slots, but the type needs {needed}")]
+    BufferTooSmall {
+        /// The capacity passed.
+        capacity: usize,
+        /// `max(params, results)`.
+        needed: usize,
+    },
+    /// A host closure returned an error.
+    #[error("host function failed: {0}")]
+    Host(BoxError),
+    /// A host closure panicked.
+    #[error("host function panicked: {0}")]
+    HostPanic(String),
+    /// A trampoline the operation needs is not available (no compiler, and no
+    /// loaded object holds it).
+    #[error(
+        "no {kind} trampoline for {ty}: enable the `compiler` feature or load an object that holds one"
+    )]
+    MissingTrampoline {
+        /// The kind needed.
+        kind: TrampolineKind,
+        /// For which type.
+        ty: Signature,
+    },
+    /// Every `u32` index is in use.
+    #[error("the signature index space is exhausted")]
+    IndexSpaceExhausted,
+    /// A type Springboard cannot carry.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Compilation failed.
+    #[cfg(feature = "compiler")]
+    #[error(transparent)]
+    Compile(#[from] springboard_compiler::Error),
+    /// Mapping code failed.
+    #[error(transparent)]
+    Load(#[from] springboard_loader::Error),
+    /// An object was refused.
+    #[error(transparent)]
+    Object(#[from] springboard_loader::ObjectError),
+}

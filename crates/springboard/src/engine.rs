@@ -1,0 +1,304 @@
+//! [`Engine`] and [`Config`].
+
+use crate::func::call_array;
+use crate::registry::{Registry, SharedSignature};
+use crate::trampolines::{self, KindCode, Source};
+use crate::{Error, FuncRef, Val};
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use springboard_loader::{CodeKind, CompiledTrampoline, ObjectFile, Signature, TrampolineKind};
+use springboard_vm_abi::{VMFuncRef, VMSharedSignatureIndex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// When trampolines are compiled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compilation {
+    /// On first need, only the kind needed (the default).
+    #[default]
+    Lazy,
+    /// On first need of a type, every kind of that type in one batch.
+    Eager,
+}
+
+/// How Cranelift optimises trampolines.
+#[cfg(feature = "compiler")]
+pub use springboard_compiler::OptLevel;
+
+/// Engine settings.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    #[cfg(feature = "compiler")]
+    opt_level: OptLevel,
+    compilation: Compilation,
+}
+
+impl Config {
+    /// The default settings: lazy compilation, optimised for speed.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// The optimisation level of compiled trampolines.
+    #[cfg(feature = "compiler")]
+    pub fn opt_level(&mut self, level: OptLevel) -> &mut Config {
+        self.opt_level = level;
+        self
+    }
+
+    /// When trampolines are compiled.
+    pub fn compilation(&mut self, compilation: Compilation) -> &mut Config {
+        self.compilation = compilation;
+        self
+    }
+}
+
+/// Owns a signature registry, the trampolines of every registered type, and
+/// the code memory they live in. Cheap to clone (shared), `Send + Sync`.
+///
+/// Everything an engine makes — [`SharedSignature`]s, [`Func`](crate::Func)s —
+/// belongs to it: type indices are meaningful only inside one engine, and
+/// mixing engines is detected and refused.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    id: u64,
+    registry: Arc<Registry>,
+    source: Source,
+    /// Signatures whose trampolines came from loaded objects: kept for the
+    /// engine's lifetime.
+    pinned: Mutex<Vec<SharedSignature>>,
+    #[cfg(feature = "compiler")]
+    signature_check: std::sync::OnceLock<(Arc<springboard_loader::CodeMemory>, SignatureCheckFn)>,
+}
+
+/// The compiled `call_indirect` check: `(funcref, expected index) -> 0` when
+/// the types match, `1` for a null funcref, `2` for a mismatch.
+pub type SignatureCheckFn = unsafe extern "C" fn(*const VMFuncRef, u32) -> u32;
+
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(0);
+
+impl Default for Engine {
+    /// An engine with the default [`Config`].
+    ///
+    /// # Panics
+    /// If the host has no Cranelift backend; use [`Engine::new`] to handle that.
+    fn default() -> Engine {
+        Engine::new(&Config::default()).expect("a Cranelift backend for the host")
+    }
+}
+
+impl Engine {
+    /// A new engine.
+    pub fn new(config: &Config) -> Result<Engine, Error> {
+        let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
+        let source = Source {
+            #[cfg(feature = "compiler")]
+            compiler: springboard_compiler::Compiler::builder()
+                .opt_level(config.opt_level)
+                .build()?,
+            #[cfg(feature = "compiler")]
+            eager: config.compilation == Compilation::Eager,
+            #[cfg(feature = "compiler")]
+            compiled: Default::default(),
+        };
+        #[cfg(not(feature = "compiler"))]
+        let _ = config.compilation;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                id,
+                registry: Registry::new(id),
+                source,
+                pinned: Mutex::default(),
+                #[cfg(feature = "compiler")]
+                signature_check: std::sync::OnceLock::new(),
+            }),
+        })
+    }
+
+    /// Whether two handles are the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// Registers `ty`, returning the handle every function of that type shares.
+    pub fn register(&self, ty: &Signature) -> Result<SharedSignature, Error> {
+        self.inner.registry.register(ty)
+    }
+
+    /// Registers a parsed WebAssembly function type; unsupported value types
+    /// and over-long signatures are errors naming the problem.
+    pub fn register_wasm(&self, ty: &wasmparser::FuncType) -> Result<SharedSignature, Error> {
+        self.register(&Signature::from_wasm(ty)?)
+    }
+
+    /// The live registered type with `index`, if it is this engine's.
+    pub fn lookup(&self, index: VMSharedSignatureIndex) -> Option<SharedSignature> {
+        self.inner.registry.lookup(index)
+    }
+
+    /// How many types are registered and alive.
+    pub fn registered_types(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// How many trampolines this engine has compiled so far.
+    #[cfg(feature = "compiler")]
+    pub fn compiled_trampolines(&self) -> usize {
+        self.inner.source.compiled.load(Ordering::Relaxed)
+    }
+
+    /// Compiles every trampoline kind of every type in `types` now, in
+    /// parallel, into one mapping. The returned handles keep them alive.
+    #[cfg(feature = "compiler")]
+    pub fn precompile(&self, types: &[Signature]) -> Result<Vec<SharedSignature>, Error> {
+        let shared = types
+            .iter()
+            .map(|t| self.register(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.inner.source.precompile(&shared)?;
+        Ok(shared)
+    }
+
+    /// Installs every trampoline of an object written by
+    /// `springboard-compiler` (after checking it: see
+    /// [`ObjectFile`](springboard_loader::ObjectFile)). Its types stay
+    /// registered, and its code mapped, for the engine's lifetime; slots a
+    /// type already has keep their code. Returns how many trampolines the
+    /// object held.
+    pub fn load_object(&self, bytes: &[u8]) -> Result<usize, Error> {
+        let object = ObjectFile::parse(bytes)?;
+        let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
+        for entry in object.entries() {
+            if let CodeKind::Trampoline(_) = entry.kind {
+                let shared = self.register(&entry.signature)?;
+                batch.push((shared, object.get(entry.kind, &entry.signature)?));
+            }
+        }
+        let count = batch.len();
+        let types: Vec<SharedSignature> = batch.iter().map(|(s, _)| s.clone()).collect();
+        trampolines::install(batch)?;
+        self.inner
+            .pinned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(types);
+        Ok(count)
+    }
+
+    /// The mapped `kind` trampoline of `ty`, compiling it if needed and
+    /// possible; `None` without a compiler or an object that supplied it.
+    pub(crate) fn trampoline(
+        &self,
+        ty: &SharedSignature,
+        kind: TrampolineKind,
+    ) -> Result<Option<NonNull<c_void>>, Error> {
+        self.check_own(ty)?;
+        Ok(self.inner.source.code(ty, kind)?.and_then(|c| c.entry()))
+    }
+
+    /// The template of `kind` for `ty`, to stamp per function.
+    pub(crate) fn template(
+        &self,
+        ty: &SharedSignature,
+        kind: TrampolineKind,
+    ) -> Result<Option<Arc<CompiledTrampoline>>, Error> {
+        self.check_own(ty)?;
+        Ok(match self.inner.source.code(ty, kind)? {
+            Some(KindCode::Template(t)) => Some(t),
+            _ => None,
+        })
+    }
+
+    fn check_own(&self, ty: &SharedSignature) -> Result<(), Error> {
+        if ty.engine_id() != self.inner.id {
+            return Err(Error::ForeignSignature {
+                ty: ty.signature().clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The caller-side check of `call_indirect`: `funcref` must be non-null
+    /// and have exactly the type `expected`. Returns the checked funcref.
+    ///
+    /// A funcref made by another engine never passes: type indices of
+    /// different engines never coincide.
+    ///
+    /// # Safety
+    /// A non-null `funcref` must point to a live `VMFuncRef`.
+    pub unsafe fn check_funcref(
+        &self,
+        funcref: FuncRef,
+        expected: &SharedSignature,
+    ) -> Result<NonNull<VMFuncRef>, Error> {
+        self.check_own(expected)?;
+        let ptr = funcref.0.ok_or(Error::NullFuncRef)?;
+        // SAFETY: the caller guarantees a non-null funcref is live.
+        let actual = unsafe { ptr.as_ref().type_index };
+        if actual != expected.index() {
+            let actual = match self.lookup(actual) {
+                Some(ty) => ty.signature().to_string(),
+                None => format!(
+                    "unknown type index {} (a funcref of another engine, or of a freed type)",
+                    actual.bits()
+                ),
+            };
+            return Err(Error::SignatureMismatch {
+                expected: expected.signature().clone(),
+                actual,
+            });
+        }
+        Ok(ptr)
+    }
+
+    /// `call_indirect` from the host: [`check_funcref`](Self::check_funcref),
+    /// then a call through `array_call` with checked values. Nothing runs
+    /// unless every check passes.
+    ///
+    /// # Safety
+    /// A non-null `funcref` must point to a live `VMFuncRef` whose entry
+    /// points really have the type its `type_index` says (true of every
+    /// funcref a [`Func`](crate::Func) of this engine hands out).
+    pub unsafe fn call_indirect(
+        &self,
+        funcref: FuncRef,
+        expected: &SharedSignature,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        // SAFETY: forwarded to the caller.
+        let ptr = unsafe { self.check_funcref(funcref, expected)? };
+        // SAFETY: checked to be of type `expected`; live per the caller.
+        unsafe { call_array(ptr.as_ref(), expected.signature(), params, results) }
+    }
+
+    /// The compiled form of [`check_funcref`](Self::check_funcref), for a
+    /// runtime's generated code to call: see [`SignatureCheckFn`]. It stays
+    /// valid while the engine lives.
+    #[cfg(feature = "compiler")]
+    pub fn signature_check_stub(&self) -> Result<SignatureCheckFn, Error> {
+        if let Some((_, f)) = self.inner.signature_check.get() {
+            return Ok(*f);
+        }
+        let code = self.inner.source.compiler.compile_signature_check()?;
+        let memory = Arc::new(springboard_loader::CodeMemory::new(
+            &[code.code_item(None)],
+        )?);
+        // SAFETY: the code is the signature check, which has this type.
+        let f: SignatureCheckFn =
+            unsafe { core::mem::transmute(memory.entry(0).expect("one item").as_ptr()) };
+        Ok(self.inner.signature_check.get_or_init(|| (memory, f)).1)
+    }
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("id", &self.inner.id)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,507 @@
+//! [`Func`]: a live `VMFuncRef` and everything that keeps it valid; and
+//! [`TypedFunc`], its statically typed view.
+
+use crate::registry::SharedSignature;
+use crate::trap::{self, BoxError};
+use crate::typed::{HostReturn, IntoFunc, WasmParams, WasmResults, array_shim_of};
+use crate::{Engine, Error, FuncRef, Val};
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use springboard_loader::{CodeMemory, Signature, TrampolineKind, ValType};
+use springboard_vm_abi::{
+    VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMArrayCallFunction, VMFuncRef,
+    VMHostFuncContext, VMOpaqueContext, VMWasmCallFunction, ValRaw,
+};
+use std::sync::Arc;
+
+/// A function callable through every convention: a host closure or a wasm
+/// body, with a complete `VMFuncRef`.
+///
+/// Cheap to clone (shared). The funcref, its context and its trampolines
+/// stay valid while any clone (or [`TypedFunc`]) lives, even after the
+/// [`Engine`] handle that made it is dropped.
+#[derive(Clone)]
+pub struct Func(Arc<FuncInner>);
+
+struct FuncInner {
+    engine: Engine,
+    ty: SharedSignature,
+    func_ref: NonNull<VMFuncRef>,
+    owner: Owner,
+}
+
+/// What owns the memory `func_ref` points into.
+enum Owner {
+    /// A `Box<VMHostFuncContext<T>>` turned into a raw pointer (so that the
+    /// funcref pointer into it is never invalidated by moving the box), and
+    /// the function that frees it.
+    Host {
+        context: *mut (),
+        free: unsafe fn(*mut ()),
+    },
+    /// A wasm body's funcref and the stamped trampolines it points at.
+    Wasm {
+        func_ref: *mut VMFuncRef,
+        _stamps: Arc<CodeMemory>,
+    },
+}
+
+impl Drop for FuncInner {
+    fn drop(&mut self) {
+        match self.owner {
+            // SAFETY: `context` came from `Box::into_raw` of the type `free`
+            // was instantiated for, and is freed exactly once, here.
+            Owner::Host { context, free } => unsafe { free(context) },
+            // SAFETY: `func_ref` came from `Box::into_raw` and is freed once.
+            Owner::Wasm { func_ref, .. } => drop(unsafe { Box::from_raw(func_ref) }),
+        }
+    }
+}
+
+// SAFETY: the funcref and its context are immutable once published; host
+// state is `Send + Sync` (required by every constructor); code memory is
+// immutable. Calling from several threads at once is the funcref contract.
+unsafe impl Send for FuncInner {}
+// SAFETY: see `Send`.
+unsafe impl Sync for FuncInner {}
+
+/// Frees a `Box<VMHostFuncContext<T>>` from its raw pointer.
+unsafe fn free_context<T>(context: *mut ()) {
+    // SAFETY: the caller passes a pointer from `Box::into_raw` of this type.
+    drop(unsafe { Box::from_raw(context.cast::<VMHostFuncContext<T>>()) });
+}
+
+/// The state of an untyped host function: its type and its closure.
+struct Untyped<F> {
+    ty: Signature,
+    f: F,
+}
+
+/// One wasm body for [`Func::from_raw_wasm_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct RawWasmFunc<'a> {
+    /// The function's type.
+    pub ty: &'a Signature,
+    /// Its code, entered with the *wasm* convention for `ty`.
+    pub body: NonNull<VMWasmCallFunction>,
+    /// The callee vmctx it expects.
+    pub vmctx: *mut VMOpaqueContext,
+}
+
+impl Func {
+    /// A typed host function from a Rust closure `Fn(A1, …, An) -> R`
+    /// (`n <= 16`; `R` is `()`, one value, a tuple of up to 16, or a
+    /// `Result` of those).
+    ///
+    /// `native_call` and `array_call` are Rust shims; `wasm_call` is the
+    /// compiled `wasm_to_native` trampoline of the type, or `None` if the
+    /// engine has no compiler and no loaded object holds one.
+    pub fn wrap<P, R, F>(engine: &Engine, f: F) -> Result<Func, Error>
+    where
+        F: IntoFunc<P, R>,
+        P: WasmParams,
+        R: HostReturn,
+    {
+        let ty = engine.register(&Signature::new(&P::types(), &R::Results::types())?)?;
+        let wasm_call = engine.trampoline(&ty, TrampolineKind::WasmToNative)?;
+        let func_ref = VMFuncRef {
+            native_call: F::native_shim(),
+            array_call: array_shim_of::<F, P, R>(),
+            wasm_call: wasm_call.map(NonNull::cast),
+            type_index: ty.index(),
+            vmctx: core::ptr::null_mut(),
+        };
+        Ok(Func::host(
+            engine,
+            ty,
+            VM_NATIVE_CALL_HOST_FUNC_MAGIC,
+            func_ref,
+            f,
+        ))
+    }
+
+    /// An untyped host function of type `ty` from a closure over value
+    /// slices: it receives the arguments and fills the results, which start
+    /// as zero values of the right types.
+    ///
+    /// `array_call` is a Rust shim; `native_call` and `wasm_call` are the
+    /// compiled `native_to_array` and `wasm_to_array` trampolines of `ty`.
+    /// Without a compiler they must come from a loaded object:
+    /// `native_call` is required, `wasm_call` stays `None` if absent.
+    pub fn new<F, E>(engine: &Engine, ty: &Signature, f: F) -> Result<Func, Error>
+    where
+        F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        let shared = engine.register(ty)?;
+        let native_call = engine
+            .trampoline(&shared, TrampolineKind::NativeToArray)?
+            .ok_or_else(|| Error::MissingTrampoline {
+                kind: TrampolineKind::NativeToArray,
+                ty: ty.clone(),
+            })?;
+        let wasm_call = engine.trampoline(&shared, TrampolineKind::WasmToArray)?;
+        let func_ref = VMFuncRef {
+            native_call: native_call.cast(),
+            array_call: untyped_array_shim::<F, E>,
+            wasm_call: wasm_call.map(NonNull::cast),
+            type_index: shared.index(),
+            vmctx: core::ptr::null_mut(),
+        };
+        let state = Untyped { ty: ty.clone(), f };
+        Ok(Func::host(
+            engine,
+            shared,
+            VM_ARRAY_CALL_HOST_FUNC_MAGIC,
+            func_ref,
+            state,
+        ))
+    }
+
+    fn host<T: Send + Sync + 'static>(
+        engine: &Engine,
+        ty: SharedSignature,
+        magic: u32,
+        func_ref: VMFuncRef,
+        host_state: T,
+    ) -> Func {
+        let context = Box::into_raw(Box::new(VMHostFuncContext {
+            magic,
+            func_ref,
+            host_state,
+        }));
+        // SAFETY: `context` is a fresh, exclusively owned allocation; the
+        // funcref's vmctx points back at its own context, as the host
+        // trampolines and shims expect.
+        let func_ref = unsafe {
+            (*context).func_ref.vmctx = VMOpaqueContext::from_host_func_context(context);
+            NonNull::new_unchecked(&raw mut (*context).func_ref)
+        };
+        let owner = Owner::Host {
+            context: context.cast(),
+            free: free_context::<T>,
+        };
+        Func(Arc::new(FuncInner {
+            engine: engine.clone(),
+            ty,
+            func_ref,
+            owner,
+        }))
+    }
+
+    /// A function for a wasm body compiled elsewhere: `wasm_call` is `body`,
+    /// `array_call` and `native_call` are trampolines stamped for it.
+    ///
+    /// # Safety
+    /// `body` must be code entered with the *wasm* convention of `ty` (see
+    /// `docs/ABI.md`) that expects `vmctx` as its callee context; both must
+    /// stay valid and callable from any thread for as long as the returned
+    /// `Func` (or any funcref copied from it) may be called.
+    pub unsafe fn from_raw_wasm(
+        engine: &Engine,
+        ty: &Signature,
+        body: NonNull<VMWasmCallFunction>,
+        vmctx: *mut VMOpaqueContext,
+    ) -> Result<Func, Error> {
+        // SAFETY: forwarded to the caller.
+        let mut funcs =
+            unsafe { Func::from_raw_wasm_batch(engine, &[RawWasmFunc { ty, body, vmctx }])? };
+        Ok(funcs.pop().expect("one function in, one out"))
+    }
+
+    /// Like [`from_raw_wasm`](Self::from_raw_wasm) for many bodies at once:
+    /// every stamped trampoline shares one mapping.
+    ///
+    /// # Safety
+    /// As for [`from_raw_wasm`](Self::from_raw_wasm), for every entry.
+    pub unsafe fn from_raw_wasm_batch(
+        engine: &Engine,
+        funcs: &[RawWasmFunc<'_>],
+    ) -> Result<Vec<Func>, Error> {
+        let kinds = [TrampolineKind::ArrayToWasm, TrampolineKind::NativeToWasm];
+        let mut types = Vec::with_capacity(funcs.len());
+        let mut templates = Vec::with_capacity(funcs.len() * 2);
+        for raw in funcs {
+            let shared = engine.register(raw.ty)?;
+            for kind in kinds {
+                let template =
+                    engine
+                        .template(&shared, kind)?
+                        .ok_or_else(|| Error::MissingTrampoline {
+                            kind,
+                            ty: raw.ty.clone(),
+                        })?;
+                templates.push((template, raw.body));
+            }
+            types.push(shared);
+        }
+        let items: Vec<_> = templates
+            .iter()
+            .map(|(t, body)| t.code_item(Some(body.cast::<c_void>())))
+            .collect();
+        let stamps = Arc::new(CodeMemory::new(&items)?);
+        let entry = |i: usize| stamps.entry(i).expect("one entry per item");
+        Ok(funcs
+            .iter()
+            .zip(types)
+            .enumerate()
+            .map(|(i, (raw, ty))| {
+                // SAFETY: entry 2i is the stamped array_to_wasm of this body:
+                // an array-convention function.
+                let array_call: VMArrayCallFunction =
+                    unsafe { core::mem::transmute(entry(2 * i).as_ptr()) };
+                let func_ref = Box::into_raw(Box::new(VMFuncRef {
+                    native_call: entry(2 * i + 1).cast(),
+                    array_call,
+                    wasm_call: Some(raw.body),
+                    type_index: ty.index(),
+                    vmctx: raw.vmctx,
+                }));
+                let owner = Owner::Wasm {
+                    func_ref,
+                    _stamps: Arc::clone(&stamps),
+                };
+                // SAFETY: from `Box::into_raw`, never null.
+                let ptr = unsafe { NonNull::new_unchecked(func_ref) };
+                Func(Arc::new(FuncInner {
+                    engine: engine.clone(),
+                    ty,
+                    func_ref: ptr,
+                    owner,
+                }))
+            })
+            .collect())
+    }
+
+    /// The function's type.
+    pub fn ty(&self) -> &Signature {
+        self.0.ty.signature()
+    }
+
+    /// The function's registered type (its `type_index`).
+    pub fn shared_signature(&self) -> &SharedSignature {
+        &self.0.ty
+    }
+
+    /// The engine the function belongs to.
+    pub fn engine(&self) -> &Engine {
+        &self.0.engine
+    }
+
+    /// The function's `VMFuncRef`, valid while this `Func` lives.
+    pub fn vm_func_ref(&self) -> NonNull<VMFuncRef> {
+        self.0.func_ref
+    }
+
+    /// The function as a `funcref` value, valid while this `Func` lives.
+    pub fn as_funcref(&self) -> FuncRef {
+        FuncRef(Some(self.0.func_ref))
+    }
+
+    fn func_ref(&self) -> &VMFuncRef {
+        // SAFETY: the funcref lives as long as `self.0` and is never mutated.
+        unsafe { self.0.func_ref.as_ref() }
+    }
+
+    /// Calls the function through `array_call`, checking the number and types
+    /// of `params` and the number of `results` against its type first.
+    pub fn call(&self, params: &[Val], results: &mut [Val]) -> Result<(), Error> {
+        // SAFETY: our own funcref of our own type.
+        unsafe { call_array(self.func_ref(), self.ty(), params, results) }
+    }
+
+    /// A typed view, if `P` and `R` are exactly the function's parameter and
+    /// result types; its calls go through `native_call` with no further check.
+    pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>, Error> {
+        let expected = Signature::new(&P::types(), &R::types())?;
+        if expected != *self.ty() {
+            return Err(Error::SignatureMismatch {
+                expected,
+                actual: self.ty().to_string(),
+            });
+        }
+        Ok(TypedFunc {
+            func: self.clone(),
+            _marker: PhantomData,
+        })
+    }
+}
+
+impl core::fmt::Debug for Func {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Func")
+            .field("ty", self.ty())
+            .field("func_ref", &self.0.func_ref)
+            .finish()
+    }
+}
+
+/// How many slots a call keeps on the stack before it allocates.
+const INLINE_SLOTS: usize = 16;
+
+/// Checks values against `ty` and calls `func_ref` through `array_call`.
+///
+/// # Safety
+/// `func_ref` must be a live funcref whose entry points have type `ty`.
+pub(crate) unsafe fn call_array(
+    func_ref: &VMFuncRef,
+    ty: &Signature,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), Error> {
+    check_values(
+        "parameters",
+        ty.params(),
+        params.iter().map(Val::ty),
+        params.len(),
+    )?;
+    if results.len() != ty.results().len() {
+        return Err(Error::ArityMismatch {
+            what: "results",
+            expected: ty.results().len(),
+            got: results.len(),
+        });
+    }
+    let len = ty.array_len();
+    let mut inline = [ValRaw::ZERO; INLINE_SLOTS];
+    let mut heap = Vec::new();
+    let values: &mut [ValRaw] = if len <= INLINE_SLOTS {
+        &mut inline[..len]
+    } else {
+        heap.resize(len, ValRaw::ZERO);
+        &mut heap
+    };
+    for (slot, v) in values.iter_mut().zip(params) {
+        *slot = v.to_raw();
+    }
+    // SAFETY: the caller guarantees the funcref is live and of type `ty`;
+    // the buffer holds max(params, results) slots.
+    unsafe {
+        (func_ref.array_call)(
+            func_ref.vmctx,
+            core::ptr::null_mut(),
+            values.as_mut_ptr(),
+            len,
+        )
+    };
+    trap::take()?;
+    for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
+        *out = Val::from_raw(*raw, t);
+    }
+    Ok(())
+}
+
+fn check_values(
+    what: &'static str,
+    expected: &[ValType],
+    got: impl Iterator<Item = ValType>,
+    count: usize,
+) -> Result<(), Error> {
+    if count != expected.len() {
+        return Err(Error::ArityMismatch {
+            what,
+            expected: expected.len(),
+            got: count,
+        });
+    }
+    for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
+        if expected != got {
+            return Err(Error::TypeMismatch {
+                what,
+                index,
+                expected,
+                got,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The array-convention shim of an untyped host function.
+unsafe extern "C" fn untyped_array_shim<F, E>(
+    callee: *mut VMOpaqueContext,
+    _caller: *mut VMOpaqueContext,
+    values: *mut ValRaw,
+    capacity: usize,
+) where
+    F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    // SAFETY: this shim is only installed in a `VMHostFuncContext<Untyped<F>>`,
+    // passed as the callee vmctx.
+    let host = unsafe { &(*callee.cast::<VMHostFuncContext<Untyped<F>>>()).host_state };
+    let ty = &host.ty;
+    if values.is_null() || capacity < ty.array_len() {
+        trap::record(Error::BufferTooSmall {
+            capacity,
+            needed: ty.array_len(),
+        });
+        return;
+    }
+    // SAFETY: the caller passes `capacity` slots, checked to be enough.
+    let values = unsafe { core::slice::from_raw_parts_mut(values, capacity) };
+    let params: Vec<Val> = ty
+        .params()
+        .iter()
+        .zip(values.iter())
+        .map(|(&t, &raw)| Val::from_raw(raw, t))
+        .collect();
+    let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+    if trap::catch(|| (host.f)(&params, &mut results).map_err(Into::into)).is_none() {
+        return;
+    }
+    if let Err(e) = check_values(
+        "results",
+        ty.results(),
+        results.iter().map(Val::ty),
+        results.len(),
+    ) {
+        trap::record(e);
+        return;
+    }
+    for (slot, v) in values.iter_mut().zip(&results) {
+        *slot = v.to_raw();
+    }
+}
+
+/// A [`Func`] whose type is known statically: calls go straight through
+/// `native_call`, with no per-call check.
+pub struct TypedFunc<P, R> {
+    func: Func,
+    _marker: PhantomData<fn(P) -> R>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        TypedFunc {
+            func: self.func.clone(),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// Calls the function.
+    #[inline]
+    pub fn call(&self, params: P) -> Result<R, Error> {
+        let func_ref = self.func.func_ref();
+        // SAFETY: `typed()` checked that the function's type is exactly
+        // `(P) -> R`, and its native entry has that type.
+        let results = unsafe {
+            P::call_native::<R>(
+                func_ref.native_call,
+                func_ref.vmctx,
+                core::ptr::null_mut(),
+                params,
+            )
+        };
+        trap::take()?;
+        Ok(results)
+    }
+
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+}

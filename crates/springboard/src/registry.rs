@@ -1,0 +1,195 @@
+//! The signature registry: interns function types into reference-counted
+//! [`SharedSignature`] handles, each owning the trampolines of its type.
+//!
+//! Equal types get the same handle (and index) while any handle lives;
+//! different live types never share an index. Indices come from one
+//! process-wide allocator, so the indices of two engines never coincide: a
+//! funcref from another engine can never pass this engine's check (the type
+//! confusion of CVE-2021-39219). An index returns to the allocator only when
+//! the last handle of its type drops.
+
+use crate::Error;
+use crate::trampolines::SigCode;
+use springboard_loader::Signature;
+use springboard_vm_abi::VMSharedSignatureIndex;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+/// The process-wide index space: every live registered type of every engine
+/// has a distinct index. `u32::MAX` is never handed out.
+struct IndexSpace {
+    next: u32,
+    free: Vec<u32>,
+}
+
+static INDICES: Mutex<IndexSpace> = Mutex::new(IndexSpace {
+    next: 0,
+    free: Vec::new(),
+});
+
+fn allocate_index() -> Result<VMSharedSignatureIndex, Error> {
+    let mut space = INDICES.lock().unwrap_or_else(PoisonError::into_inner);
+    let index = match space.free.pop() {
+        Some(index) => index,
+        None if space.next < u32::MAX => {
+            space.next += 1;
+            space.next - 1
+        }
+        None => return Err(Error::IndexSpaceExhausted),
+    };
+    Ok(VMSharedSignatureIndex::new(index))
+}
+
+fn free_index(index: VMSharedSignatureIndex) {
+    INDICES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .free
+        .push(index.bits());
+}
+
+/// One engine's registry.
+pub(crate) struct Registry {
+    engine_id: u64,
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_signature: HashMap<Signature, Weak<Registered>>,
+    by_index: HashMap<u32, Weak<Registered>>,
+}
+
+/// A registered type: its index, its signature and its trampolines.
+pub(crate) struct Registered {
+    registry: Arc<Registry>,
+    index: VMSharedSignatureIndex,
+    signature: Signature,
+    pub(crate) code: SigCode,
+}
+
+impl Registry {
+    pub(crate) fn new(engine_id: u64) -> Arc<Registry> {
+        Arc::new(Registry {
+            engine_id,
+            inner: RwLock::default(),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The handle of `signature`, registering it if no handle is alive.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        signature: &Signature,
+    ) -> Result<SharedSignature, Error> {
+        if let Some(existing) = self
+            .read()
+            .by_signature
+            .get(signature)
+            .and_then(Weak::upgrade)
+        {
+            return Ok(SharedSignature(existing));
+        }
+        let mut inner = self.write();
+        // Another thread may have registered it between the two locks.
+        if let Some(existing) = inner.by_signature.get(signature).and_then(Weak::upgrade) {
+            return Ok(SharedSignature(existing));
+        }
+        let registered = Arc::new(Registered {
+            registry: Arc::clone(self),
+            index: allocate_index()?,
+            signature: signature.clone(),
+            code: SigCode::default(),
+        });
+        inner
+            .by_signature
+            .insert(signature.clone(), Arc::downgrade(&registered));
+        inner
+            .by_index
+            .insert(registered.index.bits(), Arc::downgrade(&registered));
+        Ok(SharedSignature(registered))
+    }
+
+    /// The live type with `index` in this registry, in O(1).
+    pub(crate) fn lookup(&self, index: VMSharedSignatureIndex) -> Option<SharedSignature> {
+        self.read()
+            .by_index
+            .get(&index.bits())
+            .and_then(Weak::upgrade)
+            .map(SharedSignature)
+    }
+
+    /// How many types are registered and alive.
+    pub(crate) fn len(&self) -> usize {
+        self.read().by_index.len()
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut inner = self.registry.write();
+        // A racing `register` may already have replaced our entry with a new
+        // registration of the same type; only remove what is ours.
+        if inner
+            .by_signature
+            .get(&self.signature)
+            .is_some_and(|w| w.strong_count() == 0)
+        {
+            inner.by_signature.remove(&self.signature);
+        }
+        inner.by_index.remove(&self.index.bits());
+        drop(inner);
+        free_index(self.index);
+    }
+}
+
+/// A registered function type: a reference-counted handle that keeps its
+/// [`VMSharedSignatureIndex`] (and its compiled trampolines) alive.
+///
+/// Cheap to clone. Two handles of one engine are equal exactly when their
+/// types are equal. Handles belong to the engine that made them.
+#[derive(Clone)]
+pub struct SharedSignature(pub(crate) Arc<Registered>);
+
+impl SharedSignature {
+    /// The index stored in `VMFuncRef::type_index` of functions of this type.
+    pub fn index(&self) -> VMSharedSignatureIndex {
+        self.0.index
+    }
+
+    /// The type.
+    pub fn signature(&self) -> &Signature {
+        &self.0.signature
+    }
+
+    pub(crate) fn engine_id(&self) -> u64 {
+        self.0.registry.engine_id
+    }
+}
+
+impl PartialEq for SharedSignature {
+    fn eq(&self, other: &SharedSignature) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedSignature {}
+
+impl fmt::Debug for SharedSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SharedSignature({} = {})",
+            self.0.index.bits(),
+            self.0.signature
+        )
+    }
+}

@@ -1,0 +1,61 @@
+//! Host failures at the boundary with generated code.
+//!
+//! Generated code cannot be unwound through. When a host closure panics or
+//! returns an error, its shim catches it here, records it for the current
+//! thread, and returns zeroed results to its caller. Every Springboard call
+//! that entered generated code ([`Func::call`](crate::Func::call),
+//! [`TypedFunc::call`](crate::TypedFunc::call), indirect calls) takes the
+//! recorded failure when the call returns and turns it into its `Err`, so it
+//! surfaces from the innermost Springboard call that contains it, and from
+//! every enclosing one whose host closure passes it on.
+
+use crate::Error;
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+thread_local! {
+    static PENDING: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
+
+/// The error type host closures may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Records `error` unless an earlier failure is already pending (the first
+/// failure is the cause; later ones are consequences of the zeroed results).
+pub(crate) fn record(error: Error) {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.is_none() {
+            *p = Some(error);
+        }
+    });
+}
+
+/// Runs a host closure, catching its panic or error.
+pub(crate) fn catch<T>(f: impl FnOnce() -> Result<T, BoxError>) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(error)) => {
+            record(Error::Host(error));
+            None
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            record(Error::HostPanic(message));
+            None
+        }
+    }
+}
+
+/// The failure recorded while the call that just returned ran, if any.
+#[inline]
+pub(crate) fn take() -> Result<(), Error> {
+    match PENDING.with(|p| p.borrow_mut().take()) {
+        None => Ok(()),
+        Some(error) => Err(error),
+    }
+}

@@ -1,0 +1,206 @@
+//! Values: untyped [`Val`] and the Rust types of typed calls ([`WasmTy`]).
+
+use core::ffi::c_void;
+use core::fmt;
+use core::ptr::NonNull;
+use springboard_loader::ValType;
+use springboard_vm_abi::{VMFuncRef, ValRaw};
+
+/// A nullable function reference: a pointer to a live `VMFuncRef`, or null.
+/// Plain data; calling through it is [`Engine::call_indirect`](crate::Engine::call_indirect).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct FuncRef(pub Option<NonNull<VMFuncRef>>);
+
+/// A nullable external reference: an opaque host pointer, or null.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct ExternRef(pub Option<NonNull<c_void>>);
+
+// SAFETY: both are addresses only; whoever dereferences them (an unsafe
+// call) is responsible for their validity on that thread.
+unsafe impl Send for FuncRef {}
+// SAFETY: see `Send`.
+unsafe impl Sync for FuncRef {}
+// SAFETY: see `Send` for `FuncRef`.
+unsafe impl Send for ExternRef {}
+// SAFETY: see `Send` for `FuncRef`.
+unsafe impl Sync for ExternRef {}
+
+/// A 128-bit SIMD value as typed calls pass it: in a vector register.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct V128(V128Repr);
+
+#[cfg(target_arch = "x86_64")]
+type V128Repr = core::arch::x86_64::__m128i;
+#[cfg(target_arch = "aarch64")]
+type V128Repr = core::arch::aarch64::uint8x16_t;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+type V128Repr = u128;
+
+impl V128 {
+    /// The vector whose little-endian bytes are those of `bits`.
+    pub fn from_u128(bits: u128) -> V128 {
+        // SAFETY: both are 16 plain bytes; every bit pattern is valid.
+        V128(unsafe { core::mem::transmute::<[u8; 16], V128Repr>(bits.to_le_bytes()) })
+    }
+
+    /// The vector's bytes as a little-endian `u128`.
+    pub fn as_u128(self) -> u128 {
+        // SAFETY: as in `from_u128`.
+        u128::from_le_bytes(unsafe { core::mem::transmute::<V128Repr, [u8; 16]>(self.0) })
+    }
+}
+
+impl PartialEq for V128 {
+    fn eq(&self, other: &V128) -> bool {
+        self.as_u128() == other.as_u128()
+    }
+}
+
+impl Eq for V128 {}
+
+impl fmt::Debug for V128 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "V128({:#034x})", self.as_u128())
+    }
+}
+
+/// A WebAssembly value of any supported type. Floats are kept as bits so
+/// NaN payloads survive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Val {
+    /// `i32`.
+    I32(i32),
+    /// `i64`.
+    I64(i64),
+    /// `f32`, as its bits.
+    F32(u32),
+    /// `f64`, as its bits.
+    F64(u64),
+    /// `v128`, as a little-endian `u128`.
+    V128(u128),
+    /// `funcref`.
+    FuncRef(FuncRef),
+    /// `externref`.
+    ExternRef(ExternRef),
+}
+
+impl Val {
+    /// The value's type.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+
+    /// The zero (or null) value of `ty`.
+    pub fn default_for(ty: ValType) -> Val {
+        Val::from_raw(ValRaw::ZERO, ty)
+    }
+
+    /// The value's slot representation.
+    pub fn to_raw(self) -> ValRaw {
+        match self {
+            Val::I32(v) => ValRaw::i32(v),
+            Val::I64(v) => ValRaw::i64(v),
+            Val::F32(bits) => ValRaw::f32(bits),
+            Val::F64(bits) => ValRaw::f64(bits),
+            Val::V128(v) => ValRaw::v128(v),
+            Val::FuncRef(f) => {
+                ValRaw::funcref(f.0.map_or(core::ptr::null_mut(), |p| p.as_ptr().cast()))
+            }
+            Val::ExternRef(e) => {
+                ValRaw::externref(e.0.map_or(core::ptr::null_mut(), NonNull::as_ptr))
+            }
+        }
+    }
+
+    /// Reads a value of `ty` from a slot.
+    pub fn from_raw(raw: ValRaw, ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(raw.get_i32()),
+            ValType::I64 => Val::I64(raw.get_i64()),
+            ValType::F32 => Val::F32(raw.get_f32()),
+            ValType::F64 => Val::F64(raw.get_f64()),
+            ValType::V128 => Val::V128(raw.get_v128()),
+            ValType::FuncRef => Val::FuncRef(FuncRef(NonNull::new(raw.get_funcref().cast()))),
+            ValType::ExternRef => Val::ExternRef(ExternRef(NonNull::new(raw.get_externref()))),
+        }
+    }
+}
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// A Rust type that stands for one WebAssembly value type in typed calls
+/// and typed host functions.
+///
+/// # Safety
+/// `Abi` must be passed by the native convention exactly as the compiler
+/// passes `TYPE` (an integer register for `i32`/`i64`, a float register for
+/// floats, a vector register for `v128`, a pointer for references). Sealed:
+/// implemented only by this crate.
+pub unsafe trait WasmTy: Copy + Send + Sync + 'static + private::Sealed {
+    /// The WebAssembly type.
+    const TYPE: ValType;
+    /// How the native convention passes it.
+    #[doc(hidden)]
+    type Abi: Copy;
+    #[doc(hidden)]
+    fn into_abi(self) -> Self::Abi;
+    #[doc(hidden)]
+    fn from_abi(abi: Self::Abi) -> Self;
+    /// The slot representation.
+    fn into_raw(self) -> ValRaw;
+    /// Reads the value from a slot.
+    fn from_raw(raw: ValRaw) -> Self;
+}
+
+macro_rules! wasm_ty {
+    ($($t:ty => $ty:ident, $abi:ty, |$s:ident| $into_abi:expr, |$a:ident| $from_abi:expr,
+        |$v:ident| $into_raw:expr, |$r:ident| $from_raw:expr;)*) => {$(
+        impl private::Sealed for $t {}
+        // SAFETY: each `Abi` is the register class the compiler uses for the
+        // type (see `abi.rs` in springboard-compiler).
+        unsafe impl WasmTy for $t {
+            const TYPE: ValType = ValType::$ty;
+            type Abi = $abi;
+            #[inline]
+            fn into_abi(self) -> $abi { let $s = self; $into_abi }
+            #[inline]
+            fn from_abi(abi: $abi) -> $t { let $a = abi; $from_abi }
+            #[inline]
+            fn into_raw(self) -> ValRaw { let $v = self; $into_raw }
+            #[inline]
+            fn from_raw(raw: ValRaw) -> $t { let $r = raw; $from_raw }
+        }
+    )*};
+}
+
+wasm_ty! {
+    i32 => I32, i32, |s| s, |a| a, |v| ValRaw::i32(v), |r| r.get_i32();
+    u32 => I32, u32, |s| s, |a| a, |v| ValRaw::u32(v), |r| r.get_u32();
+    i64 => I64, i64, |s| s, |a| a, |v| ValRaw::i64(v), |r| r.get_i64();
+    u64 => I64, u64, |s| s, |a| a, |v| ValRaw::u64(v), |r| r.get_u64();
+    f32 => F32, f32, |s| s, |a| a, |v| ValRaw::f32(v.to_bits()), |r| f32::from_bits(r.get_f32());
+    f64 => F64, f64, |s| s, |a| a, |v| ValRaw::f64(v.to_bits()), |r| f64::from_bits(r.get_f64());
+    FuncRef => FuncRef, *mut VMFuncRef, |s| s.0.map_or(core::ptr::null_mut(), NonNull::as_ptr), |a| FuncRef(NonNull::new(a)),
+        |v| Val::FuncRef(v).to_raw(), |r| FuncRef(NonNull::new(r.get_funcref().cast()));
+    ExternRef => ExternRef, *mut c_void, |s| s.0.map_or(core::ptr::null_mut(), NonNull::as_ptr), |a| ExternRef(NonNull::new(a)),
+        |v| Val::ExternRef(v).to_raw(), |r| ExternRef(NonNull::new(r.get_externref()));
+}
+
+// `V128` is typed only where `V128Repr` is a vector register type.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+wasm_ty! {
+    V128 => V128, V128Repr, |s| s.0, |a| V128(a), |v| ValRaw::v128(v.as_u128()), |r| V128::from_u128(r.get_v128());
+}

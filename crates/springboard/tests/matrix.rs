@@ -1,0 +1,294 @@
+//! The 3×3 matrix: callers {wasm, native, array} × callees {wasm body, typed
+//! host, untyped host}, through the funcref fields, values bit-exact.
+
+mod common;
+
+use common::{ALL_VIA, Driver, Log, WasmProbe, assert_same};
+use springboard::vm::{VMOpaqueContext, ValRaw};
+use springboard::{Engine, ExternRef, Func, FuncRef, Signature, V128, Val, ValType, WasmTy};
+use springboard_compiler::Compiler;
+use springboard_compiler::check::ValueGen;
+use std::ptr::NonNull;
+
+fn signatures() -> Vec<Signature> {
+    use ValType::*;
+    let cycle = |n: usize, s: usize| {
+        (0..n)
+            .map(|i| ValType::ALL[(i + s) % 7])
+            .collect::<Vec<_>>()
+    };
+    vec![
+        Signature::new(&[], &[]).unwrap(),
+        Signature::new(&[I32, I32], &[I32]).unwrap(),
+        Signature::new(&ValType::ALL, &ValType::ALL).unwrap(),
+        Signature::new(&cycle(16, 2), &[F64, V128]).unwrap(),
+        Signature::new(&cycle(100, 1), &cycle(20, 3)).unwrap(),
+        Signature::new(&[F32, F64], &[FuncRef, ExternRef, F32]).unwrap(),
+    ]
+}
+
+/// A marker vmctx for wasm bodies: never dereferenced by the probe.
+fn marker_vmctx() -> *mut VMOpaqueContext {
+    0x5b0 as *mut VMOpaqueContext
+}
+
+#[test]
+fn wasm_bodies_and_untyped_hosts_through_every_field() {
+    let compiler = Compiler::host().unwrap();
+    let engine = Engine::default();
+    let mut values = ValueGen::new(3);
+    for sig in signatures() {
+        let driver = Driver::new(&compiler, &sig);
+        let (np, nr) = (sig.params().len(), sig.results().len());
+
+        // Callee: a wasm body (a probe) with stamped array/native entries.
+        let probe = WasmProbe::new(&compiler, &sig);
+        // SAFETY: the probe is wasm-convention code of `sig` and never
+        // dereferences its callee vmctx.
+        let wasm =
+            unsafe { Func::from_raw_wasm(&engine, &sig, probe.body(), marker_vmctx()) }.unwrap();
+
+        // Callee: an untyped host function recording its arguments.
+        let log = Log::default();
+        let preset: Vec<ValRaw> = values.values(sig.results());
+        let (l, p, t) = (log.clone(), preset.clone(), sig.clone());
+        let untyped = Func::new(&engine, &sig, move |args: &[Val], results: &mut [Val]| {
+            l.push(args.iter().map(|v| v.to_raw()).collect());
+            for ((out, raw), &ty) in results.iter_mut().zip(&p).zip(t.results()) {
+                *out = Val::from_raw(*raw, ty);
+            }
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap();
+
+        for via in ALL_VIA {
+            let args = values.values(sig.params());
+            let results = values.values(sig.results());
+            // The probe records into the caller vmctx: [callee vmctx, args, results].
+            let mut record = vec![ValRaw::ZERO; 1 + np + nr];
+            record[1 + np..].copy_from_slice(&results);
+            // SAFETY: a live funcref of `sig`.
+            let got = unsafe {
+                driver.call(
+                    via,
+                    wasm.vm_func_ref().as_ref(),
+                    record.as_mut_ptr().cast(),
+                    &args,
+                )
+            };
+            let what = format!("{via:?} -> wasm body of {sig}");
+            assert_same(&format!("{what}: results"), sig.results(), &got, &results);
+            assert_same(
+                &format!("{what}: params"),
+                sig.params(),
+                &record[1..1 + np],
+                &args,
+            );
+            assert_eq!(
+                record[0].get_u64(),
+                marker_vmctx() as u64,
+                "{what}: callee vmctx"
+            );
+
+            // SAFETY: as above.
+            let got = unsafe {
+                driver.call(
+                    via,
+                    untyped.vm_func_ref().as_ref(),
+                    std::ptr::null_mut(),
+                    &args,
+                )
+            };
+            let what = format!("{via:?} -> untyped host of {sig}");
+            assert_same(&format!("{what}: results"), sig.results(), &got, &preset);
+            let seen = log.take();
+            assert_eq!(seen.len(), 1, "{what}: called once");
+            assert_same(&format!("{what}: params"), sig.params(), &seen[0], &args);
+        }
+    }
+}
+
+/// Checks a typed host function through every field: `make` builds it
+/// around a log and returns the results it always returns.
+fn check_typed(compiler: &Compiler, seed: u64, make: impl Fn(Log) -> (Func, Vec<ValRaw>)) {
+    let log = Log::default();
+    let (func, results) = make(log.clone());
+    let sig = func.ty().clone();
+    let driver = Driver::new(compiler, &sig);
+    let mut values = ValueGen::new(seed);
+    for via in ALL_VIA {
+        for _ in 0..4 {
+            let args = values.values(sig.params());
+            // SAFETY: a live funcref of `sig`.
+            let got = unsafe {
+                driver.call(
+                    via,
+                    func.vm_func_ref().as_ref(),
+                    std::ptr::null_mut(),
+                    &args,
+                )
+            };
+            let what = format!("{via:?} -> typed host of {sig}");
+            assert_same(&format!("{what}: results"), sig.results(), &got, &results);
+            let seen = log.take();
+            assert_eq!(seen.len(), 1);
+            assert_same(&format!("{what}: params"), sig.params(), &seen[0], &args);
+        }
+    }
+}
+
+#[test]
+fn typed_hosts_through_every_field() {
+    let compiler = Compiler::host().unwrap();
+    let engine = Engine::default();
+    check_typed(&compiler, 1, |log| {
+        let f = Func::wrap(&engine, move || log.push(vec![])).unwrap();
+        (f, vec![])
+    });
+    check_typed(&compiler, 2, |log| {
+        let f = Func::wrap(&engine, move |a: i32, b: i32| {
+            log.push(vec![a.into_raw(), b.into_raw()]);
+            i32::MIN
+        })
+        .unwrap();
+        (f, vec![ValRaw::i32(i32::MIN)])
+    });
+    let v = V128::from_u128(0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100);
+    check_typed(&compiler, 3, |log| {
+        let f = Func::wrap(
+            &engine,
+            move |a: i64, b: f32, c: f64, d: V128, e: ExternRef, f: FuncRef, g: u32| {
+                log.push(vec![
+                    a.into_raw(),
+                    b.into_raw(),
+                    c.into_raw(),
+                    d.into_raw(),
+                    e.into_raw(),
+                    f.into_raw(),
+                    g.into_raw(),
+                ]);
+                (
+                    f64::from_bits(0x7ff4_0000_0000_0001),
+                    -1i32,
+                    v,
+                    i64::MIN,
+                    f32::from_bits(0x8000_0000),
+                )
+            },
+        )
+        .unwrap();
+        let results = vec![
+            ValRaw::f64(0x7ff4_0000_0000_0001),
+            ValRaw::i32(-1),
+            ValRaw::v128(v.as_u128()),
+            ValRaw::i64(i64::MIN),
+            ValRaw::f32(0x8000_0000),
+        ];
+        (f, results)
+    });
+    check_typed(&compiler, 4, |log| {
+        #[allow(clippy::too_many_arguments)]
+        let f = Func::wrap(
+            &engine,
+            move |a: i32,
+                  b: i64,
+                  c: f32,
+                  d: f64,
+                  e: i32,
+                  f: i64,
+                  g: f32,
+                  h: f64,
+                  i: i32,
+                  j: i64,
+                  k: f32,
+                  l: f64,
+                  m: u32,
+                  n: u64,
+                  o: V128,
+                  p: ExternRef| {
+                log.push(vec![
+                    a.into_raw(),
+                    b.into_raw(),
+                    c.into_raw(),
+                    d.into_raw(),
+                    e.into_raw(),
+                    f.into_raw(),
+                    g.into_raw(),
+                    h.into_raw(),
+                    i.into_raw(),
+                    j.into_raw(),
+                    k.into_raw(),
+                    l.into_raw(),
+                    m.into_raw(),
+                    n.into_raw(),
+                    o.into_raw(),
+                    p.into_raw(),
+                ]);
+                (f32::from_bits(0x7fa0_0001), u64::MAX)
+            },
+        )
+        .unwrap();
+        (f, vec![ValRaw::f32(0x7fa0_0001), ValRaw::u64(u64::MAX)])
+    });
+    check_typed(&compiler, 5, |log| {
+        let f = Func::wrap(&engine, move |x: ExternRef| {
+            log.push(vec![x.into_raw()]);
+            (ExternRef(NonNull::new(0x1234_5678 as *mut _)),)
+        })
+        .unwrap();
+        (f, vec![ValRaw::u64(0x1234_5678)])
+    });
+}
+
+#[test]
+fn typed_calls_reach_every_callee_kind() {
+    let engine = Engine::default();
+    let sig = Signature::new(&[ValType::I32, ValType::I32], &[ValType::I32]).unwrap();
+    let add = Func::wrap(&engine, |a: i32, b: i32| a.wrapping_add(b)).unwrap();
+    let mul = Func::new(&engine, &sig, |a: &[Val], r: &mut [Val]| {
+        let (Val::I32(x), Val::I32(y)) = (a[0], a[1]) else {
+            return Err("bad types");
+        };
+        r[0] = Val::I32(x.wrapping_mul(y));
+        Ok(())
+    })
+    .unwrap();
+    // A wasm body that ignores its caller vmctx: the wasm entry of `add`
+    // (its compiled wasm_to_native trampoline) with `add`'s own context.
+    // SAFETY: `add` outlives `wasm` below, and its wasm entry is
+    // wasm-convention code of `sig` expecting exactly that vmctx.
+    let wasm = unsafe {
+        let r = add.vm_func_ref().as_ref();
+        Func::from_raw_wasm(&engine, &sig, r.wasm_call.unwrap(), r.vmctx)
+    }
+    .unwrap();
+    assert_eq!(
+        add.typed::<(i32, i32), i32>()
+            .unwrap()
+            .call((i32::MAX, 1))
+            .unwrap(),
+        i32::MIN
+    );
+    assert_eq!(
+        mul.typed::<(i32, i32), i32>()
+            .unwrap()
+            .call((-3, 7))
+            .unwrap(),
+        -21
+    );
+    // native_call (stamped native_to_wasm) -> wasm_to_native -> Rust shim.
+    assert_eq!(
+        wasm.typed::<(i32, i32), i32>()
+            .unwrap()
+            .call((40, 2))
+            .unwrap(),
+        42
+    );
+    // array_call (stamped array_to_wasm) -> wasm_to_native -> Rust shim.
+    let mut out = [Val::I32(0)];
+    wasm.call(&[Val::I32(-50), Val::I32(8)], &mut out).unwrap();
+    assert_eq!(out, [Val::I32(-42)]);
+    // `wasm` runs `add`'s code but does not own it: drop it first.
+    drop(wasm);
+    drop(add);
+}
