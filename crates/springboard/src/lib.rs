@@ -70,7 +70,7 @@ pub use func::{Func, RawWasmFunc, TypedFunc};
 pub use registry::SharedSignature;
 pub use springboard_loader::{Signature, SignatureError, TrampolineKind, ValType};
 pub use springboard_vm_abi as vm;
-pub use trap::BoxError;
+pub use trap::{BoxError, take_host_failure};
 pub use typed::{HostReturn, IntoFunc, WasmParams, WasmResults};
 pub use val::{ExternRef, FuncRef, V128, Val, WasmTy};
 

@@ -59,3 +59,13 @@ pub(crate) fn take() -> Result<(), Error> {
         Some(error) => Err(error),
     }
 }
+
+/// Takes the host failure recorded on this thread since the last
+/// Springboard call returned, if any.
+///
+/// Springboard's own calls do this themselves. A runtime that enters a
+/// funcref from its own generated code (through `wasm_call`, say) calls this
+/// when control comes back to it, to learn whether a host function failed.
+pub fn take_host_failure() -> Option<Error> {
+    take().err()
+}

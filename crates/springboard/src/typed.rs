@@ -387,6 +387,29 @@ macro_rules! params_tuple {
     };
 }
 
+/// A single parameter, like `(T,)`.
+impl<T: WasmTy> WasmParams for T {
+    const COUNT: usize = 1;
+    fn types() -> Vec<ValType> {
+        vec![T::TYPE]
+    }
+    fn load(raw: &[ValRaw]) -> T {
+        T::from_raw(raw[0])
+    }
+    fn store(self, raw: &mut [ValRaw]) {
+        raw[0] = self.into_raw();
+    }
+    unsafe fn call_native<R: WasmResults>(
+        code: NonNull<VMNativeCallFunction>,
+        callee: *mut VMOpaqueContext,
+        caller: *mut VMOpaqueContext,
+        params: T,
+    ) -> R {
+        // SAFETY: forwarded; `(T,)` has the same native signature.
+        unsafe { <(T,)>::call_native(code, callee, caller, (params,)) }
+    }
+}
+
 params_tuple!();
 params_tuple!(A1 0);
 params_tuple!(A1 0 A2 1);

@@ -1,0 +1,157 @@
+//! Panics and errors in host closures, at every depth of re-entrant calls
+//! (host → wasm → host → wasm …): `Err` from the outermost call, the engine
+//! still usable, no unwinding through generated code.
+
+mod common;
+
+use common::{Driver, Via};
+use springboard::{Engine, Error, Func, Signature, TypedFunc, Val, ValType, take_host_failure};
+use springboard_compiler::Compiler;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[test]
+fn panics_and_errors_become_err_and_the_engine_stays_usable() {
+    let engine = Engine::default();
+    let panics = Func::wrap(&engine, |x: i32| -> i32 {
+        if x < 0 {
+            panic!("negative input {x}");
+        }
+        x * 2
+    })
+    .unwrap();
+    let fails = Func::wrap(&engine, |x: i64| -> Result<i64, String> {
+        if x == 0 {
+            Err("zero is not allowed".to_owned())
+        } else {
+            Ok(100 / x)
+        }
+    })
+    .unwrap();
+    let typed = panics.typed::<i32, i32>().unwrap();
+    for _ in 0..3 {
+        match typed.call(-1) {
+            Err(Error::HostPanic(m)) => assert_eq!(m, "negative input -1"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(typed.call(21).unwrap(), 42, "usable after a panic");
+        let mut out = [Val::I64(0)];
+        let err = fails.call(&[Val::I64(0)], &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "host function failed: zero is not allowed");
+        fails.call(&[Val::I64(4)], &mut out).unwrap();
+        assert_eq!(out, [Val::I64(25)]);
+    }
+    let untyped = Func::new(
+        &engine,
+        &Signature::new(&[], &[ValType::I32]).unwrap(),
+        |_: &[Val], _: &mut [Val]| Err::<(), _>(std::io::Error::other("disk on fire")),
+    )
+    .unwrap();
+    let err = untyped.typed::<(), i32>().unwrap().call(()).unwrap_err();
+    assert_eq!(err.to_string(), "host function failed: disk on fire");
+}
+
+#[test]
+fn failures_reached_through_wasm_call_are_reported_to_the_runtime() {
+    let compiler = Compiler::host().unwrap();
+    let engine = Engine::default();
+    let f = Func::wrap(&engine, |x: i32| -> i32 {
+        if x == 7 { panic!("seven") } else { x }
+    })
+    .unwrap();
+    let driver = Driver::new(&compiler, f.ty());
+    // SAFETY: a live funcref of the driver's signature.
+    let out = unsafe {
+        driver.call(
+            Via::Wasm,
+            f.vm_func_ref().as_ref(),
+            std::ptr::null_mut(),
+            &[springboard::vm::ValRaw::i32(7)],
+        )
+    };
+    assert_eq!(out[0].get_i32(), 0, "zeroed result after the failure");
+    assert!(matches!(take_host_failure(), Some(Error::HostPanic(m)) if m == "seven"));
+    assert!(take_host_failure().is_none(), "taken once");
+}
+
+/// A chain host → wasm → host → … of `depth` host levels; the innermost
+/// host function panics when `fail_at` equals its level. Returns the
+/// outermost typed function and a counter of host calls.
+fn chain(
+    engine: &Engine,
+    depth: usize,
+    fail_at: Arc<AtomicUsize>,
+) -> (TypedFunc<i32, i32>, Arc<AtomicUsize>, Vec<Func>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut keep = Vec::new();
+    let c = Arc::clone(&calls);
+    let fail = Arc::clone(&fail_at);
+    let mut inner = Func::wrap(engine, move |x: i32| -> i32 {
+        c.fetch_add(1, Ordering::SeqCst);
+        if fail.load(Ordering::SeqCst) == 0 {
+            panic!("innermost failure");
+        }
+        x + 1
+    })
+    .unwrap();
+    for level in 1..depth {
+        // The wasm body of this level: the previous host function's wasm
+        // entry (compiled wasm_to_native), wrapped as a raw wasm function.
+        // SAFETY: `inner` is kept alive in `keep` for as long as `wasm`.
+        let wasm = unsafe {
+            let r = inner.vm_func_ref().as_ref();
+            Func::from_raw_wasm(engine, inner.ty(), r.wasm_call.unwrap(), r.vmctx).unwrap()
+        };
+        let next = wasm.typed::<i32, i32>().unwrap();
+        keep.push(inner);
+        keep.push(wasm);
+        let (c, fail) = (Arc::clone(&calls), Arc::clone(&fail_at));
+        inner = Func::wrap(engine, move |x: i32| -> Result<i32, Error> {
+            c.fetch_add(1, Ordering::SeqCst);
+            if fail.load(Ordering::SeqCst) == level {
+                panic!("failure at level {level}");
+            }
+            Ok(next.call(x)? * 2) // propagate an inner failure with `?`
+        })
+        .unwrap();
+    }
+    let typed = inner.typed::<i32, i32>().unwrap();
+    keep.push(inner);
+    (typed, calls, keep)
+}
+
+#[test]
+fn reentrant_calls_work_and_fail_cleanly_at_every_depth() {
+    let engine = Engine::default();
+    const DEPTH: usize = 6;
+    let fail_at = Arc::new(AtomicUsize::new(usize::MAX));
+    let (outer, calls, _keep) = chain(&engine, DEPTH, Arc::clone(&fail_at));
+    // No failure: ((x + 1) * 2 * 2 …), one host call per level.
+    assert_eq!(outer.call(1).unwrap(), 2 << (DEPTH - 1));
+    assert_eq!(calls.swap(0, Ordering::SeqCst), DEPTH);
+    for level in 0..DEPTH {
+        fail_at.store(level, Ordering::SeqCst);
+        let err = outer.call(1).unwrap_err();
+        let expected = if level == 0 {
+            "innermost failure".to_owned()
+        } else {
+            format!("failure at level {level}")
+        };
+        let message = err.to_string();
+        assert!(message.contains(&expected), "level {level}: {message}");
+        // Levels above the failing one ran; those below did not.
+        assert_eq!(
+            calls.swap(0, Ordering::SeqCst),
+            DEPTH - level,
+            "level {level}"
+        );
+        assert!(take_host_failure().is_none(), "nothing left pending");
+        fail_at.store(usize::MAX, Ordering::SeqCst);
+        assert_eq!(
+            outer.call(3).unwrap(),
+            4 << (DEPTH - 1),
+            "usable after a failure at {level}"
+        );
+        calls.store(0, Ordering::SeqCst);
+    }
+}
