@@ -1,6 +1,7 @@
 //! Panics and errors in host closures, at every depth of re-entrant calls
 //! (host → wasm → host → wasm …): `Err` from the outermost call, the engine
 //! still usable, no unwinding through generated code.
+#![cfg(feature = "compiler")]
 
 mod common;
 

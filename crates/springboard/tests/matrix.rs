@@ -1,5 +1,6 @@
 //! The 3×3 matrix: callers {wasm, native, array} × callees {wasm body, typed
 //! host, untyped host}, through the funcref fields, values bit-exact.
+#![cfg(feature = "compiler")]
 
 mod common;
 

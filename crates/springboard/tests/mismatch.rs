@@ -1,5 +1,6 @@
 //! Every way to get a signature wrong is refused with the right error, and
 //! nothing runs.
+#![cfg(feature = "compiler")]
 
 use springboard::{Engine, Error, Func, FuncRef, Signature, Val, ValType};
 use std::sync::Arc;

@@ -1,0 +1,75 @@
+//! Without the `compiler` feature: trampolines come only from loaded objects,
+//! and `wasm_call` of a typed host function stays `None` when no object holds
+//! one. Run with `cargo test -p springboard --no-default-features --test no_compiler`.
+#![cfg(not(feature = "compiler"))]
+
+mod common;
+
+use common::{Driver, Via};
+use springboard::vm::ValRaw;
+use springboard::{Config, Engine, Error, Func, Signature, TrampolineKind, Val, ValType};
+use springboard_compiler::{Compiler, ObjectBuilder};
+
+#[test]
+fn trampolines_come_from_loaded_objects_only() {
+    let engine = Engine::new(&Config::new()).unwrap();
+    let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::F64]).unwrap();
+
+    // Before any object: typed host functions work through their Rust shims,
+    // with no wasm entry; untyped ones need a compiled native entry.
+    let early = Func::wrap(&engine, |a: i32, b: f64| f64::from(a) + b).unwrap();
+    assert!(unsafe { early.vm_func_ref().as_ref() }.wasm_call.is_none());
+    assert_eq!(
+        early
+            .typed::<(i32, f64), f64>()
+            .unwrap()
+            .call((1, 0.5))
+            .unwrap(),
+        1.5
+    );
+    let untyped = |engine: &Engine| {
+        Func::new(engine, &sig, |a: &[Val], r: &mut [Val]| {
+            let (Val::I32(x), Val::F64(y)) = (a[0], a[1]) else {
+                return Err("types");
+            };
+            r[0] = Val::F64((f64::from(x) * f64::from_bits(y)).to_bits());
+            Ok(())
+        })
+    };
+    assert!(matches!(
+        untyped(&engine),
+        Err(Error::MissingTrampoline {
+            kind: TrampolineKind::NativeToArray,
+            ..
+        })
+    ));
+
+    // An object with every kind for `sig`.
+    let compiler = Compiler::host().unwrap();
+    let mut object = ObjectBuilder::new(&compiler).unwrap();
+    for kind in TrampolineKind::ALL {
+        object.add(&compiler.compile(kind, &sig).unwrap()).unwrap();
+    }
+    assert_eq!(engine.load_object(&object.finish().unwrap()).unwrap(), 6);
+
+    // Now funcs of `sig` get every entry, and they work through each.
+    let typed = Func::wrap(&engine, |a: i32, b: f64| f64::from(a) + b).unwrap();
+    let untyped = untyped(&engine).unwrap();
+    let driver = Driver::new(&compiler, &sig);
+    for (f, want) in [(&typed, 3.5), (&untyped, 3.0)] {
+        assert!(unsafe { f.vm_func_ref().as_ref() }.wasm_call.is_some());
+        for via in [Via::Array, Via::Native, Via::Wasm] {
+            let args = [ValRaw::i32(2), ValRaw::f64(1.5f64.to_bits())];
+            // SAFETY: a live funcref of `sig`.
+            let out =
+                unsafe { driver.call(via, f.vm_func_ref().as_ref(), std::ptr::null_mut(), &args) };
+            assert_eq!(f64::from_bits(out[0].get_f64()), want, "{via:?}");
+        }
+    }
+    // The early func keeps its `None`: a published funcref never changes.
+    assert!(unsafe { early.vm_func_ref().as_ref() }.wasm_call.is_none());
+    // Another type, absent from the object: `None`, and not an error.
+    let other = Func::wrap(&engine, |a: i64| a).unwrap();
+    assert!(unsafe { other.vm_func_ref().as_ref() }.wasm_call.is_none());
+    assert_eq!(other.typed::<i64, i64>().unwrap().call(-9).unwrap(), -9);
+}
