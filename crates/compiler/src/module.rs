@@ -9,7 +9,7 @@ use wasmparser::{
 
 /// Why a module could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid WebAssembly module: {0}")]
+#[error("invalid WebAssembly module")]
 pub struct ModuleError(#[from] wasmparser::BinaryReaderError);
 
 /// One distinct function type of a module and how it is used.

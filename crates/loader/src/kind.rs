@@ -166,9 +166,11 @@ impl CodeKind {
     pub fn from_code(code: u8) -> Option<CodeKind> {
         let trampolines = TrampolineKind::ALL.map(CodeKind::Trampoline);
         let probes = CallConv::ALL.map(CodeKind::Probe);
+        let check = [CodeKind::SignatureCheck];
         trampolines
             .into_iter()
             .chain(probes)
+            .chain(check)
             .find(|k| k.code() == code)
     }
 
@@ -208,8 +210,9 @@ mod tests {
             assert_eq!(CodeKind::from_code(k.code()), Some(*k));
         }
         let mut codes: Vec<u8> = all.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 10);
+        assert_eq!(codes.len(), 10, "distinct codes");
         assert_eq!(CodeKind::from_code(0xff), None);
     }
 

@@ -1,0 +1,251 @@
+//! `springboard check`: every kind of every signature through real generated
+//! code, bit-exact, and every signature refused when called as another.
+
+use crate::{compiler, print_table, read_module, short};
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use springboard::vm::ValRaw;
+use springboard::{Engine, Error, Func, Signature, Val, ValType};
+use springboard_compiler::check::{CodeSet, ValueGen, edge_values};
+use springboard_compiler::{Compiler, OptLevel, TrampolineKind};
+use springboard_loader::MAX_PARAMS;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    seed: u64,
+    target: String,
+    signatures: Vec<SignatureReport>,
+    trampolines: usize,
+    calls: usize,
+    values: usize,
+    refusals: usize,
+    failures: usize,
+    millis: u128,
+}
+
+#[derive(Serialize)]
+struct SignatureReport {
+    signature: String,
+    calls: usize,
+    values: usize,
+    refusals: usize,
+    failure: Option<String>,
+}
+
+pub(crate) fn run(path: &Path, seed: u64, rounds: u32, json: bool) -> Result<bool> {
+    let module = read_module(path)?;
+    let compiler = compiler(None, OptLevel::Speed)?;
+    let engine = Engine::default();
+    let started = Instant::now();
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(module.signatures.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} signatures {msg}")
+                .expect("a valid template"),
+        );
+        bar
+    };
+    let mut reports = Vec::with_capacity(module.signatures.len());
+    for (i, sig) in module.signatures.iter().enumerate() {
+        bar.set_message(short(&sig.to_string(), 40));
+        let mut report = SignatureReport {
+            signature: sig.to_string(),
+            calls: 0,
+            values: 0,
+            refusals: 0,
+            failure: None,
+        };
+        let mut values = ValueGen::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let outcome = round_trips(&compiler, sig, &mut values, rounds, &mut report)
+            .and_then(|()| refusals(&engine, sig, &module.signatures, &mut report));
+        report.failure = outcome.err();
+        reports.push(report);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let failures = reports.iter().filter(|r| r.failure.is_some()).count();
+    let report = Report {
+        file: path.display().to_string(),
+        seed,
+        target: compiler.triple(),
+        trampolines: reports.len() * TrampolineKind::ALL.len(),
+        calls: reports.iter().map(|r| r.calls).sum(),
+        values: reports.iter().map(|r| r.values).sum(),
+        refusals: reports.iter().map(|r| r.refusals).sum(),
+        failures,
+        millis: started.elapsed().as_millis(),
+        signatures: reports,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(failures == 0)
+}
+
+fn print_summary(report: &Report) {
+    println!(
+        "{}: {} signatures, seed {}, {}",
+        report.file,
+        report.signatures.len(),
+        report.seed,
+        report.target
+    );
+    let rows: Vec<Vec<String>> = report
+        .signatures
+        .iter()
+        .map(|s| {
+            vec![
+                short(&s.signature, 60),
+                s.calls.to_string(),
+                s.values.to_string(),
+                s.refusals.to_string(),
+                s.failure.clone().unwrap_or_else(|| "ok".into()),
+            ]
+        })
+        .collect();
+    print_table(
+        &["signature", "calls", "values", "refused", "result"],
+        &rows,
+    );
+    let verdict = if report.failures == 0 {
+        "passed"
+    } else {
+        "FAILED"
+    };
+    println!(
+        "check {verdict}: {} trampolines ({} kinds x {} signatures), {} calls, {} values bit-exact, {} mismatches refused, {} failures, {} ms",
+        report.trampolines,
+        TrampolineKind::ALL.len(),
+        report.signatures.len(),
+        report.calls,
+        report.values,
+        report.refusals,
+        report.failures,
+        report.millis
+    );
+}
+
+/// Edge-value rounds (every edge value of every type reaches every
+/// position), then `rounds` random rounds, through every kind.
+fn round_trips(
+    compiler: &Compiler,
+    sig: &Signature,
+    values: &mut ValueGen,
+    rounds: u32,
+    report: &mut SignatureReport,
+) -> Result<(), String> {
+    let set = CodeSet::compile(compiler, sig).map_err(|e| e.to_string())?;
+    let edge = |tys: &[ValType], round: usize| -> Vec<ValRaw> {
+        tys.iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let e = edge_values(t);
+                e[(i + round) % e.len()]
+            })
+            .collect()
+    };
+    let edge_rounds = ValType::ALL
+        .iter()
+        .map(|&t| edge_values(t).len())
+        .max()
+        .unwrap_or(1);
+    let mut run = |args: Vec<ValRaw>, results: Vec<ValRaw>| {
+        set.run(&args, &results).map_err(|e| e.to_string())?;
+        report.calls += TrampolineKind::ALL.len();
+        report.values += TrampolineKind::ALL.len() * (1 + args.len() + results.len());
+        Ok::<(), String>(())
+    };
+    for round in 0..edge_rounds {
+        run(edge(sig.params(), round), edge(sig.results(), round + 3))?;
+    }
+    for _ in 0..rounds {
+        run(values.values(sig.params()), values.values(sig.results()))?;
+    }
+    Ok(())
+}
+
+/// A type that differs from `sig`: one more (or one fewer) parameter.
+fn mutated(sig: &Signature) -> Signature {
+    let mut params = sig.params().to_vec();
+    if params.len() < MAX_PARAMS {
+        params.push(ValType::I32);
+    } else {
+        params.pop();
+    }
+    Signature::new(&params, sig.results()).expect("within limits")
+}
+
+/// A host function of `sig` must be refused at `call_indirect` sites of every
+/// other type (nothing runs), by the Rust check and by the compiled stub, and
+/// accepted at its own.
+fn refusals(
+    engine: &Engine,
+    sig: &Signature,
+    all: &[Signature],
+    report: &mut SignatureReport,
+) -> Result<(), String> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let func = Func::new(engine, sig, move |_: &[Val], _: &mut [Val]| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|e| e.to_string())?;
+    let stub = engine.signature_check_stub().map_err(|e| e.to_string())?;
+    let defaults = |tys: &[ValType]| tys.iter().map(|&t| Val::default_for(t)).collect::<Vec<_>>();
+    let others = all
+        .iter()
+        .filter(|s| *s != sig)
+        .cloned()
+        .chain([mutated(sig)]);
+    for other in others {
+        let expected = engine.register(&other).map_err(|e| e.to_string())?;
+        let mut results = defaults(other.results());
+        // SAFETY: `func` is a live funcref of this engine.
+        let outcome = unsafe {
+            engine.call_indirect(
+                func.as_funcref(),
+                &expected,
+                &defaults(other.params()),
+                &mut results,
+            )
+        };
+        if !matches!(outcome, Err(Error::SignatureMismatch { .. })) {
+            return Err(format!("called as {other}: not refused ({outcome:?})"));
+        }
+        // SAFETY: the stub reads only the live funcref's `type_index`.
+        if unsafe { stub(func.vm_func_ref().as_ptr(), expected.index().bits()) } != 2 {
+            return Err(format!("compiled check accepted {other}"));
+        }
+        report.refusals += 1;
+    }
+    if calls.load(Ordering::SeqCst) != 0 {
+        return Err("a refused call ran".into());
+    }
+    let own = engine.register(sig).map_err(|e| e.to_string())?;
+    let mut results = defaults(sig.results());
+    // SAFETY: as above.
+    unsafe {
+        engine.call_indirect(
+            func.as_funcref(),
+            &own,
+            &defaults(sig.params()),
+            &mut results,
+        )
+    }
+    .map_err(|e| format!("refused its own type: {e}"))?;
+    if calls.load(Ordering::SeqCst) != 1 {
+        return Err("the accepted call did not run exactly once".into());
+    }
+    Ok(())
+}

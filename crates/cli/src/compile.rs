@@ -1,0 +1,70 @@
+//! `springboard compile`.
+
+use crate::{compiler, read_module};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use springboard_compiler::{ObjectBuilder, OptLevel};
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    output: String,
+    target: String,
+    signatures: usize,
+    trampolines: usize,
+    code_bytes: usize,
+    object_bytes: usize,
+    compile_micros: u128,
+}
+
+pub(crate) fn run(
+    path: &Path,
+    output: &Path,
+    target: Option<&str>,
+    opt: OptLevel,
+    json: bool,
+) -> Result<bool> {
+    let module = read_module(path)?;
+    let compiler = compiler(target, opt)?;
+    let mut object = ObjectBuilder::new(&compiler)?;
+    let (mut trampolines, mut code_bytes) = (0, 0);
+    let started = Instant::now();
+    for (ty, sig) in module.info.types.iter().zip(&module.signatures) {
+        for kind in ty.needed_kinds() {
+            let code = compiler.compile(kind, sig)?;
+            trampolines += 1;
+            code_bytes += code.code.len();
+            object.add(&code)?;
+        }
+    }
+    let compile_micros = started.elapsed().as_micros();
+    let bytes = object.finish()?;
+    std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    let report = Report {
+        file: path.display().to_string(),
+        output: output.display().to_string(),
+        target: compiler.triple(),
+        signatures: module.signatures.len(),
+        trampolines,
+        code_bytes,
+        object_bytes: bytes.len(),
+        compile_micros,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "wrote {} for {}: {} signatures, {} trampolines, {} code bytes ({} object bytes), compiled in {:.2} ms",
+            report.output,
+            report.target,
+            report.signatures,
+            report.trampolines,
+            report.code_bytes,
+            report.object_bytes,
+            report.compile_micros as f64 / 1000.0
+        );
+    }
+    Ok(true)
+}

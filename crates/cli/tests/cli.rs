@@ -1,0 +1,205 @@
+//! The `springboard` binary on the bundled example, on real-world modules,
+//! and on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn springboard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_springboard"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_passes_on_the_bundled_example() {
+    let out = springboard(&["check", "examples/showcase.wat", "--seed", "7"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("check passed: 72 trampolines (6 kinds x 12 signatures)"),
+        "{text}"
+    );
+    assert!(text.contains("0 failures"), "{text}");
+}
+
+#[test]
+fn check_passes_on_every_real_world_module() {
+    let fixtures = [
+        "sqljs-1.16.0-sql-wasm.wasm",
+        "lz4-wasm-nodejs-0.9.2.wasm",
+        "as-sha256-1.2.5-simd.wasm",
+    ];
+    for name in fixtures {
+        let path = format!("tests/data/{name}");
+        let out = springboard(&["check", &path, "--json", "--rounds", "2"]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["failures"], 0, "{name}");
+        let sigs = report["signatures"].as_array().unwrap().len();
+        assert!(sigs > 0);
+        assert_eq!(report["trampolines"], sigs * 6, "{name}");
+        assert!(
+            report["values"].as_u64().unwrap() > 0
+                && report["refusals"].as_u64().unwrap() >= sigs as u64
+        );
+    }
+}
+
+#[test]
+fn inspect_lists_signatures_and_needs() {
+    let out = springboard(&["inspect", "examples/showcase.wat", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sigs = report["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 12);
+    let import = sigs
+        .iter()
+        .find(|s| s["signature"] == "(func (param i32))")
+        .unwrap();
+    assert_eq!(import["imported"], 1);
+    assert_eq!(
+        import["kinds"],
+        serde_json::json!(["wasm_to_native", "wasm_to_array", "native_to_array"])
+    );
+    let export = sigs
+        .iter()
+        .find(|s| s["signature"] == "(func (param i32 i32) (result i32))")
+        .unwrap();
+    assert_eq!(
+        export["kinds"],
+        serde_json::json!(["array_to_wasm", "native_to_wasm", "entry"])
+    );
+    assert_eq!(report["trampolines"], 36);
+    let text = stdout(&springboard(&["inspect", "examples/showcase.wat"]));
+    assert!(
+        text.contains("12 functions, 12 distinct signatures"),
+        "{text}"
+    );
+}
+
+#[test]
+fn compile_writes_an_object_the_loader_accepts() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let object = dir.join("showcase.o");
+    let out = springboard(&[
+        "compile",
+        "examples/showcase.wat",
+        "-o",
+        object.to_str().unwrap(),
+        "--opt",
+        "speed_and_size",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["trampolines"], 36);
+    let bytes = std::fs::read(&object).unwrap();
+    assert_eq!(report["object_bytes"], bytes.len());
+    let parsed = springboard_loader::ObjectFile::parse(&bytes).unwrap();
+    assert_eq!(parsed.entries().len(), 36);
+    for entry in parsed.entries() {
+        parsed.get(entry.kind, &entry.signature).unwrap();
+    }
+}
+
+/// Runs a command that must fail on `file`: exit status 2 (not a panic's
+/// 101), one line on stderr naming the file and containing `problem`.
+fn assert_refused(args: &[&str], file: &str, problem: &str) {
+    let out = springboard(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    assert!(
+        err.starts_with(&format!("springboard: error: {file}: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains(problem),
+        "{args:?}: expected `{problem}` in {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_a_failure() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let real = std::fs::read(root().join("tests/data/lz4-wasm-nodejs-0.9.2.wasm")).unwrap();
+    let truncated = write("truncated.wasm", &real[..real.len() / 2]);
+    let not_wasm = write(
+        "random.bin",
+        &[0xff, 0xfe, 0x00, 0x80, 0x13, 0x37, 0xc3, 0x28],
+    );
+    let text = write("notes.wasm", b"this is not a module");
+    let gc = write(
+        "gc.wat",
+        b"(module (func (export \"f\") (param anyref) (result i32) i32.const 0))",
+    );
+    let missing = dir.join("missing.wasm").to_str().unwrap().to_owned();
+    for command in ["inspect", "check"] {
+        assert_refused(&[command, &missing], &missing, "cannot read file");
+        assert_refused(
+            &[command, &truncated],
+            &truncated,
+            "invalid WebAssembly module",
+        );
+        assert_refused(&[command, &not_wasm], &not_wasm, "not a WebAssembly module");
+        assert_refused(&[command, &text], &text, "invalid WebAssembly text");
+        assert_refused(&[command, &gc], &gc, "unsupported value type `anyref`");
+    }
+    let o = dir.join("x.o");
+    let o = o.to_str().unwrap();
+    assert_refused(
+        &["compile", &gc, "-o", o],
+        &gc,
+        "unsupported value type `anyref`",
+    );
+    assert_refused(
+        &[
+            "compile",
+            "examples/showcase.wat",
+            "-o",
+            o,
+            "--target",
+            "nonsense-triple",
+        ],
+        "examples/showcase.wat",
+        "unsupported target",
+    );
+}
+
+#[test]
+fn help_explains_each_command_with_an_example() {
+    for command in ["inspect", "compile", "check"] {
+        let out = springboard(&[command, "--help"]);
+        assert!(out.status.success());
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("Example: springboard {command}")),
+            "{command}: {text}"
+        );
+    }
+    let text = stdout(&springboard(&["--help"]));
+    for command in ["inspect", "compile", "check"] {
+        assert!(text.contains(command), "{text}");
+    }
+}
