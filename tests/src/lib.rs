@@ -3,6 +3,7 @@
 //! that link against ahead-of-time objects.
 
 pub mod c_harness;
+pub mod fuzz;
 
 use springboard_compiler::Signature;
 use springboard_compiler::module::ModuleInfo;

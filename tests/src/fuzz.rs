@@ -1,0 +1,312 @@
+//! The bodies of the fuzz targets in `fuzz/`: plain functions of bytes, so
+//! that `cargo test` runs them too (over `fuzz/corpus/` and seeded random
+//! inputs, see `tests/fuzz_targets.rs`) and `cargo fuzz` explores further.
+//! Each panics exactly when it finds a bug.
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+use springboard::{Engine, Error, Func, FuncRef, SharedSignature, Val};
+use springboard_compiler::check::CodeSet;
+use springboard_compiler::{Compiler, Signature, ValType};
+use springboard_loader::ObjectFile;
+use springboard_vm_abi::ValRaw;
+use std::sync::OnceLock;
+
+/// The names of the targets, as in `fuzz/fuzz_targets/`.
+pub const TARGETS: [&str; 4] = [
+    "signature_check",
+    "trampoline_roundtrip",
+    "registry_model",
+    "object_loader",
+];
+
+/// Runs target `name` on `data`.
+pub fn run(name: &str, data: &[u8]) {
+    match name {
+        "signature_check" => signature_check(data),
+        "trampoline_roundtrip" => trampoline_roundtrip(data),
+        "registry_model" => registry_model(data),
+        "object_loader" => object_loader(data),
+        other => panic!("no fuzz target `{other}`"),
+    }
+}
+
+fn val_type(u: &mut Unstructured) -> Result<ValType> {
+    Ok(ValType::ALL[u.choose_index(ValType::ALL.len())?])
+}
+
+/// A signature of at most `max` parameters and `max` results.
+fn signature(u: &mut Unstructured, max: usize) -> Result<Signature> {
+    let types = |u: &mut Unstructured| -> Result<Vec<ValType>> {
+        let n = u.int_in_range(0..=max)?;
+        (0..n).map(|_| val_type(u)).collect()
+    };
+    let (params, results) = (types(u)?, types(u)?);
+    Ok(Signature::new(&params, &results).expect("within limits"))
+}
+
+fn value(u: &mut Unstructured, ty: ValType) -> Result<ValRaw> {
+    Ok(match ty {
+        ValType::I32 | ValType::F32 => ValRaw::u32(u32::arbitrary(u)?),
+        ValType::I64 | ValType::F64 => ValRaw::u64(u64::arbitrary(u)?),
+        ValType::V128 => ValRaw::v128(u128::arbitrary(u)?),
+        ValType::FuncRef | ValType::ExternRef => ValRaw::u64(usize::arbitrary(u)? as u64),
+    })
+}
+
+fn engines() -> &'static [Engine; 2] {
+    static ENGINES: OnceLock<[Engine; 2]> = OnceLock::new();
+    ENGINES.get_or_init(|| [Engine::default(), Engine::default()])
+}
+
+fn compiler() -> &'static Compiler {
+    static COMPILER: OnceLock<Compiler> = OnceLock::new();
+    COMPILER.get_or_init(|| Compiler::host().expect("a host backend"))
+}
+
+/// A funcref of type A made in one engine, called in one engine as type B
+/// registered in one engine (or as a null funcref): accepted if and only if
+/// everything is one engine and A == B (structural equality), and the
+/// compiled check always agrees with the Rust one. Never a crash.
+pub fn signature_check(data: &[u8]) {
+    let _ = try_signature_check(&mut Unstructured::new(data));
+}
+
+fn try_signature_check(u: &mut Unstructured) -> Result<()> {
+    let a_sig = signature(u, 6)?;
+    let b_sig = if u.arbitrary()? {
+        a_sig.clone()
+    } else {
+        signature(u, 6)?
+    };
+    let (func_engine, type_engine, call_engine) =
+        (u.choose_index(2)?, u.choose_index(2)?, u.choose_index(2)?);
+    let null = u.ratio(1, 16)?;
+    let engines = engines();
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&ran);
+    let func = Func::new(
+        &engines[func_engine],
+        &a_sig,
+        move |_: &[Val], _: &mut [Val]| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<(), std::convert::Infallible>(())
+        },
+    )
+    .expect("supported signature");
+    let expected: SharedSignature = engines[type_engine]
+        .register(&b_sig)
+        .expect("supported signature");
+    let funcref = if null {
+        FuncRef(None)
+    } else {
+        func.as_funcref()
+    };
+    let params: Vec<Val> = b_sig
+        .params()
+        .iter()
+        .map(|&t| Val::default_for(t))
+        .collect();
+    let mut results: Vec<Val> = b_sig
+        .results()
+        .iter()
+        .map(|&t| Val::default_for(t))
+        .collect();
+    // SAFETY: the funcref is null or a live `Func`.
+    let outcome =
+        unsafe { engines[call_engine].call_indirect(funcref, &expected, &params, &mut results) };
+    let same_engine = func_engine == type_engine && type_engine == call_engine;
+    let should_accept = !null && same_engine && a_sig == b_sig;
+    match (&outcome, should_accept) {
+        (Ok(()), true) => assert!(
+            ran.load(std::sync::atomic::Ordering::SeqCst),
+            "accepted but did not run"
+        ),
+        (Err(_), false) => assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "refused but ran"
+        ),
+        _ => panic!(
+            "{a_sig} in engine {func_engine} called as {b_sig} of engine {type_engine} in engine {call_engine} (null: {null}): {outcome:?}"
+        ),
+    }
+    if null && type_engine == call_engine {
+        assert!(matches!(outcome, Err(Error::NullFuncRef)), "{outcome:?}");
+    }
+    // The compiled stub agrees whenever the type belongs to the engine used.
+    if type_engine == call_engine {
+        let stub = engines[call_engine]
+            .signature_check_stub()
+            .expect("compiles");
+        let ptr = funcref
+            .0
+            .map_or(std::ptr::null(), |p| p.as_ptr().cast_const());
+        // SAFETY: null or a live funcref.
+        let code = unsafe { stub(ptr, expected.index().bits()) };
+        let want = if null {
+            1
+        } else if func_engine == call_engine && a_sig == b_sig {
+            0
+        } else {
+            2
+        };
+        assert_eq!(code, want, "compiled check of {a_sig} as {b_sig}");
+    }
+    Ok(())
+}
+
+/// An arbitrary signature and values through every trampoline kind:
+/// bit-exact on both sides.
+pub fn trampoline_roundtrip(data: &[u8]) {
+    let _ = try_trampoline_roundtrip(&mut Unstructured::new(data));
+}
+
+fn try_trampoline_roundtrip(u: &mut Unstructured) -> Result<()> {
+    // Mostly small signatures, sometimes very long ones.
+    let max = if u.ratio(1, 32)? { 1000 } else { 24 };
+    let sig = signature(u, max)?;
+    let args = sig
+        .params()
+        .iter()
+        .map(|&t| value(u, t))
+        .collect::<Result<Vec<_>>>()?;
+    let results = sig
+        .results()
+        .iter()
+        .map(|&t| value(u, t))
+        .collect::<Result<Vec<_>>>()?;
+    let set = CodeSet::compile(compiler(), &sig).expect("every supported signature compiles");
+    if let Err(e) = set.run(&args, &results) {
+        panic!("{e}");
+    }
+    Ok(())
+}
+
+#[derive(Arbitrary, Debug)]
+enum RegistryOp {
+    Register(u8),
+    Clone(u8),
+    Drop(u8),
+    Lookup(u8),
+}
+
+/// Arbitrary register / clone / drop / lookup sequences against a model:
+/// equal types share an index, live types never share one, an index comes
+/// back from lookup while a handle lives, and the registry empties when the
+/// last handle goes.
+pub fn registry_model(data: &[u8]) {
+    let _ = try_registry_model(&mut Unstructured::new(data));
+}
+
+fn try_registry_model(u: &mut Unstructured) -> Result<()> {
+    let pool: Vec<Signature> = (0..8)
+        .map(|i| {
+            Signature::new(
+                &vec![ValType::ALL[i % 7]; i / 2],
+                &vec![ValType::I32; i % 3],
+            )
+            .unwrap()
+        })
+        .collect();
+    let engine = Engine::default();
+    let mut live: Vec<(usize, SharedSignature)> = Vec::new();
+    let ops: Vec<RegistryOp> = u.arbitrary()?;
+    for op in ops {
+        match op {
+            RegistryOp::Register(i) => {
+                let which = usize::from(i) % pool.len();
+                let h = engine.register(&pool[which]).expect("registers");
+                live.push((which, h));
+            }
+            RegistryOp::Clone(i) if !live.is_empty() => {
+                let (which, h) = &live[usize::from(i) % live.len()];
+                live.push((*which, h.clone()));
+            }
+            RegistryOp::Drop(i) if !live.is_empty() => {
+                live.swap_remove(usize::from(i) % live.len());
+            }
+            RegistryOp::Lookup(i) if !live.is_empty() => {
+                let (which, h) = &live[usize::from(i) % live.len()];
+                let found = engine.lookup(h.index()).expect("a live index resolves");
+                assert_eq!(found.signature(), &pool[*which]);
+                assert_eq!(&found, h);
+            }
+            _ => {}
+        }
+        // The model: one index per live type, distinct across types.
+        let mut by_type: Vec<Option<u32>> = vec![None; pool.len()];
+        for (which, h) in &live {
+            match by_type[*which] {
+                None => by_type[*which] = Some(h.index().bits()),
+                Some(index) => {
+                    assert_eq!(index, h.index().bits(), "equal types, different indices")
+                }
+            }
+        }
+        let mut indices: Vec<u32> = by_type.iter().flatten().copied().collect();
+        let live_types = indices.len();
+        indices.sort_unstable();
+        indices.dedup();
+        assert_eq!(indices.len(), live_types, "two live types share an index");
+        assert_eq!(engine.registered_types(), live_types, "registry size");
+    }
+    drop(live);
+    assert_eq!(engine.registered_types(), 0);
+    Ok(())
+}
+
+/// A valid object to mutate: trampolines and probes for a few signatures.
+pub fn sample_object() -> &'static [u8] {
+    static OBJECT: OnceLock<Vec<u8>> = OnceLock::new();
+    OBJECT.get_or_init(|| {
+        let compiler = compiler();
+        let mut object = springboard_compiler::ObjectBuilder::new(compiler).expect("host object");
+        for sig in [
+            Signature::new(&[ValType::I32, ValType::F64], &[ValType::I64]).unwrap(),
+            Signature::new(&[], &[ValType::V128, ValType::FuncRef]).unwrap(),
+        ] {
+            for code in CodeSet::compile(compiler, &sig).expect("compiles").iter() {
+                object.add(code).expect("adds");
+            }
+        }
+        object.finish().expect("writes")
+    })
+}
+
+/// Arbitrary bytes, and mutations of a valid object, into the loader: an
+/// `Err` or a load that respects its checks, never a crash. (Code is loaded,
+/// never run: a mutated code byte is still a "correct load".)
+pub fn object_loader(data: &[u8]) {
+    load_everything(data);
+    let mut u = Unstructured::new(data);
+    let mut object = sample_object().to_vec();
+    let edits: Vec<(u32, u8)> = u.arbitrary().unwrap_or_default();
+    for (at, byte) in edits {
+        let at = at as usize % object.len();
+        object[at] = byte;
+    }
+    if let Ok(cut) = u.arbitrary::<u32>() {
+        if cut % 4 == 0 {
+            object.truncate(cut as usize % object.len());
+        }
+    }
+    load_everything(&object);
+}
+
+fn load_everything(bytes: &[u8]) {
+    let Ok(object) = ObjectFile::parse(bytes) else {
+        return;
+    };
+    for entry in object.entries() {
+        if let Ok(code) = object.get(entry.kind, &entry.signature) {
+            assert!(!code.code.is_empty());
+            let template = matches!(entry.kind, springboard_loader::CodeKind::Trampoline(k) if k.is_template());
+            assert_eq!(code.relocations.len(), usize::from(template));
+            for r in &code.relocations {
+                assert!(
+                    r.offset as usize + r.kind.size() <= code.code.len(),
+                    "relocation out of bounds"
+                );
+            }
+        }
+    }
+}
