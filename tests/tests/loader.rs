@@ -50,11 +50,11 @@ fn code_is_never_writable_and_executable_and_is_unmapped_on_drop() {
     assert_eq!(memory.len(), sigs.len());
     assert!(memory.mapped_bytes() < memory.used_bytes() + springboard_loader::page_size());
     drop(memory);
-    for line in maps_overlapping(&range) {
-        assert!(
-            !line.split(' ').nth(1).unwrap().contains('x'),
-            "still executable after drop: {line}"
-        );
+    // Our mappings are gone. (The addresses may be reused by someone else:
+    // under valgrind, by its own translation cache.)
+    let after = maps_overlapping(&range);
+    for line in &lines {
+        assert!(!after.contains(line), "still mapped after drop: {line}");
     }
 }
 
