@@ -291,6 +291,25 @@ impl Compiler {
         )
     }
 
+    /// Refuses what this target cannot carry: `v128` on riscv64, where
+    /// Cranelift needs the V extension for it and C passes 16-byte vectors in
+    /// integer registers, so no native convention could agree with C.
+    fn check_supported(&self, signature: &Signature) -> Result<(), Error> {
+        let riscv = matches!(
+            self.isa.triple().architecture,
+            target_lexicon::Architecture::Riscv64(_)
+        );
+        let uses_v128 = signature
+            .params()
+            .iter()
+            .chain(signature.results())
+            .any(|&t| t == ValType::V128);
+        if riscv && uses_v128 {
+            return Err(Error::Unsupported("v128 on riscv64".to_owned()));
+        }
+        Ok(())
+    }
+
     /// Compiles any [`CodeKind`] for `signature` (the signature check ignores it).
     pub fn compile_kind(
         &self,
@@ -310,35 +329,56 @@ impl Compiler {
         signature: &Signature,
         func: ir::Function,
     ) -> Result<CompiledTrampoline, Error> {
+        self.check_supported(signature)?;
         let codegen_error = |message: String| Error::Codegen {
             kind,
             signature: signature.clone(),
             message,
         };
         let mut ctx = cranelift_codegen::Context::for_function(func);
-        let compiled = ctx
-            .compile(self.isa(), &mut ControlPlane::default())
-            .map_err(|e| codegen_error(format!("{:?}", e.inner)))?;
-        let relocations = compiled
-            .buffer
-            .relocs()
-            .iter()
-            .map(|r| match r.kind {
-                Reloc::Abs8 => Ok(Relocation {
-                    offset: r.offset,
-                    kind: RelocKind::Abs8,
-                    target: RelocTarget::Callee,
-                    addend: r.addend,
-                }),
-                other => Err(codegen_error(format!("unexpected relocation {other:?}"))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // Cranelift reports bad IR as errors, but a bug in a backend may
+        // panic: never let that take the host process down.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let compiled = ctx
+                .compile(self.isa(), &mut ControlPlane::default())
+                .map_err(|e| format!("{:?}", e.inner))?;
+            let relocations = compiled
+                .buffer
+                .relocs()
+                .iter()
+                .map(|r| match r.kind {
+                    Reloc::Abs8 => Ok(Relocation {
+                        offset: r.offset,
+                        kind: RelocKind::Abs8,
+                        target: RelocTarget::Callee,
+                        addend: r.addend,
+                    }),
+                    other => Err(format!("unexpected relocation {other:?}")),
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok((
+                compiled.code_buffer().to_vec(),
+                relocations,
+                compiled.buffer.alignment,
+            ))
+        }));
+        let (code, relocations, align) = match outcome {
+            Ok(result) => result.map_err(codegen_error)?,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return Err(codegen_error(format!("Cranelift panicked: {message}")));
+            }
+        };
         Ok(CompiledTrampoline {
             kind,
             signature: signature.clone(),
-            code: compiled.code_buffer().to_vec(),
+            code,
             relocations,
-            align: compiled.buffer.alignment,
+            align,
         })
     }
 }

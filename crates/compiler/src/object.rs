@@ -27,6 +27,8 @@ pub struct ObjectBuilder {
     seen: HashSet<IndexEntry>,
     callees: HashMap<Signature, SymbolId>,
     wasm_probes: HashMap<Signature, SymbolId>,
+    /// Every defined symbol by name, for `add_stamp`.
+    defined: HashMap<String, SymbolId>,
 }
 
 impl ObjectBuilder {
@@ -70,6 +72,7 @@ impl ObjectBuilder {
             seen: HashSet::new(),
             callees: HashMap::new(),
             wasm_probes: HashMap::new(),
+            defined: HashMap::new(),
         })
     }
 
@@ -86,11 +89,47 @@ impl ObjectBuilder {
                 code.kind, code.signature
             )));
         }
+        let symbol = self.define(&entry.symbol_name(), code)?;
+        if code.kind == CodeKind::Probe(CallConv::Wasm) {
+            self.wasm_probes.insert(code.signature.clone(), symbol);
+        }
+        if !code.relocations.is_empty() {
+            let callee = self.callee_symbol(&code.signature);
+            self.relocate(symbol, code, callee)?;
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    /// Adds a copy of the template `code` named `name`, whose callee is the
+    /// symbol `callee`, which must already be in the object. Such copies are
+    /// not recorded in the index: they let a harness chain code an object
+    /// holds (e.g. `array_to_wasm` into `wasm_to_native`) without a loader.
+    pub fn add_stamp(
+        &mut self,
+        code: &CompiledTrampoline,
+        name: &str,
+        callee: &str,
+    ) -> Result<(), Error> {
+        let callee = *self.defined.get(callee).ok_or_else(|| {
+            Error::Object(format!(
+                "stamp `{name}`: callee `{callee}` is not in the object"
+            ))
+        })?;
+        let symbol = self.define(name, code)?;
+        self.relocate(symbol, code, callee)
+    }
+
+    /// Appends `code` to `.text` under a new global symbol `name`.
+    fn define(&mut self, name: &str, code: &CompiledTrampoline) -> Result<SymbolId, Error> {
+        if self.defined.contains_key(name) {
+            return Err(Error::Object(format!("symbol `{name}` defined twice")));
+        }
         let offset =
             self.object
                 .append_section_data(self.text, &code.code, u64::from(code.align.max(16)));
         let symbol = self.object.add_symbol(Symbol {
-            name: entry.symbol_name().into_bytes(),
+            name: name.as_bytes().to_vec(),
             value: offset,
             size: code.code.len() as u64,
             kind: SymbolKind::Text,
@@ -99,11 +138,19 @@ impl ObjectBuilder {
             section: SymbolSection::Section(self.text),
             flags: SymbolFlags::None,
         });
-        if code.kind == CodeKind::Probe(CallConv::Wasm) {
-            self.wasm_probes.insert(code.signature.clone(), symbol);
-        }
+        self.defined.insert(name.to_owned(), symbol);
+        Ok(symbol)
+    }
+
+    /// Emits `code`'s callee relocations, at `symbol`'s offset, against `callee`.
+    fn relocate(
+        &mut self,
+        symbol: SymbolId,
+        code: &CompiledTrampoline,
+        callee: SymbolId,
+    ) -> Result<(), Error> {
+        let offset = self.object.symbol(symbol).value;
         for reloc in &code.relocations {
-            let callee = self.callee_symbol(&code.signature);
             let RelocKind::Abs8 = reloc.kind;
             let flags = RelocationFlags::Generic {
                 kind: RelocationKind::Absolute,
@@ -120,7 +167,6 @@ impl ObjectBuilder {
                 .add_relocation(self.text, relocation)
                 .map_err(|e| Error::Object(e.to_string()))?;
         }
-        self.entries.push(entry);
         Ok(())
     }
 
