@@ -284,10 +284,10 @@ pub fn object_loader(data: &[u8]) {
         let at = at as usize % object.len();
         object[at] = byte;
     }
-    if let Ok(cut) = u.arbitrary::<u32>() {
-        if cut % 4 == 0 {
-            object.truncate(cut as usize % object.len());
-        }
+    if let Ok(cut) = u.arbitrary::<u32>()
+        && cut % 4 == 0
+    {
+        object.truncate(cut as usize % object.len());
     }
     load_everything(&object);
 }

@@ -39,3 +39,19 @@ pub fn fixture_signatures() -> Vec<Signature> {
     sigs.dedup();
     sigs
 }
+
+/// The bundled example module, `examples/showcase.wat`, as binary.
+pub fn example_module() -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/showcase.wat");
+    wat::parse_file(&path).expect("the bundled example parses")
+}
+
+/// The distinct signatures of the bundled example, in declaration order.
+pub fn example_signatures() -> Vec<Signature> {
+    ModuleInfo::parse(&example_module())
+        .expect("valid example")
+        .types
+        .into_iter()
+        .map(|t| t.signature.expect("supported types"))
+        .collect()
+}

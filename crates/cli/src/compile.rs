@@ -3,7 +3,7 @@
 use crate::{compiler, read_module};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use springboard_compiler::{ObjectBuilder, OptLevel};
+use springboard_compiler::{Error, ObjectBuilder, OptLevel};
 use std::path::Path;
 use std::time::Instant;
 
@@ -17,6 +17,8 @@ struct Report {
     code_bytes: usize,
     object_bytes: usize,
     compile_micros: u128,
+    /// Signatures the target cannot carry, with the reason (not in the object).
+    refused: Vec<String>,
 }
 
 pub(crate) fn run(
@@ -29,11 +31,24 @@ pub(crate) fn run(
     let module = read_module(path)?;
     let compiler = compiler(target, opt)?;
     let mut object = ObjectBuilder::new(&compiler)?;
-    let (mut trampolines, mut code_bytes) = (0, 0);
+    let (mut trampolines, mut code_bytes, mut refused) = (0, 0, Vec::new());
     let started = Instant::now();
     for (ty, sig) in module.info.types.iter().zip(&module.signatures) {
+        let mut codes = Vec::new();
         for kind in ty.needed_kinds() {
-            let code = compiler.compile(kind, sig)?;
+            match compiler.compile(kind, sig) {
+                Ok(code) => codes.push(code),
+                // What this target's C convention cannot carry is left out;
+                // a runtime falls back (e.g. to the array convention) for it.
+                Err(e @ (Error::Target { .. } | Error::Unsupported(_))) => {
+                    refused.push(format!("{sig}: {e}"));
+                    codes.clear();
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for code in codes {
             trampolines += 1;
             code_bytes += code.code.len();
             object.add(&code)?;
@@ -51,10 +66,14 @@ pub(crate) fn run(
         code_bytes,
         object_bytes: bytes.len(),
         compile_micros,
+        refused,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        for r in &report.refused {
+            eprintln!("springboard: warning: {}: left out {r}", report.file);
+        }
         println!(
             "wrote {} for {}: {} signatures, {} trampolines, {} code bytes ({} object bytes), compiled in {:.2} ms",
             report.output,

@@ -203,3 +203,41 @@ fn help_explains_each_command_with_an_example() {
         assert!(text.contains(command), "{text}");
     }
 }
+
+#[test]
+fn compile_targets_foreign_isas_and_says_what_it_leaves_out() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for (triple, machine, left_out) in [
+        ("aarch64-unknown-linux-gnu", "aarch64", 0),
+        ("riscv64gc-unknown-linux-gnu", "riscv64", 3),
+        ("s390x-unknown-linux-gnu", "s390x", 1),
+    ] {
+        let object = dir.join(format!("showcase-{machine}.o"));
+        let out = springboard(&[
+            "compile",
+            "examples/showcase.wat",
+            "-o",
+            object.to_str().unwrap(),
+            "--target",
+            triple,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{triple}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["refused"].as_array().unwrap().len(),
+            left_out,
+            "{triple}"
+        );
+        // This host's loader refuses the object, naming both machines.
+        let bytes = std::fs::read(&object).unwrap();
+        let err = springboard_loader::ObjectFile::parse(&bytes)
+            .err()
+            .expect("a foreign object");
+        assert!(
+            err.to_string()
+                .contains(&format!("object is for {machine}")),
+            "{err}"
+        );
+    }
+}

@@ -92,15 +92,29 @@ impl Abi<'_> {
         s
     }
 
+    /// The alignment C gives a value of `ty` in a struct: its size, except
+    /// `v128` on s390x, whose vector ABI aligns 16-byte vectors to 8.
+    fn c_align(&self, ty: ValType) -> u32 {
+        let s390x = matches!(
+            self.isa.triple().architecture,
+            target_lexicon::Architecture::S390x
+        );
+        if ty == ValType::V128 && s390x {
+            8
+        } else {
+            ty.byte_size(self.ptr_bytes())
+        }
+    }
+
     /// Offsets of results `1..` in the native results area, and its size:
-    /// each result at its naturally aligned offset, in order.
+    /// in order, each aligned as in a C struct of the results (`c_align`).
     pub(crate) fn native_results_area(&self) -> (Vec<u32>, u32) {
         let mut offset = 0u32;
         let offsets = self.sig.results()[1.min(self.sig.results().len())..]
             .iter()
-            .map(|t| {
+            .map(|&t| {
                 let size = t.byte_size(self.ptr_bytes());
-                offset = offset.next_multiple_of(size);
+                offset = offset.next_multiple_of(self.c_align(t));
                 let at = offset;
                 offset += size;
                 at

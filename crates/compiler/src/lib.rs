@@ -291,23 +291,41 @@ impl Compiler {
         )
     }
 
-    /// Refuses what this target cannot carry: `v128` on riscv64, where
-    /// Cranelift needs the V extension for it and C passes 16-byte vectors in
-    /// integer registers, so no native convention could agree with C.
+    /// Refuses what this target's native convention cannot match with C,
+    /// where Cranelift 0.135 and the platform ABI disagree:
+    /// - riscv64: `v128` (Cranelift needs the V extension for it, and C
+    ///   passes 16-byte vectors in integer registers), and more than 8 float
+    ///   parameters (C passes the ninth and later in free integer registers,
+    ///   Cranelift on the stack);
+    /// - s390x: more than one `v128` parameter (the ABI assigns v24, v26, v28…,
+    ///   Cranelift v24, v25, v26…).
     fn check_supported(&self, signature: &Signature) -> Result<(), Error> {
-        let riscv = matches!(
-            self.isa.triple().architecture,
-            target_lexicon::Architecture::Riscv64(_)
-        );
-        let uses_v128 = signature
-            .params()
-            .iter()
-            .chain(signature.results())
-            .any(|&t| t == ValType::V128);
-        if riscv && uses_v128 {
-            return Err(Error::Unsupported("v128 on riscv64".to_owned()));
+        use target_lexicon::Architecture as A;
+        let count =
+            |pred: fn(&ValType) -> bool| signature.params().iter().filter(|t| pred(t)).count();
+        let v128_params = count(|t| *t == ValType::V128);
+        let reason = match self.isa.triple().architecture {
+            A::Riscv64(_) => {
+                if v128_params > 0 || signature.results().contains(&ValType::V128) {
+                    return Err(Error::Unsupported("v128 on riscv64".to_owned()));
+                }
+                let floats = count(|t| matches!(t, ValType::F32 | ValType::F64));
+                (floats > 8).then(|| {
+                    format!("{signature} has {floats} float parameters; beyond 8, C passes them in integer registers and Cranelift on the stack")
+                })
+            }
+            A::S390x => (v128_params > 1).then(|| {
+                format!("{signature} has {v128_params} v128 parameters; the ABI passes the second in v26, Cranelift in v25")
+            }),
+            _ => None,
+        };
+        match reason {
+            Some(reason) => Err(Error::Target {
+                triple: self.triple(),
+                reason,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Compiles any [`CodeKind`] for `signature` (the signature check ignores it).

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Turns criterion's estimates (bench/target/criterion) into the Markdown
+tables of docs/PERFORMANCE.md and an SVG plot of call overhead against
+parameter count. Usage: python3 bench/report.py [calls|compile|registry|plot OUT.svg]"""
+import json, pathlib, sys
+
+ROOT = pathlib.Path(__file__).resolve().parent / "target" / "criterion"
+
+def estimates():
+    """{group: {id: median ns}} for every benchmark criterion has recorded."""
+    out = {}
+    for meta in ROOT.glob("**/new/benchmark.json"):
+        b = json.loads(meta.read_text())
+        est = json.loads((meta.parent / "estimates.json").read_text())
+        name = b["value_str"] if b["function_id"] is None else b["function_id"] + (
+            "/" + b["value_str"] if b["value_str"] else "")
+        out.setdefault(b["group_id"], {})[name] = est["median"]["point_estimate"]
+    return out
+
+def fmt(ns):
+    return f"{ns/1000:.1f} µs" if ns >= 10000 else f"{ns:.2f} ns"
+
+CALL_GROUPS = ["call/()->()", "call/(i32,i32)->i32", "call/(i32,i64,f32,f64,i32,i64)->f64",
+               "call/(i64x16)->i64", "call/(i32)->(i32,i64,f64)"]
+
+def calls(est):
+    for g in CALL_GROUPS:
+        rows = est.get(g)
+        if not rows:
+            continue
+        direct, ffi = rows["direct"], rows["libffi/Cif::call"]
+        wt_best = min(v for k, v in rows.items() if k.startswith("wasmtime/") and "host" not in k)
+        print(f"\n### `{g[5:]}`\n")
+        print("| path | median | × direct | libffi ÷ this | fastest Wasmtime ÷ this |")
+        print("|---|---|---|---|---|")
+        for k in sorted(rows, key=lambda k: (k.split("/")[0] != "direct", k.split("/")[0], rows[k])):
+            v = rows[k]
+            print(f"| {k} | {fmt(v)} | {v/direct:.2f} | {ffi/v:.1f} | {wt_best/v:.1f} |")
+
+def generic(est, prefix):
+    for g in sorted(est):
+        if not g.startswith(prefix):
+            continue
+        print(f"\n### `{g}`\n")
+        print("| benchmark | median |")
+        print("|---|---|")
+        for k in sorted(est[g]):
+            print(f"| {k} | {fmt(est[g][k])} |")
+
+def plot(est, out):
+    # Call overhead against parameter count, on the single-result signatures.
+    points = {"call/()->()": 0, "call/(i32,i32)->i32": 2, "call/(i32,i64,f32,f64,i32,i64)->f64": 6, "call/(i64x16)->i64": 16}
+    series = {
+        "direct call": "direct",
+        "Springboard TypedFunc::call": "springboard/TypedFunc::call",
+        "Springboard array_call": "springboard/array_call",
+        "Springboard Func::call (checked)": "springboard/Func::call",
+        "libffi Cif::call": "libffi/Cif::call",
+        "Wasmtime TypedFunc::call": "wasmtime/TypedFunc::call",
+        "Wasmtime Func::call": "wasmtime/Func::call",
+    }
+    colours = ["#444", "#1b9e77", "#66a61e", "#a6d854", "#d95f02", "#7570b3", "#e7298a"]
+    W, H, L, B, T, R = 760, 460, 70, 50, 30, 250
+    ymax = max(est[g][k] for g in points for k in series.values())
+    import math
+    ylog = lambda v: math.log10(max(v, 0.1))
+    lo, hi = ylog(0.5), ylog(ymax * 1.5)
+    x = lambda p: L + (W - L - R) * p / 16
+    y = lambda v: H - B - (H - B - T) * (ylog(v) - lo) / (hi - lo)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<text x="{L}" y="18" font-size="14">Call overhead against parameter count (median, log scale)</text>']
+    for dec in [1, 10, 100, 1000]:
+        if lo <= math.log10(dec) <= hi:
+            svg.append(f'<line x1="{L}" x2="{W-R}" y1="{y(dec):.1f}" y2="{y(dec):.1f}" stroke="#ddd"/>')
+            svg.append(f'<text x="{L-8}" y="{y(dec)+4:.1f}" text-anchor="end">{dec} ns</text>')
+    for p in points.values():
+        svg.append(f'<text x="{x(p):.1f}" y="{H-B+18}" text-anchor="middle">{p}</text>')
+    svg.append(f'<text x="{(L+W-R)/2}" y="{H-12}" text-anchor="middle">parameters</text>')
+    svg.append(f'<line x1="{L}" x2="{L}" y1="{T}" y2="{H-B}" stroke="#000"/><line x1="{L}" x2="{W-R}" y1="{H-B}" y2="{H-B}" stroke="#000"/>')
+    for i, (label, key) in enumerate(series.items()):
+        pts = " ".join(f"{x(p):.1f},{y(est[g][key]):.1f}" for g, p in points.items())
+        svg.append(f'<polyline points="{pts}" fill="none" stroke="{colours[i]}" stroke-width="2"/>')
+        for g, p in points.items():
+            svg.append(f'<circle cx="{x(p):.1f}" cy="{y(est[g][key]):.1f}" r="3" fill="{colours[i]}"/>')
+        svg.append(f'<rect x="{W-R+15}" y="{T+20+i*22}" width="14" height="4" fill="{colours[i]}"/>')
+        svg.append(f'<text x="{W-R+35}" y="{T+26+i*22}">{label}</text>')
+    svg.append("</svg>")
+    pathlib.Path(out).write_text("\n".join(svg) + "\n")
+
+if __name__ == "__main__":
+    est = estimates()
+    what = sys.argv[1] if len(sys.argv) > 1 else "calls"
+    if what == "calls":
+        calls(est)
+    elif what == "plot":
+        plot(est, sys.argv[2])
+    else:
+        generic(est, what)
