@@ -14,6 +14,7 @@ use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
 use object::{Architecture, BinaryFormat, ObjectKind, SectionIndex};
+use std::collections::{HashMap, HashSet};
 
 /// Why an object was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,7 +81,28 @@ pub enum ObjectError {
 pub struct ObjectFile<'data> {
     file: File<'data>,
     index: Vec<IndexEntry>,
-    text: SectionIndex,
+    /// The index as a set, and symbols and `.text` relocations gathered once,
+    /// so that loading n entries is O(n log n), not O(n²).
+    index_set: HashSet<IndexEntry>,
+    symbols: HashMap<&'data str, Symbol>,
+    text: Text<'data>,
+}
+
+/// What `get` needs of a symbol.
+#[derive(Clone, Copy)]
+struct Symbol {
+    address: u64,
+    size: u64,
+    in_text_as_function: bool,
+}
+
+/// The `.text` section: its bytes and its relocations sorted by offset.
+struct Text<'data> {
+    index: SectionIndex,
+    address: u64,
+    align: u64,
+    data: &'data [u8],
+    relocations: Vec<(u64, object::read::Relocation)>,
 }
 
 fn host_machine() -> Architecture {
@@ -154,11 +176,43 @@ impl<'data> ObjectFile<'data> {
                 .data()
                 .map_err(|e| ObjectError::Malformed(e.to_string()))?,
         )?;
-        let text = file
+        let malformed = |e: object::read::Error| ObjectError::Malformed(e.to_string());
+        let section = file
             .section_by_name(".text")
-            .ok_or_else(|| ObjectError::Malformed("no .text section".into()))?
-            .index();
-        Ok(ObjectFile { file, index, text })
+            .ok_or_else(|| ObjectError::Malformed("no .text section".into()))?;
+        let mut relocations: Vec<_> = section.relocations().collect();
+        relocations.sort_by_key(|(offset, _)| *offset);
+        let text = Text {
+            index: section.index(),
+            address: section.address(),
+            align: section.align(),
+            data: section.data().map_err(malformed)?,
+            relocations,
+        };
+        let symbols = file
+            .symbols()
+            .filter_map(|sym| {
+                let name = sym.name().ok()?;
+                let in_text_as_function = sym.section_index() == Some(text.index)
+                    && sym.kind() == object::SymbolKind::Text;
+                Some((
+                    name,
+                    Symbol {
+                        address: sym.address(),
+                        size: sym.size(),
+                        in_text_as_function,
+                    },
+                ))
+            })
+            .collect();
+        let index_set = index.iter().cloned().collect();
+        Ok(ObjectFile {
+            file,
+            index,
+            index_set,
+            symbols,
+            text,
+        })
     }
 
     /// What the object holds, as its index section says.
@@ -176,7 +230,7 @@ impl<'data> ObjectFile<'data> {
             kind,
             signature: signature.clone(),
         };
-        if !self.index.contains(&entry) {
+        if !self.index_set.contains(&entry) {
             return Err(ObjectError::NotInIndex {
                 kind,
                 signature: signature.clone(),
@@ -187,26 +241,23 @@ impl<'data> ObjectFile<'data> {
             symbol: name.clone(),
             problem: problem.into(),
         };
-        let symbol = self
-            .file
-            .symbol_by_name(&name)
+        let symbol = *self
+            .symbols
+            .get(name.as_str())
             .ok_or_else(|| bad_symbol("is missing"))?;
-        if symbol.section_index() != Some(self.text) || symbol.kind() != object::SymbolKind::Text {
+        if !symbol.in_text_as_function {
             return Err(bad_symbol("is not a function in .text"));
         }
-        let text = self
-            .file
-            .section_by_index(self.text)
-            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
-        let data = text
-            .data()
-            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
-        let start = symbol.address().checked_sub(text.address());
-        let range = start.and_then(|s| Some(s..s.checked_add(symbol.size())?));
+        let start = symbol.address.checked_sub(self.text.address);
+        let range = start.and_then(|s| Some(s..s.checked_add(symbol.size)?));
         let code = range
             .clone()
             .filter(|r| !r.is_empty())
-            .and_then(|r| data.get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?))
+            .and_then(|r| {
+                self.text
+                    .data
+                    .get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?)
+            })
             .ok_or_else(|| bad_symbol("lies outside .text or is empty"))?;
         let range = range.expect("checked above");
         let relocations = self.relocations(&name, signature, range)?;
@@ -226,7 +277,7 @@ impl<'data> ObjectFile<'data> {
             signature: signature.clone(),
             code: code.to_vec(),
             relocations,
-            align: u32::try_from(text.align()).unwrap_or(16).clamp(1, 4096),
+            align: u32::try_from(self.text.align).unwrap_or(16).clamp(1, 4096),
         })
     }
 
@@ -242,17 +293,18 @@ impl<'data> ObjectFile<'data> {
             symbol: name.to_owned(),
             problem,
         };
-        let text = self
-            .file
-            .section_by_index(self.text)
-            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
         let expected_type = abs8_type(self.file.architecture());
         let callee = format::callee_symbol_name(signature);
         let mut out = Vec::new();
-        for (offset, reloc) in text.relocations() {
-            if !range.contains(&offset) {
-                continue;
-            }
+        let first = self
+            .text
+            .relocations
+            .partition_point(|(offset, _)| *offset < range.start);
+        for (offset, reloc) in self.text.relocations[first..]
+            .iter()
+            .take_while(|(o, _)| *o < range.end)
+        {
+            let offset = *offset;
             let r_type = match reloc.flags() {
                 RelocationFlags::Elf { r_type } => r_type,
                 other => return Err(bad(format!("{other:?}"))),
