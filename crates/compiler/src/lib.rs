@@ -239,15 +239,9 @@ impl Compiler {
         kind: TrampolineKind,
         signature: &Signature,
     ) -> Result<CompiledTrampoline, Error> {
-        let abi = Abi {
-            isa: self.isa(),
-            sig: signature,
-        };
-        self.finish(
-            CodeKind::Trampoline(kind),
-            signature,
-            trampoline::trampoline(&abi, kind),
-        )
+        self.finish(CodeKind::Trampoline(kind), signature, |abi| {
+            trampoline::trampoline(abi, kind)
+        })
     }
 
     /// Compiles a probe: a function of `signature` entered with `conv` that
@@ -264,15 +258,9 @@ impl Compiler {
         conv: CallConv,
         signature: &Signature,
     ) -> Result<CompiledTrampoline, Error> {
-        let abi = Abi {
-            isa: self.isa(),
-            sig: signature,
-        };
-        self.finish(
-            CodeKind::Probe(conv),
-            signature,
-            trampoline::probe(&abi, conv),
-        )
+        self.finish(CodeKind::Probe(conv), signature, |abi| {
+            trampoline::probe(abi, conv)
+        })
     }
 
     /// Compiles the caller-side signature check of `call_indirect`, for
@@ -280,14 +268,10 @@ impl Compiler {
     /// [`CodeKind::SignatureCheck`]. It reads only `VMFuncRef::type_index`.
     pub fn compile_signature_check(&self) -> Result<CompiledTrampoline, Error> {
         let signature = Signature::new(&[], &[])?;
-        let abi = Abi {
-            isa: self.isa(),
-            sig: &signature,
-        };
         self.finish(
             CodeKind::SignatureCheck,
             &signature,
-            trampoline::signature_check(&abi),
+            trampoline::signature_check,
         )
     }
 
@@ -345,9 +329,13 @@ impl Compiler {
         &self,
         kind: CodeKind,
         signature: &Signature,
-        func: ir::Function,
+        build: impl FnOnce(&Abi) -> ir::Function,
     ) -> Result<CompiledTrampoline, Error> {
         self.check_supported(signature)?;
+        let func = build(&Abi {
+            isa: self.isa(),
+            sig: signature,
+        });
         let codegen_error = |message: String| Error::Codegen {
             kind,
             signature: signature.clone(),

@@ -126,26 +126,18 @@ mod tests {
 
     #[test]
     fn both_widths_match_the_documented_layout() {
-        let p = PtrSize::P64;
-        let got = [
-            p.vm_func_ref_native_call(),
-            p.vm_func_ref_array_call(),
-            p.vm_func_ref_wasm_call(),
-            p.vm_func_ref_type_index(),
-            p.vm_func_ref_vmctx(),
-            p.size_of_vm_func_ref(),
-        ];
-        assert_eq!(got, [0, 8, 16, 24, 32, 40]);
-        let p = PtrSize::P32;
-        let got = [
-            p.vm_func_ref_native_call(),
-            p.vm_func_ref_array_call(),
-            p.vm_func_ref_wasm_call(),
-            p.vm_func_ref_type_index(),
-            p.vm_func_ref_vmctx(),
-            p.size_of_vm_func_ref(),
-        ];
-        assert_eq!(got, [0, 4, 8, 12, 16, 20]);
+        let layout = |p: PtrSize| {
+            [
+                p.vm_func_ref_native_call(),
+                p.vm_func_ref_array_call(),
+                p.vm_func_ref_wasm_call(),
+                p.vm_func_ref_type_index(),
+                p.vm_func_ref_vmctx(),
+                p.size_of_vm_func_ref(),
+            ]
+        };
+        assert_eq!(layout(PtrSize::P64), [0, 8, 16, 24, 32, 40]);
+        assert_eq!(layout(PtrSize::P32), [0, 4, 8, 12, 16, 20]);
         assert_eq!(PtrSize::P32.vm_host_func_context_host_state(), 24);
         assert_eq!(PtrSize::P64.vm_host_func_context_host_state(), 48);
     }
