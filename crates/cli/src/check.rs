@@ -40,7 +40,7 @@ struct SignatureReport {
 
 pub(crate) fn run(path: &Path, seed: u64, rounds: u32, json: bool) -> Result<bool> {
     let module = read_module(path)?;
-    let compiler = compiler(None, OptLevel::Speed)?;
+    let compiler = compiler(None, OptLevel::default())?;
     let engine = Engine::default();
     let started = Instant::now();
     let bar = if json {

@@ -47,7 +47,7 @@ enum Command {
         #[arg(long)]
         target: Option<String>,
         /// Optimisation level: none, speed or speed_and_size.
-        #[arg(long, default_value = "speed", value_parser = parse_opt)]
+        #[arg(long, default_value = "none", value_parser = parse_opt)]
         opt: OptLevel,
         /// Print JSON instead of text.
         #[arg(long)]

@@ -110,3 +110,30 @@ fn every_opt_level_generates_correct_code() {
         check(&compiler, &sig, 4);
     }
 }
+
+#[test]
+fn reusing_a_threads_context_does_not_change_the_code() {
+    // Each thread keeps one Cranelift context between compilations: code made
+    // after other (larger) functions must equal code made on a fresh thread.
+    use springboard_compiler::TrampolineKind;
+    let compiler = Compiler::host().unwrap();
+    let small = Signature::new(&mixed(3, 1), &mixed(2, 0)).unwrap();
+    let large = Signature::new(&mixed(40, 2), &mixed(9, 1)).unwrap();
+    let on_fresh_thread = |sig: &Signature| {
+        let (compiler, sig) = (compiler.clone(), sig.clone());
+        std::thread::spawn(move || {
+            TrampolineKind::ALL.map(|k| compiler.compile(k, &sig).unwrap().code)
+        })
+        .join()
+        .unwrap()
+    };
+    let fresh = on_fresh_thread(&small);
+    for sig in [&small, &large, &small, &large] {
+        let reused = TrampolineKind::ALL.map(|k| compiler.compile(k, sig).unwrap().code);
+        if sig == &small {
+            assert_eq!(reused, fresh);
+        } else {
+            assert_eq!(reused, on_fresh_thread(&large));
+        }
+    }
+}

@@ -34,7 +34,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// The default settings: lazy compilation, optimised for speed.
+    /// The default settings: lazy compilation, [`OptLevel::None`] (see there).
     pub fn new() -> Config {
         Config::default()
     }
