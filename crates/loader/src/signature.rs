@@ -168,17 +168,20 @@ impl Signature {
     }
 
     /// The parameter types.
+    #[inline]
     pub fn params(&self) -> &[ValType] {
         &self.types[..self.params]
     }
 
     /// The result types.
+    #[inline]
     pub fn results(&self) -> &[ValType] {
         &self.types[self.params..]
     }
 
     /// How many [`ValRaw`](springboard_vm_abi::ValRaw) slots an array call of
     /// this signature needs: `max(params, results)`.
+    #[inline]
     pub fn array_len(&self) -> usize {
         self.params().len().max(self.results().len())
     }

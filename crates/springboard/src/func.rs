@@ -7,6 +7,7 @@ use crate::typed::{HostReturn, IntoFunc, WasmParams, WasmResults, array_shim_of}
 use crate::{Engine, Error, FuncRef, Val};
 use core::ffi::c_void;
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use springboard_loader::{CodeMemory, Signature, TrampolineKind, ValType};
 use springboard_vm_abi::{
@@ -364,17 +365,25 @@ pub(crate) unsafe fn call_array(
         });
     }
     let len = ty.array_len();
-    let mut inline = [ValRaw::ZERO; INLINE_SLOTS];
+    // Only the `len` slots in use are written: zeroing all of `inline` costs
+    // more than the rest of a small call.
+    let mut inline = [const { MaybeUninit::<ValRaw>::uninit() }; INLINE_SLOTS];
     let mut heap = Vec::new();
-    let values: &mut [ValRaw] = if len <= INLINE_SLOTS {
+    let slots: &mut [MaybeUninit<ValRaw>] = if len <= INLINE_SLOTS {
         &mut inline[..len]
     } else {
-        heap.resize(len, ValRaw::ZERO);
+        heap.resize(len, MaybeUninit::new(ValRaw::ZERO));
         &mut heap
     };
-    for (slot, v) in values.iter_mut().zip(params) {
-        *slot = v.to_raw();
+    let raw_params = params.iter().map(|v| v.to_raw());
+    for (slot, raw) in slots
+        .iter_mut()
+        .zip(raw_params.chain(core::iter::repeat(ValRaw::ZERO)))
+    {
+        slot.write(raw);
     }
+    // SAFETY: every one of the `len` slots was written just above.
+    let values = unsafe { &mut *(slots as *mut [MaybeUninit<ValRaw>] as *mut [ValRaw]) };
     // SAFETY: the caller guarantees the funcref is live and of type `ty`;
     // the buffer holds max(params, results) slots.
     unsafe {

@@ -10,11 +10,16 @@
 //! every enclosing one whose host closure passes it on.
 
 use crate::Error;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 thread_local! {
     static PENDING: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Whether `PENDING` holds an error. Every call reads this, and only
+    /// this: a `Cell<bool>` needs no destructor, so reading it is a plain
+    /// thread-local load, where `PENDING` (which owns an error) checks its
+    /// destructor registration on each access.
+    static FAILED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The error type host closures may return.
@@ -27,11 +32,13 @@ pub(crate) fn record(error: Error) {
         let mut p = p.borrow_mut();
         if p.is_none() {
             *p = Some(error);
+            FAILED.set(true);
         }
     });
 }
 
 /// Runs a host closure, catching its panic or error.
+#[inline]
 pub(crate) fn catch<T>(f: impl FnOnce() -> Result<T, BoxError>) -> Option<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => Some(value),
@@ -54,6 +61,10 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> Result<T, BoxError>) -> Option<T> {
 /// The failure recorded while the call that just returned ran, if any.
 #[inline]
 pub(crate) fn take() -> Result<(), Error> {
+    if !FAILED.get() {
+        return Ok(());
+    }
+    FAILED.set(false);
     match PENDING.with(|p| p.borrow_mut().take()) {
         None => Ok(()),
         Some(error) => Err(error),
