@@ -22,13 +22,25 @@ pub const INDEX_VERSION: u32 = 1;
 /// The symbol of `kind` for `signature`: `springboard_<kind>_<mangled>`,
 /// e.g. `springboard_array_to_wasm_pii_ri` or `springboard_probe_wasm_p_r`.
 pub fn symbol_name(kind: CodeKind, signature: &Signature) -> String {
-    format!("springboard_{kind}_{}", signature.mangled())
+    mangled_name(format_args!("springboard_{kind}_"), signature)
 }
 
 /// The undefined symbol a template trampoline of `signature` calls:
 /// `springboard_wasm_callee_<mangled>`.
 pub fn callee_symbol_name(signature: &Signature) -> String {
-    format!("springboard_wasm_callee_{}", signature.mangled())
+    mangled_name(format_args!("springboard_wasm_callee_"), signature)
+}
+
+/// `prefix` then the mangled signature, in one allocation: loading an object
+/// builds a name per trampoline.
+fn mangled_name(prefix: core::fmt::Arguments<'_>, signature: &Signature) -> String {
+    use core::fmt::Write;
+    let types = signature.params().len() + signature.results().len();
+    let mut name = String::with_capacity(40 + types);
+    // Writing to a `String` cannot fail.
+    let _ = name.write_fmt(prefix);
+    signature.push_mangled(&mut name);
+    name
 }
 
 /// One entry of the index section.

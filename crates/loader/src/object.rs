@@ -14,7 +14,10 @@ use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
 use object::{Architecture, BinaryFormat, ObjectKind, SectionIndex};
-use std::collections::{HashMap, HashSet};
+// Fx, not SipHash: loading is hashing-bound, and flooding attacks do not
+// apply — an object is code its loader will run, so it comes from a trusted
+// source; the checks here catch corruption and mismatches, not malice.
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Why an object was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,8 +86,8 @@ pub struct ObjectFile<'data> {
     index: Vec<IndexEntry>,
     /// The index as a set, and symbols and `.text` relocations gathered once,
     /// so that loading n entries is O(n log n), not O(n²).
-    index_set: HashSet<IndexEntry>,
-    symbols: HashMap<&'data str, Symbol>,
+    index_set: FxHashSet<IndexEntry>,
+    symbols: FxHashMap<&'data str, Symbol>,
     text: Text<'data>,
 }
 
@@ -189,22 +192,21 @@ impl<'data> ObjectFile<'data> {
             data: section.data().map_err(malformed)?,
             relocations,
         };
-        let symbols = file
-            .symbols()
-            .filter_map(|sym| {
-                let name = sym.name().ok()?;
-                let in_text_as_function = sym.section_index() == Some(text.index)
-                    && sym.kind() == object::SymbolKind::Text;
-                Some((
-                    name,
-                    Symbol {
-                        address: sym.address(),
-                        size: sym.size(),
-                        in_text_as_function,
-                    },
-                ))
-            })
-            .collect();
+        // About one symbol per entry, plus the callees of templates.
+        let mut symbols = FxHashMap::with_capacity_and_hasher(index.len() * 2, Default::default());
+        symbols.extend(file.symbols().filter_map(|sym| {
+            let name = sym.name().ok()?;
+            let in_text_as_function =
+                sym.section_index() == Some(text.index) && sym.kind() == object::SymbolKind::Text;
+            Some((
+                name,
+                Symbol {
+                    address: sym.address(),
+                    size: sym.size(),
+                    in_text_as_function,
+                },
+            ))
+        }));
         let index_set = index.iter().cloned().collect();
         Ok(ObjectFile {
             file,
@@ -294,7 +296,8 @@ impl<'data> ObjectFile<'data> {
             problem,
         };
         let expected_type = abs8_type(self.file.architecture());
-        let callee = format::callee_symbol_name(signature);
+        // Built on the first relocation: most kinds have none.
+        let mut callee = None;
         let mut out = Vec::new();
         let first = self
             .text
@@ -319,6 +322,7 @@ impl<'data> ObjectFile<'data> {
                 RelocationTarget::Symbol(index) => self.symbol_name(index),
                 other => return Err(bad(format!("target {other:?} at {offset:#x}"))),
             };
+            let callee = callee.get_or_insert_with(|| format::callee_symbol_name(signature));
             if target.as_deref() != Some(callee.as_str()) {
                 return Err(bad(format!("against {target:?} instead of `{callee}`")));
             }

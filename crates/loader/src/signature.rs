@@ -191,11 +191,16 @@ impl Signature {
     /// `(func (param i32 f64) (result i64))` is `piF_rI`.
     pub fn mangled(&self) -> String {
         let mut s = String::with_capacity(self.types.len() + 3);
-        s.push('p');
-        s.extend(self.params().iter().map(|t| char::from(t.code())));
-        s.push_str("_r");
-        s.extend(self.results().iter().map(|t| char::from(t.code())));
+        self.push_mangled(&mut s);
         s
+    }
+
+    /// Appends [`mangled`](Self::mangled) to `out`.
+    pub fn push_mangled(&self, out: &mut String) {
+        out.push('p');
+        out.extend(self.params().iter().map(|t| char::from(t.code())));
+        out.push_str("_r");
+        out.extend(self.results().iter().map(|t| char::from(t.code())));
     }
 
     /// Appends the binary encoding: parameter count and result count as

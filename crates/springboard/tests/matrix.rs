@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ALL_VIA, Driver, Log, WasmProbe, assert_same};
+use common::{ALL_VIA, Driver, Log, Via, WasmProbe, assert_same};
 use springboard::vm::{VMOpaqueContext, ValRaw};
 use springboard::{Engine, ExternRef, Func, FuncRef, Signature, V128, Val, ValType, WasmTy};
 use springboard_compiler::Compiler;
@@ -91,22 +91,30 @@ fn wasm_bodies_and_untyped_hosts_through_every_field() {
                 "{what}: callee vmctx"
             );
 
-            // SAFETY: as above.
-            let got = unsafe {
-                driver.call(
-                    via,
-                    untyped.vm_func_ref().as_ref(),
-                    std::ptr::null_mut(),
-                    &args,
-                )
-            };
             let what = format!("{via:?} -> untyped host of {sig}");
-            assert_same(&format!("{what}: results"), sig.results(), &got, &preset);
-            let seen = log.take();
-            assert_eq!(seen.len(), 1, "{what}: called once");
-            assert_same(&format!("{what}: params"), sig.params(), &seen[0], &args);
+            call_logged_host(&driver, via, &untyped, &args, &preset, &log, &what);
         }
     }
+}
+
+/// Calls host function `func` through `via` and checks that it returned
+/// `results` and that its closure logged one call with exactly `args`.
+fn call_logged_host(
+    driver: &Driver,
+    via: Via,
+    func: &Func,
+    args: &[ValRaw],
+    results: &[ValRaw],
+    log: &Log,
+    what: &str,
+) {
+    let sig = func.ty();
+    // SAFETY: a live funcref of `sig`; host functions ignore the caller vmctx.
+    let got = unsafe { driver.call(via, func.vm_func_ref().as_ref(), std::ptr::null_mut(), args) };
+    assert_same(&format!("{what}: results"), sig.results(), &got, results);
+    let seen = log.take();
+    assert_eq!(seen.len(), 1, "{what}: called once");
+    assert_same(&format!("{what}: params"), sig.params(), &seen[0], args);
 }
 
 /// Checks a typed host function through every field: `make` builds it
@@ -120,20 +128,8 @@ fn check_typed(compiler: &Compiler, seed: u64, make: impl Fn(Log) -> (Func, Vec<
     for via in ALL_VIA {
         for _ in 0..4 {
             let args = values.values(sig.params());
-            // SAFETY: a live funcref of `sig`.
-            let got = unsafe {
-                driver.call(
-                    via,
-                    func.vm_func_ref().as_ref(),
-                    std::ptr::null_mut(),
-                    &args,
-                )
-            };
             let what = format!("{via:?} -> typed host of {sig}");
-            assert_same(&format!("{what}: results"), sig.results(), &got, &results);
-            let seen = log.take();
-            assert_eq!(seen.len(), 1);
-            assert_same(&format!("{what}: params"), sig.params(), &seen[0], &args);
+            call_logged_host(&driver, via, &func, &args, &results, &log, &what);
         }
     }
 }
