@@ -154,6 +154,7 @@ impl Engine {
     /// Compiles every trampoline kind of every type in `types` now, in
     /// parallel, into one mapping. The returned handles keep them alive.
     #[cfg(feature = "compiler")]
+    #[must_use = "the trampolines are freed when the returned types are dropped"]
     pub fn precompile(&self, types: &[Signature]) -> Result<Vec<SharedSignature>, Error> {
         let shared = types
             .iter()

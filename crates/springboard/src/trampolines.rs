@@ -7,6 +7,8 @@ use crate::registry::SharedSignature;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_loader::{CodeMemory, CompiledTrampoline, TrampolineKind};
+#[cfg(feature = "compiler")]
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 #[cfg(feature = "compiler")]
 use std::sync::{Mutex, PoisonError};
@@ -161,8 +163,7 @@ impl Source {
         kind: TrampolineKind,
         sig: &SharedSignature,
     ) -> Result<CompiledTrampoline, Error> {
-        self.compiled
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.compiled.fetch_add(1, Ordering::Relaxed);
         Ok(self.compiler.compile(kind, sig.signature())?)
     }
 
@@ -178,27 +179,43 @@ impl Source {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(work.len().max(1));
-        let chunk = work.len().div_ceil(threads).max(1);
+        // Workers take the next item as they finish one (signatures differ
+        // widely in cost), and the calling thread is one of them: its
+        // Cranelift context is already warm.
+        let next = AtomicUsize::new(0);
+        let worker = || -> Result<Vec<_>, Error> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((s, k)) = work.get(i) else { break };
+                match self.compile(*k, s) {
+                    Ok(code) => done.push((i, s.clone(), code)),
+                    Err(e) => {
+                        // Stop the others early; one error is reported.
+                        next.store(work.len(), Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(done)
+        };
         let compiled: Vec<Result<Vec<_>, Error>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = work
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|(s, k)| Ok((s.clone(), self.compile(*k, s)?)))
-                            .collect::<Result<Vec<_>, Error>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+            let mut compiled = vec![worker()];
+            compiled.extend(
+                helpers
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            );
+            compiled
         });
         let mut batch = Vec::with_capacity(work.len());
         for part in compiled {
             batch.extend(part?);
         }
+        // The same layout whichever thread compiled what.
+        batch.sort_unstable_by_key(|(i, _, _)| *i);
+        let batch: Vec<_> = batch.into_iter().map(|(_, s, code)| (s, code)).collect();
         if batch.is_empty() {
             return Ok(());
         }

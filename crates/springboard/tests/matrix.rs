@@ -7,8 +7,8 @@ mod common;
 use common::{ALL_VIA, Driver, Log, Via, WasmProbe, assert_same};
 use springboard::vm::{VMOpaqueContext, ValRaw};
 use springboard::{Engine, ExternRef, Func, FuncRef, Signature, V128, Val, ValType, WasmTy};
-use springboard_compiler::Compiler;
 use springboard_compiler::check::ValueGen;
+use springboard_compiler::{Compiler, TrampolineKind};
 use std::ptr::NonNull;
 
 fn signatures() -> Vec<Signature> {
@@ -52,15 +52,7 @@ fn wasm_bodies_and_untyped_hosts_through_every_field() {
         // Callee: an untyped host function recording its arguments.
         let log = Log::default();
         let preset: Vec<ValRaw> = values.values(sig.results());
-        let (l, p, t) = (log.clone(), preset.clone(), sig.clone());
-        let untyped = Func::new(&engine, &sig, move |args: &[Val], results: &mut [Val]| {
-            l.push(args.iter().map(|v| v.to_raw()).collect());
-            for ((out, raw), &ty) in results.iter_mut().zip(&p).zip(t.results()) {
-                *out = Val::from_raw(*raw, ty);
-            }
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .unwrap();
+        let untyped = logging_host(&engine, &sig, &log, &preset);
 
         for via in ALL_VIA {
             let args = values.values(sig.params());
@@ -95,6 +87,58 @@ fn wasm_bodies_and_untyped_hosts_through_every_field() {
             call_logged_host(&driver, via, &untyped, &args, &preset, &log, &what);
         }
     }
+}
+
+/// An untyped host function of `sig` that logs its arguments to `log` and
+/// returns `preset`.
+fn logging_host(engine: &Engine, sig: &Signature, log: &Log, preset: &[ValRaw]) -> Func {
+    let (log, preset, ty) = (log.clone(), preset.to_vec(), sig.clone());
+    Func::new(engine, sig, move |args: &[Val], results: &mut [Val]| {
+        log.push(args.iter().map(|v| v.to_raw()).collect());
+        for ((out, raw), &ty) in results.iter_mut().zip(&preset).zip(ty.results()) {
+            *out = Val::from_raw(*raw, ty);
+        }
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap()
+}
+
+#[test]
+fn precompiled_trampolines_serve_every_later_function() {
+    let compiler = Compiler::host().unwrap();
+    let engine = Engine::default();
+    let sigs = signatures();
+    let all = sigs.len() * TrampolineKind::ALL.len();
+    // The returned types own the code: dropped, it goes too.
+    drop(engine.precompile(&sigs).unwrap());
+    assert_eq!(engine.registered_types(), 0);
+    let types = engine.precompile(&sigs).unwrap();
+    let compiled = engine.compiled_trampolines();
+    assert_eq!(compiled, 2 * all);
+    let again = engine.precompile(&sigs).unwrap();
+    assert_eq!(
+        engine.compiled_trampolines(),
+        compiled,
+        "precompiling again compiles nothing"
+    );
+    assert_eq!(again, types);
+    let mut values = ValueGen::new(5);
+    for sig in &sigs {
+        let driver = Driver::new(&compiler, sig);
+        let log = Log::default();
+        let preset = values.values(sig.results());
+        let host = logging_host(&engine, sig, &log, &preset);
+        for via in ALL_VIA {
+            let args = values.values(sig.params());
+            let what = format!("{via:?} -> precompiled host of {sig}");
+            call_logged_host(&driver, via, &host, &args, &preset, &log, &what);
+        }
+    }
+    assert_eq!(
+        engine.compiled_trampolines(),
+        compiled,
+        "later functions compile nothing"
+    );
 }
 
 /// Calls host function `func` through `via` and checks that it returned
