@@ -201,6 +201,17 @@ impl Engine {
         Ok(self.inner.source.code(ty, kind)?.and_then(|c| c.entry()))
     }
 
+    /// Compiles (if needed and possible) the `kinds` of `ty` together, so
+    /// that the ones a new function needs share a mapping.
+    pub(crate) fn prepare(
+        &self,
+        ty: &SharedSignature,
+        kinds: &[TrampolineKind],
+    ) -> Result<(), Error> {
+        self.check_own(ty)?;
+        self.inner.source.prepare(ty, kinds)
+    }
+
     /// The template of `kind` for `ty`, to stamp per function.
     pub(crate) fn template(
         &self,

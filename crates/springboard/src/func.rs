@@ -136,6 +136,10 @@ impl Func {
         E: Into<BoxError>,
     {
         let shared = engine.register(ty)?;
+        engine.prepare(
+            &shared,
+            &[TrampolineKind::NativeToArray, TrampolineKind::WasmToArray],
+        )?;
         let native_call = engine
             .trampoline(&shared, TrampolineKind::NativeToArray)?
             .ok_or_else(|| Error::MissingTrampoline {

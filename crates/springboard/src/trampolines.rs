@@ -112,9 +112,9 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    /// The `kind` code of `sig`: already there, or compiled now (only that
-    /// kind when lazy, every missing kind of the signature when eager).
-    /// `Ok(None)` when there is no compiler and no object supplied it.
+    /// The `kind` code of `sig`: already there, or compiled now (see
+    /// [`prepare`](Self::prepare)). `Ok(None)` when there is no compiler and
+    /// no object supplied it.
     pub(crate) fn code(
         &self,
         sig: &SharedSignature,
@@ -123,37 +123,44 @@ impl Source {
         if let Some(found) = sig.0.code.get(kind) {
             return Ok(Some(found.clone()));
         }
-        self.compile_missing(sig, kind)?;
+        self.prepare(sig, &[kind])?;
         Ok(sig.0.code.get(kind).cloned())
     }
 
+    /// Compiles the missing ones of `kinds` for `sig` (every missing kind
+    /// when eager) into one mapping: a caller that needs several kinds at
+    /// once asks for them together, so they share a page.
     #[cfg(feature = "compiler")]
-    fn compile_missing(&self, sig: &SharedSignature, kind: TrampolineKind) -> Result<(), Error> {
+    pub(crate) fn prepare(
+        &self,
+        sig: &SharedSignature,
+        kinds: &[TrampolineKind],
+    ) -> Result<(), Error> {
         let code = &sig.0.code;
+        if kinds.iter().all(|&k| code.get(k).is_some()) {
+            return Ok(());
+        }
         let _guard = code
             .compiling
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if code.get(kind).is_some() {
-            return Ok(()); // compiled by the thread we waited for
-        }
-        let wanted: Vec<TrampolineKind> = if self.eager {
-            TrampolineKind::ALL
-                .into_iter()
-                .filter(|&k| code.get(k).is_none())
-                .collect()
+        // Rechecked under the lock: the thread we waited for may have
+        // compiled some of them.
+        let wanted: &[TrampolineKind] = if self.eager {
+            &TrampolineKind::ALL
         } else {
-            vec![kind]
+            kinds
         };
         let batch = wanted
-            .into_iter()
-            .map(|k| Ok((sig.clone(), self.compile(k, sig)?)))
+            .iter()
+            .filter(|&&k| code.get(k).is_none())
+            .map(|&k| Ok((sig.clone(), self.compile(k, sig)?)))
             .collect::<Result<Vec<_>, Error>>()?;
         install(batch)
     }
 
     #[cfg(not(feature = "compiler"))]
-    fn compile_missing(&self, _: &SharedSignature, _: TrampolineKind) -> Result<(), Error> {
+    pub(crate) fn prepare(&self, _: &SharedSignature, _: &[TrampolineKind]) -> Result<(), Error> {
         Ok(()) // only loaded objects supply code
     }
 

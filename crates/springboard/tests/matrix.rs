@@ -141,6 +141,21 @@ fn precompiled_trampolines_serve_every_later_function() {
     );
 }
 
+#[test]
+fn an_untyped_hosts_two_trampolines_share_a_page() {
+    // Compiled lazily, but together: one mapping, not one each.
+    let engine = Engine::default();
+    for sig in signatures() {
+        let host = logging_host(&engine, &sig, &Log::default(), &[]);
+        // SAFETY: a live funcref.
+        let f = unsafe { host.vm_func_ref().as_ref() };
+        let native = f.native_call.as_ptr() as usize;
+        let wasm = f.wasm_call.expect("compiled").as_ptr() as usize;
+        assert_eq!(native / 4096, wasm / 4096, "{sig}");
+    }
+    assert_eq!(engine.compiled_trampolines(), 2 * signatures().len());
+}
+
 /// Calls host function `func` through `via` and checks that it returned
 /// `results` and that its closure logged one call with exactly `args`.
 fn call_logged_host(
