@@ -202,7 +202,9 @@ impl CompilerBuilder {
 }
 
 /// Compiles trampolines and probes for one target. `Send + Sync`: compile
-/// from as many threads as you like.
+/// from as many threads as you like. Each thread that compiles keeps one
+/// Cranelift context (its buffers, shared by every `Compiler`) until it
+/// exits, so later compilations on it allocate little.
 #[derive(Clone)]
 pub struct Compiler {
     isa: OwnedTargetIsa,

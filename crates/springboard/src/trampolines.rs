@@ -187,8 +187,8 @@ impl Source {
             .map_or(1, |n| n.get())
             .min(work.len().max(1));
         // Workers take the next item as they finish one (signatures differ
-        // widely in cost), and the calling thread is one of them: its
-        // Cranelift context is already warm.
+        // widely in cost), and the calling thread is one of them rather than
+        // idling in `join` (its Cranelift context may well be warm).
         let next = AtomicUsize::new(0);
         let worker = || -> Result<Vec<_>, Error> {
             let mut done = Vec::new();
