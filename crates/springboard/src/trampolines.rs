@@ -120,9 +120,6 @@ impl Source {
         sig: &SharedSignature,
         kind: TrampolineKind,
     ) -> Result<Option<KindCode>, Error> {
-        if let Some(found) = sig.0.code.get(kind) {
-            return Ok(Some(found.clone()));
-        }
         self.prepare(sig, &[kind])?;
         Ok(sig.0.code.get(kind).cloned())
     }
