@@ -3,7 +3,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use springboard::{Compilation, Config, Engine, Func, Val};
-use springboard_compiler::module::ModuleInfo;
+use springboard_check::module::ModuleInfo;
 use springboard_compiler::{Compiler, ObjectBuilder, Signature, TrampolineKind, ValType};
 use springboard_loader::{CodeKind, CodeMemory, ObjectFile};
 use std::hint::black_box;
@@ -99,7 +99,7 @@ fn aot(c: &mut Criterion) {
                     .filter(|e| non_templates(&e.kind))
                     .map(|e| object.get(e.kind, &e.signature).unwrap())
                     .collect();
-                let items: Vec<_> = code.iter().map(|c| c.code_item(None)).collect();
+                let items: Vec<_> = code.iter().map(|c| CodeItem::new(&c, None)).collect();
                 black_box(CodeMemory::new(&items).unwrap())
             })
         });
@@ -110,7 +110,7 @@ fn aot(c: &mut Criterion) {
                     .flat_map(|s| TrampolineKind::ALL.into_iter().filter(|k| !k.is_template()).map(move |k| (k, s)))
                     .map(|(k, s)| compiler.compile(k, s).unwrap())
                     .collect();
-                let items: Vec<_> = code.iter().map(|c| c.code_item(None)).collect();
+                let items: Vec<_> = code.iter().map(|c| CodeItem::new(&c, None)).collect();
                 black_box(CodeMemory::new(&items).unwrap())
             })
         });

@@ -45,7 +45,7 @@ impl Kinds {
         let p = |conv| compiler.compile_probe(conv, sig).unwrap();
         let (wasm, native, array) = (p(CallConv::Wasm), p(CallConv::Native), p(CallConv::Array));
         let probes =
-            CodeMemory::new(&[wasm.code_item(None), native.code_item(None), array.code_item(None)]).unwrap();
+            CodeMemory::new(&[CodeItem::new(&wasm, None), CodeItem::new(&native, None), CodeItem::new(&array, None)]).unwrap();
         let (wasm_probe, native_probe, array_probe) =
             (probes.entry(0).unwrap(), probes.entry(1).unwrap(), probes.entry(2).unwrap());
         let (w2n, w2a, n2a, entry) = (
@@ -54,14 +54,14 @@ impl Kinds {
             c(TrampolineKind::NativeToArray),
             c(TrampolineKind::Entry),
         );
-        let fixed = CodeMemory::new(&[w2n.code_item(None), w2a.code_item(None), n2a.code_item(None), entry.code_item(None)])
+        let fixed = CodeMemory::new(&[CodeItem::new(&w2n, None), CodeItem::new(&w2a, None), CodeItem::new(&n2a, None), CodeItem::new(&entry, None)])
             .unwrap();
         let (a2w, n2w) = (c(TrampolineKind::ArrayToWasm), c(TrampolineKind::NativeToWasm));
         let stamped = CodeMemory::new(&[
-            a2w.code_item(Some(wasm_probe)),
-            n2w.code_item(Some(wasm_probe)),
-            a2w.code_item(Some(fixed.entry(0).unwrap())),
-            a2w.code_item(Some(fixed.entry(1).unwrap())),
+            CodeItem::new(&a2w, Some(wasm_probe)),
+            CodeItem::new(&n2w, Some(wasm_probe)),
+            CodeItem::new(&a2w, Some(fixed.entry(0).unwrap())),
+            CodeItem::new(&a2w, Some(fixed.entry(1).unwrap())),
         ])
         .unwrap();
         // SAFETY (all transmutes below): each address is code of exactly the

@@ -71,7 +71,7 @@ pub fn object(compiler: &Compiler, cases: &[Case]) -> Result<Vec<u8>, Error> {
         }
         let array_to_wasm = compiler.compile(TrampolineKind::ArrayToWasm, sig)?;
         for kind in [TrampolineKind::WasmToNative, TrampolineKind::WasmToArray] {
-            let callee = springboard_loader::format::symbol_name(
+            let callee = springboard_environ::format::symbol_name(
                 springboard_compiler::CodeKind::Trampoline(kind),
                 sig,
             );
@@ -288,7 +288,7 @@ pub fn verify(cases: &[Case], stdout: &str) -> Result<usize, String> {
                 let got = seen
                     .get(&(n, format!("{route}-{which}"), slot))
                     .ok_or_else(|| format!("case {n} {route}-{which} {slot} missing"))?;
-                if !springboard_compiler::check::same_bits(ty, ValRaw::v128(*got), want) {
+                if !springboard_check::values::same_bits(ty, ValRaw::v128(*got), want) {
                     return Err(format!(
                         "case {n} ({sig}) {route}-{which} slot {slot} ({ty}): expected {want:?}, got {got:#034x}"
                     ));

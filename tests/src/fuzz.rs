@@ -5,7 +5,7 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use springboard::{Engine, Error, Func, FuncRef, SharedSignature, Val};
-use springboard_compiler::check::CodeSet;
+use springboard_check::CodeSet;
 use springboard_compiler::{Compiler, Signature, ValType};
 use springboard_loader::ObjectFile;
 use springboard_vm_abi::ValRaw;
@@ -299,7 +299,7 @@ fn load_everything(bytes: &[u8]) {
     for entry in object.entries() {
         if let Ok(code) = object.get(entry.kind, &entry.signature) {
             assert!(!code.code.is_empty());
-            let template = matches!(entry.kind, springboard_loader::CodeKind::Trampoline(k) if k.is_template());
+            let template = entry.kind.is_template();
             assert_eq!(code.relocations.len(), usize::from(template));
             for r in &code.relocations {
                 assert!(

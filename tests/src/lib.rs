@@ -5,8 +5,8 @@
 pub mod c_harness;
 pub mod fuzz;
 
+use springboard_check::module::ModuleInfo;
 use springboard_compiler::Signature;
-use springboard_compiler::module::ModuleInfo;
 use std::path::PathBuf;
 
 /// The folder of fixtures, `tests/data/`.

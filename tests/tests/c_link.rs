@@ -2,7 +2,7 @@
 //! toolchain: a generated C program plays host and callee and drives every
 //! trampoline kind, and every value it prints is checked bit for bit.
 
-use springboard_compiler::check::ValueGen;
+use springboard_check::values::ValueGen;
 use springboard_compiler::{Compiler, Signature, ValType};
 use springboard_tests::c_harness::{self, Case};
 

@@ -7,7 +7,7 @@
 //! conversions. Skipped, with the reason printed, where the tools are absent
 //! (`.ci/run` installs them).
 
-use springboard_compiler::check::{ValueGen, edge_values};
+use springboard_check::values::{ValueGen, edge_values};
 use springboard_compiler::{Compiler, Error, Signature, ValType};
 use springboard_loader::{ObjectError, ObjectFile};
 use springboard_tests::c_harness::{self, Case};

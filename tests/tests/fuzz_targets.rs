@@ -1,7 +1,7 @@
 //! Every fuzz target over its checked-in seed corpus (`fuzz/corpus/<name>/`)
 //! and a fixed number of seeded random inputs.
 
-use springboard_compiler::check::ValueGen;
+use springboard_check::values::ValueGen;
 use springboard_tests::fuzz;
 use std::path::PathBuf;
 

@@ -5,9 +5,9 @@
 //! (`v128` has no libffi type and is covered by the C harness instead.)
 
 use libffi::middle::{Arg, Cif, CodePtr, Ret, Type};
-use springboard_compiler::check::{ValueGen, same_bits};
+use springboard_check::values::{ValueGen, same_bits};
 use springboard_compiler::{CallConv, Compiler, Signature, TrampolineKind, ValType};
-use springboard_loader::CodeMemory;
+use springboard_loader::{CodeItem, CodeMemory};
 use springboard_vm_abi::{VMFunctionBody, VMTrampoline, ValRaw};
 
 const C_TYPES: [ValType; 6] = [
@@ -91,7 +91,8 @@ fn entry_trampoline_agrees_with_libffi() {
         let (np, nr) = (params.len(), results.len());
         let probe = compiler.compile_probe(CallConv::Native, &sig).unwrap();
         let entry = compiler.compile(TrampolineKind::Entry, &sig).unwrap();
-        let memory = CodeMemory::new(&[probe.code_item(None), entry.code_item(None)]).unwrap();
+        let memory =
+            CodeMemory::new(&[CodeItem::new(&probe, None), CodeItem::new(&entry, None)]).unwrap();
         let (probe_ptr, entry_ptr) = (memory.entry(0).unwrap(), memory.entry(1).unwrap());
         let args = values.values(params);
         let want = values.values(results);

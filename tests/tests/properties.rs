@@ -1,7 +1,8 @@
 //! Property tests: random signatures of up to 1000 parameters and 1000
 //! results of every value type, every kind, random values — bit-exact.
 
-use springboard_compiler::check::{CodeSet, ValueGen};
+use springboard_check::CodeSet;
+use springboard_check::values::ValueGen;
 use springboard_compiler::{Compiler, Signature, ValType};
 
 /// A length in 0..=max, biased towards the interesting small and huge ends.

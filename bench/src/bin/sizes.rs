@@ -2,7 +2,7 @@
 //! 1,000 signatures. `cargo run --release --bin sizes` (in `bench/`).
 
 use springboard::{Compilation, Config, Engine, Signature, ValType};
-use springboard_compiler::module::ModuleInfo;
+use springboard_check::module::ModuleInfo;
 use springboard_compiler::{Compiler, TrampolineKind};
 use springboard_loader::{page_size, stats};
 

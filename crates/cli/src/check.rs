@@ -7,9 +7,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use springboard::vm::ValRaw;
 use springboard::{Engine, Error, Func, Signature, Val, ValType};
-use springboard_compiler::check::{CodeSet, ValueGen, edge_values};
+use springboard_check::CodeSet;
+use springboard_check::values::{ValueGen, edge_values};
 use springboard_compiler::{Compiler, OptLevel, TrampolineKind};
-use springboard_loader::MAX_PARAMS;
+use springboard_environ::MAX_PARAMS;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +23,8 @@ struct Report {
     target: String,
     signatures: Vec<SignatureReport>,
     trampolines: usize,
+    /// How many of the checked trampolines the module itself needs.
+    needed_trampolines: usize,
     calls: usize,
     values: usize,
     refusals: usize,
@@ -32,6 +35,8 @@ struct Report {
 #[derive(Serialize)]
 struct SignatureReport {
     signature: String,
+    /// The kinds the module needs for this type (see `inspect`).
+    needed: Vec<&'static str>,
     calls: usize,
     values: usize,
     refusals: usize,
@@ -54,10 +59,15 @@ pub(crate) fn run(path: &Path, seed: u64, rounds: u32, json: bool) -> Result<boo
         bar
     };
     let mut reports = Vec::with_capacity(module.signatures.len());
-    for (i, sig) in module.signatures.iter().enumerate() {
+    for (i, (sig, ty)) in module.signatures.iter().zip(&module.info.types).enumerate() {
         bar.set_message(short(&sig.to_string(), 40));
         let mut report = SignatureReport {
             signature: sig.to_string(),
+            needed: ty
+                .needed_kinds()
+                .into_iter()
+                .map(TrampolineKind::name)
+                .collect(),
             calls: 0,
             values: 0,
             refusals: 0,
@@ -77,6 +87,7 @@ pub(crate) fn run(path: &Path, seed: u64, rounds: u32, json: bool) -> Result<boo
         seed,
         target: compiler.triple(),
         trampolines: reports.len() * TrampolineKind::ALL.len(),
+        needed_trampolines: reports.iter().map(|r| r.needed.len()).sum(),
         calls: reports.iter().map(|r| r.calls).sum(),
         values: reports.iter().map(|r| r.values).sum(),
         refusals: reports.iter().map(|r| r.refusals).sum(),

@@ -7,7 +7,7 @@ mod inspect;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use springboard_compiler::module::{ModuleInfo, TypeUse};
+use springboard_check::module::{ModuleInfo, TypeUse};
 use springboard_compiler::{Compiler, OptLevel, Signature};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

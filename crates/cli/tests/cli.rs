@@ -91,6 +91,40 @@ fn inspect_lists_signatures_and_needs() {
     );
 }
 
+/// Functions handed out through `ref.func` in expression-form element
+/// segments and global initialisers need their wasm-side trampolines, as
+/// `inspect` and `check` both report.
+#[test]
+fn inspect_and_check_count_every_ref_func_form() {
+    let file = "tests/data/ref-func-forms.wat";
+    let out = springboard(&["inspect", file, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reachable: u64 = report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reachable"].as_u64().unwrap())
+        .sum();
+    assert_eq!(reachable, 5, "{report}");
+    // Five reachable types need 3 kinds each, the imported one 3.
+    assert_eq!(report["trampolines"], 18, "{report}");
+    let out = springboard(&["check", file, "--json", "--rounds", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["needed_trampolines"], 18, "{report}");
+    let declared = report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["signature"] == "(func (param f32 f32))")
+        .unwrap();
+    assert_eq!(
+        declared["needed"],
+        serde_json::json!(["array_to_wasm", "native_to_wasm", "entry"])
+    );
+}
+
 #[test]
 fn compile_writes_an_object_the_loader_accepts() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));

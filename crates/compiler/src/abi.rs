@@ -8,10 +8,8 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{self, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
-use springboard_loader::{CallConv, Signature, ValType};
-
-/// Bytes per `ValRaw` slot.
-const SLOT: u32 = 16;
+use springboard_environ::{CallConv, Signature, ValType};
+use springboard_vm_abi::{PtrSize, ResultsArea};
 
 /// What a function needs to know about its target to build trampolines.
 pub(crate) struct Abi<'a> {
@@ -35,6 +33,16 @@ impl Abi<'_> {
 
     fn ptr_bytes(&self) -> u8 {
         self.isa.pointer_bytes()
+    }
+
+    /// The target's pointer size, for `vm-abi` offsets.
+    pub(crate) fn ptr_size(&self) -> PtrSize {
+        PtrSize::new(self.ptr_bytes()).expect("Cranelift targets have 4- or 8-byte pointers")
+    }
+
+    /// Bytes per `ValRaw` slot (also the stride of a buffer of them).
+    pub(crate) fn slot_size(&self) -> u32 {
+        u32::from(self.ptr_size().size_of_val_raw())
     }
 
     fn native_cc(&self) -> isa::CallConv {
@@ -106,21 +114,19 @@ impl Abi<'_> {
         }
     }
 
-    /// Offsets of results `1..` in the native results area, and its size:
-    /// in order, each aligned as in a C struct of the results (`c_align`).
+    /// Offsets of results `1..` in the native results area, and its size
+    /// (see `ResultsArea`), each aligned as C aligns it (`c_align`).
     pub(crate) fn native_results_area(&self) -> (Vec<u32>, u32) {
-        let mut offset = 0u32;
+        let mut area = ResultsArea::EMPTY;
         let offsets = self.sig.results()[1.min(self.sig.results().len())..]
             .iter()
             .map(|&t| {
-                let size = t.byte_size(self.ptr_bytes());
-                offset = offset.next_multiple_of(self.c_align(t));
-                let at = offset;
-                offset += size;
-                at
+                let (offset, next) = area.push(t.byte_size(self.ptr_bytes()), self.c_align(t));
+                area = next;
+                offset
             })
             .collect();
-        (offsets, offset)
+        (offsets, area.size())
     }
 
     /// Flags for `ValRaw` slots: always little-endian, whatever the target.
@@ -139,7 +145,8 @@ impl Abi<'_> {
         (0..tys.len())
             .map(|i| {
                 let ty = self.clif_type(tys[i]);
-                b.ins().load(ty, flags, base, (i as u32 * SLOT) as i32)
+                b.ins()
+                    .load(ty, flags, base, (i as u32 * self.slot_size()) as i32)
             })
             .collect()
     }
@@ -164,7 +171,8 @@ impl Abi<'_> {
                 types::I32 => b.ins().uextend(types::I64, v),
                 _ => v,
             };
-            b.ins().store(flags, v, base, (i as u32 * SLOT) as i32);
+            b.ins()
+                .store(flags, v, base, (i as u32 * self.slot_size()) as i32);
         }
     }
 
@@ -172,7 +180,7 @@ impl Abi<'_> {
     fn stack_buffer(&self, b: &mut FunctionBuilder, bytes: u32) -> Value {
         let slot = b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            bytes.max(SLOT),
+            bytes.max(self.slot_size()),
             4,
         ));
         b.ins().stack_addr(self.ptr(), slot, 0)
@@ -235,7 +243,7 @@ impl Abi<'_> {
             }
             CallConv::Array => {
                 let len = self.sig.array_len();
-                let values = self.stack_buffer(b, len as u32 * SLOT);
+                let values = self.stack_buffer(b, len as u32 * self.slot_size());
                 self.store_slots(b, values, self.sig.params(), params);
                 let capacity = b.ins().iconst(self.ptr(), len as i64);
                 b.ins()

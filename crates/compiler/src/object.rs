@@ -3,15 +3,15 @@
 use crate::{CallConv, CodeKind, CompiledTrampoline, Compiler, Error, RelocKind, Signature};
 use object::write::{self, SectionId, StandardSection, Symbol, SymbolId, SymbolSection};
 use object::{
-    Architecture, BinaryFormat, Endianness, FileFlags, RelocationEncoding, RelocationFlags,
-    RelocationKind, SectionKind, SymbolFlags, SymbolKind, SymbolScope, elf,
+    BinaryFormat, Endianness, FileFlags, RelocationEncoding, RelocationFlags, RelocationKind,
+    SectionKind, SymbolFlags, SymbolKind, SymbolScope, elf,
 };
-use springboard_loader::format::{self, IndexEntry};
+use springboard_environ::WasmConv;
+use springboard_environ::format::{self, Index, IndexEntry};
 use std::collections::{HashMap, HashSet};
-use target_lexicon::{Architecture as Arch, Triple};
 
 /// Collects compiled code and writes it as one ELF relocatable object, in the
-/// layout `springboard_loader::format` documents: one global function
+/// layout `springboard_environ::format` documents: one global function
 /// symbol per entry, named by `format::symbol_name`, and an index section
 /// recording each symbol's kind and signature.
 ///
@@ -34,33 +34,20 @@ pub struct ObjectBuilder {
 impl ObjectBuilder {
     /// An empty object for the target of `compiler`.
     pub fn new(compiler: &Compiler) -> Result<ObjectBuilder, Error> {
-        let triple: &Triple = compiler.isa().triple();
-        let unsupported = |reason: &str| Error::Target {
-            triple: triple.to_string(),
-            reason: reason.to_owned(),
+        let isa = crate::isa::object_isa(compiler.isa().triple()).ok_or_else(|| Error::Target {
+            triple: compiler.triple(),
+            reason: "no ELF object support for this architecture".to_owned(),
+        })?;
+        let endian = if isa.is_big_endian() {
+            Endianness::Big
+        } else {
+            Endianness::Little
         };
-        let (architecture, e_flags) = match triple.architecture {
-            Arch::X86_64 => (Architecture::X86_64, 0),
-            Arch::Aarch64(_) => (Architecture::Aarch64, 0),
-            // Cranelift's riscv64 code uses the double-float ABI; gcc refuses
-            // to link objects whose flags say otherwise.
-            Arch::Riscv64(_) => (
-                Architecture::Riscv64,
-                elf::EF_RISCV_RVC.0 | elf::EF_RISCV_FLOAT_ABI_DOUBLE.0,
-            ),
-            Arch::S390x => (Architecture::S390x, 0),
-            _ => return Err(unsupported("no ELF object support for this architecture")),
-        };
-        let endian = match triple.endianness() {
-            Ok(target_lexicon::Endianness::Little) => Endianness::Little,
-            Ok(target_lexicon::Endianness::Big) => Endianness::Big,
-            Err(()) => return Err(unsupported("unknown endianness")),
-        };
-        let mut object = write::Object::new(BinaryFormat::Elf, architecture, endian);
+        let mut object = write::Object::new(BinaryFormat::Elf, isa.elf_architecture(), endian);
         object.flags = FileFlags::Elf {
             os_abi: elf::ELFOSABI_NONE,
             abi_version: 0,
-            e_flags: elf::FileFlags(e_flags),
+            e_flags: elf::FileFlags(isa.elf_flags()),
         };
         // Trampolines never need an executable stack; say so to the linker.
         object.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
@@ -211,8 +198,12 @@ impl ObjectBuilder {
             format::INDEX_SECTION.as_bytes().to_vec(),
             SectionKind::Other,
         );
-        self.object
-            .set_section_data(index, format::encode_index(&self.entries), 1);
+        let index_bytes = format::encode_index(&Index {
+            wasm_conv: WasmConv::Tail,
+            entries: self.entries,
+        })
+        .ok_or_else(|| Error::Object("more than 2^32 entries".to_owned()))?;
+        self.object.set_section_data(index, index_bytes, 1);
         self.object
             .write()
             .map_err(|e| Error::Object(e.to_string()))

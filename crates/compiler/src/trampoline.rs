@@ -13,8 +13,7 @@ use cranelift_codegen::ir::{
     Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use springboard_loader::{CallConv, CalleeSource, TrampolineKind, ValType};
-use springboard_vm_abi::PtrSize;
+use springboard_environ::{CallConv, CalleeSource, TrampolineKind, ValType};
 
 /// The IR of the `kind` trampoline for `abi.sig`.
 pub(crate) fn trampoline(abi: &Abi, kind: TrampolineKind) -> ir::Function {
@@ -34,11 +33,12 @@ pub(crate) fn probe(abi: &Abi, conv: CallConv) -> ir::Function {
         let recv = abi.receive(b, conv);
         let record = recv.caller_vmctx;
         abi.store_slots(b, record, &[ValType::ExternRef], &[recv.callee_vmctx]);
-        let params_at = b.ins().iadd_imm_u(record, 16);
+        let slot = i64::from(abi.slot_size());
+        let params_at = b.ins().iadd_imm_u(record, slot);
         abi.store_slots(b, params_at, abi.sig.params(), &recv.params);
         let results_at = b
             .ins()
-            .iadd_imm_u(record, 16 * (1 + abi.sig.params().len() as i64));
+            .iadd_imm_u(record, slot * (1 + abi.sig.params().len() as i64));
         let results = abi.load_slots(b, results_at, abi.sig.results());
         abi.ret(b, conv, recv.result_dest, &results);
     })
@@ -62,9 +62,7 @@ pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
         let one = b.ins().iconst(ir::types::I32, 1);
         b.ins().return_(&[one]);
         b.switch_to_block(present);
-        let p = PtrSize::new(abi.isa.pointer_bytes())
-            .expect("Cranelift targets have 4- or 8-byte pointers");
-        let offset = i32::from(p.vm_func_ref_type_index());
+        let offset = i32::from(abi.ptr_size().vm_func_ref_type_index());
         let actual = b
             .ins()
             .load(ir::types::I32, MemFlagsData::trusted(), funcref, offset);
@@ -145,8 +143,7 @@ fn callee_address(
         CalleeSource::HostFuncContext => {
             // The callee vmctx is a `VMHostFuncContext`; its funcref holds the
             // entry of the callee's own convention.
-            let p = PtrSize::new(abi.isa.pointer_bytes())
-                .expect("Cranelift targets have 4- or 8-byte pointers");
+            let p = abi.ptr_size();
             let field = match kind.callee_conv() {
                 CallConv::Native => p.vm_func_ref_native_call(),
                 CallConv::Array => p.vm_func_ref_array_call(),

@@ -4,9 +4,10 @@
 //! so a runtime that ships precompiled trampolines needs only this small,
 //! auditable crate.
 //!
-//! It also defines what the compiler and loader share: [`Signature`] and
-//! [`ValType`], the [`TrampolineKind`]s and [`CallConv`]s, [`Relocation`]s
-//! and the object [`format`](mod@format).
+//! What it loads is described by `springboard-environ` (re-exported as
+//! [`environ`]): signatures, kinds, relocations and the object format that
+//! the compiler writes. Pages come from a [`CodeProvider`]: the operating
+//! system by default, or a runtime's own.
 //!
 //! # Example: map a function and call it
 //!
@@ -30,20 +31,14 @@
 //! ```
 #![deny(missing_docs)]
 
-mod code;
-pub mod format;
-mod kind;
 mod memory;
 mod object;
-mod reloc;
-mod signature;
+mod provider;
 
-pub use code::CompiledTrampoline;
-pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind};
 pub use memory::{CodeItem, CodeMemory, MemoryStats, page_size, stats};
 pub use object::{ObjectError, ObjectFile};
-pub use reloc::{RelocKind, RelocTarget, Relocation};
-pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError, ValType};
+pub use provider::{CodePages, CodeProvider, MmapProvider};
+pub use springboard_environ as environ;
 
 /// Why code could not be mapped or an object not loaded.
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +69,22 @@ pub enum Error {
         /// The item's position in the batch.
         index: usize,
     },
-    /// The operating system refused to map or protect memory.
+    /// The operating system (or the code provider) refused to map or
+    /// protect memory.
     #[error("cannot map executable memory: {0}")]
-    Map(#[from] region::Error),
+    Map(std::io::Error),
+    /// A code provider handed out pages too small or misaligned.
+    #[error(
+        "the code provider gave {got} bytes at {address:#x} for {wanted}: too small or not 16-byte aligned"
+    )]
+    BadProvider {
+        /// Bytes asked for.
+        wanted: usize,
+        /// Bytes given.
+        got: usize,
+        /// Where.
+        address: usize,
+    },
     /// The instruction cache could not be made coherent.
     #[error("cannot flush the instruction cache: {0}")]
     Icache(std::io::Error),

@@ -1,8 +1,10 @@
 //! [`CodeMemory`]: executable memory that is never writable at the same time.
 
-use crate::{Error, RelocKind, RelocTarget, Relocation};
+use crate::Error;
+use crate::provider::{CodePages, CodeProvider, MmapProvider};
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use springboard_environ::{CompiledTrampoline, RelocKind, RelocTarget, Relocation};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Every item starts at least this aligned, so that entry points sit on
@@ -28,29 +30,44 @@ pub struct CodeItem<'a> {
     pub callee: Option<NonNull<c_void>>,
 }
 
+impl<'a> CodeItem<'a> {
+    /// `code` as an item; `callee` fills a template's hole.
+    pub fn new(code: &'a CompiledTrampoline, callee: Option<NonNull<c_void>>) -> CodeItem<'a> {
+        CodeItem {
+            code: &code.code,
+            relocations: &code.relocations,
+            align: code.align,
+            callee,
+        }
+    }
+}
+
 /// A batch of code mapped read+execute, unmapped on `Drop`.
 ///
 /// The batch is laid out in an ordinary `Vec`, relocated there, then copied
-/// into fresh pages mapped read+write which are flipped to read+execute
-/// before anyone can call into them (`map_executable` is the only place
-/// that flips). The pages are never writable again, so code added later
-/// goes into a new `CodeMemory`: pack what is known together in one batch
-/// (see `docs/ARCHITECTURE.md`).
+/// into fresh read+write pages from a [`CodeProvider`], which are flipped to
+/// read+execute before anyone can call into them (`map_executable` is the
+/// only place that flips). The pages are never writable again, so code added
+/// later goes into a new `CodeMemory`: pack what is known together in one
+/// batch (see `docs/ARCHITECTURE.md`).
 pub struct CodeMemory {
-    alloc: region::Allocation,
+    pages: Box<dyn CodePages>,
     offsets: Vec<usize>,
     used: usize,
 }
 
-// SAFETY: after construction the mapping is immutable (read+execute), so
-// sharing or moving it between threads cannot race.
-unsafe impl Send for CodeMemory {}
-// SAFETY: see `Send`; `&CodeMemory` only hands out addresses.
-unsafe impl Sync for CodeMemory {}
-
 impl CodeMemory {
-    /// Relocates and maps `items` together, packed one after another.
+    /// Relocates and maps `items` together, packed one after another, in
+    /// fresh pages from the operating system ([`MmapProvider`]).
     pub fn new(items: &[CodeItem<'_>]) -> Result<CodeMemory, Error> {
+        CodeMemory::new_in(&MmapProvider, items)
+    }
+
+    /// Like [`new`](Self::new), in pages from `provider`.
+    pub fn new_in(
+        provider: &dyn CodeProvider,
+        items: &[CodeItem<'_>],
+    ) -> Result<CodeMemory, Error> {
         if items.is_empty() {
             return Err(Error::Empty);
         }
@@ -75,12 +92,12 @@ impl CodeMemory {
             }
         }
         let used = image.len();
-        let alloc = map_executable(&image)?;
+        let pages = map_executable(provider, &image)?;
         STATS.mappings.fetch_add(1, Relaxed);
-        STATS.mapped.fetch_add(alloc.len(), Relaxed);
+        STATS.mapped.fetch_add(pages.len(), Relaxed);
         STATS.used.fetch_add(used, Relaxed);
         Ok(CodeMemory {
-            alloc,
+            pages,
             offsets,
             used,
         })
@@ -90,7 +107,7 @@ impl CodeMemory {
     pub fn entry(&self, index: usize) -> Option<NonNull<c_void>> {
         let offset = *self.offsets.get(index)?;
         // In bounds: `offset` is inside the mapping, which is never null.
-        NonNull::new(self.alloc.as_ptr::<u8>().wrapping_add(offset) as *mut c_void)
+        NonNull::new(self.pages.as_ptr().wrapping_add(offset) as *mut c_void)
     }
 
     /// How many items the batch holds.
@@ -110,21 +127,21 @@ impl CodeMemory {
 
     /// Bytes mapped (whole pages).
     pub fn mapped_bytes(&self) -> usize {
-        self.alloc.len()
+        self.pages.len()
     }
 
     /// The mapped address range, for diagnostics such as `/proc/self/maps`.
     pub fn range(&self) -> core::ops::Range<usize> {
-        let start = self.alloc.as_ptr::<u8>() as usize;
-        start..start + self.alloc.len()
+        let start = self.pages.as_ptr() as usize;
+        start..start + self.pages.len()
     }
 }
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
-        // `region::Allocation`'s own `Drop` unmaps the pages.
+        // The pages' own `Drop` returns them to their provider.
         STATS.mappings.fetch_sub(1, Relaxed);
-        STATS.mapped.fetch_sub(self.alloc.len(), Relaxed);
+        STATS.mapped.fetch_sub(self.pages.len(), Relaxed);
         STATS.used.fetch_sub(self.used, Relaxed);
     }
 }
@@ -163,25 +180,38 @@ fn apply(
     Ok(())
 }
 
-/// The one place where memory becomes executable: map fresh read+write pages,
-/// copy `image` in, flip them to read+execute, and make the instruction cache
-/// see the new bytes. The pages are never writable and executable at once.
-fn map_executable(image: &[u8]) -> Result<region::Allocation, Error> {
-    let mut alloc = region::alloc(image.len(), region::Protection::READ_WRITE)?;
-    let base = alloc.as_mut_ptr::<u8>();
-    // SAFETY: `alloc` is a fresh read+write mapping of at least `image.len()`
-    // bytes that nothing else refers to yet.
+/// The one place where memory becomes executable: take fresh read+write
+/// pages, copy `image` in, make the instruction cache see the new bytes, flip
+/// the pages to read+execute, and flush every thread's pipeline. The pages
+/// are never writable and executable at once.
+///
+/// The cache is cleaned *before* the flip, as Wasmtime and cranelift-jit do:
+/// the architecture allows either order, but some CPUs have had errata
+/// about cache maintenance on memory that is no longer writable.
+fn map_executable(provider: &dyn CodeProvider, image: &[u8]) -> Result<Box<dyn CodePages>, Error> {
+    let mut pages = provider.allocate(image.len()).map_err(Error::Map)?;
+    let base = pages.as_mut_ptr();
+    if pages.len() < image.len() || base.align_offset(MIN_ALIGN) != 0 {
+        return Err(Error::BadProvider {
+            wanted: image.len(),
+            got: pages.len(),
+            address: base as usize,
+        });
+    }
+    // SAFETY: `pages` is a fresh read+write allocation of at least
+    // `image.len()` bytes (checked above) that nothing else refers to yet.
     unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), base, image.len()) };
-    // SAFETY: the range is exactly our own mapping; no code in it has been
-    // handed out, so changing its protection cannot break a running caller.
-    unsafe { region::protect(base, alloc.len(), region::Protection::READ_EXECUTE)? };
     // SAFETY: the range is mapped and holds the code just written. On x86
-    // both calls are no-ops (coherent caches); on aarch64, riscv64 and s390x
-    // they clean the caches and synchronise every thread's pipeline.
+    // this is a no-op (coherent caches); on aarch64, riscv64 and s390x it
+    // cleans the data cache and invalidates the instruction cache.
     unsafe { wasmtime_jit_icache_coherence::clear_cache(base.cast(), image.len()) }
         .map_err(Error::Icache)?;
+    // SAFETY: the pages are our own and no code in them has been handed out,
+    // so changing their protection cannot break a running caller.
+    unsafe { pages.make_executable() }.map_err(Error::Map)?;
+    // Every thread, not only this one, must refetch before running the code.
     wasmtime_jit_icache_coherence::pipeline_flush_mt().map_err(Error::Icache)?;
-    Ok(alloc)
+    Ok(pages)
 }
 
 /// The size of a page of executable memory on this host.

@@ -7,13 +7,14 @@
 //! absolute 64-bit relocation against the callee symbol for templates, none
 //! otherwise). Anything else is an [`ObjectError`], never a crash.
 
-use crate::format::{self, IndexEntry, IndexError};
-use crate::{CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature};
-use object::elf;
 use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
-use object::{Architecture, BinaryFormat, ObjectKind, SectionIndex};
+use object::{BinaryFormat, ObjectKind, SectionIndex};
+use springboard_environ::format::{self, IndexEntry, IndexError, WasmConv};
+use springboard_environ::{
+    CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature,
+};
 // Fx, not SipHash: loading is hashing-bound, and flooding attacks do not
 // apply — an object is code its loader will run, so it comes from a trusted
 // source; the checks here catch corruption and mismatches, not malice.
@@ -83,6 +84,8 @@ pub enum ObjectError {
 /// A parsed and checked object file.
 pub struct ObjectFile<'data> {
     file: File<'data>,
+    isa: Isa,
+    wasm_conv: WasmConv,
     index: Vec<IndexEntry>,
     /// The index as a set, and symbols and `.text` relocations gathered once,
     /// so that loading n entries is O(n log n), not O(n²).
@@ -108,31 +111,6 @@ struct Text<'data> {
     relocations: Vec<(u64, object::read::Relocation)>,
 }
 
-fn host_machine() -> Architecture {
-    if cfg!(target_arch = "x86_64") {
-        Architecture::X86_64
-    } else if cfg!(target_arch = "aarch64") {
-        Architecture::Aarch64
-    } else if cfg!(target_arch = "riscv64") {
-        Architecture::Riscv64
-    } else if cfg!(target_arch = "s390x") {
-        Architecture::S390x
-    } else {
-        Architecture::Unknown
-    }
-}
-
-/// The ELF relocation the compiler emits for [`RelocKind::Abs8`] on `arch`.
-fn abs8_type(arch: Architecture) -> Option<elf::RelocationType> {
-    Some(match arch {
-        Architecture::X86_64 => elf::R_X86_64_64,
-        Architecture::Aarch64 => elf::R_AARCH64_ABS64,
-        Architecture::Riscv64 => elf::R_RISCV_64,
-        Architecture::S390x => elf::R_390_64,
-        _ => return None,
-    })
-}
-
 fn layout(little: bool, wide: bool) -> &'static str {
     match (little, wide) {
         (true, true) => "little-endian 64-bit",
@@ -153,13 +131,15 @@ impl<'data> ObjectFile<'data> {
                 file.kind()
             )));
         }
-        let host = host_machine();
-        if file.architecture() != host {
+        let isa = Isa::from_elf_architecture(file.architecture());
+        let host = Isa::host();
+        if isa.is_none() || isa != host {
             return Err(ObjectError::WrongMachine {
                 object: format!("{:?}", file.architecture()).to_lowercase(),
-                host: format!("{host:?}").to_lowercase(),
+                host: host.map_or("unsupported", Isa::name).to_owned(),
             });
         }
+        let isa = isa.expect("checked above");
         let host_layout = layout(
             cfg!(target_endian = "little"),
             cfg!(target_pointer_width = "64"),
@@ -174,14 +154,17 @@ impl<'data> ObjectFile<'data> {
         let index = file
             .section_by_name(format::INDEX_SECTION)
             .ok_or(ObjectError::NoIndex)?;
-        let index = format::decode_index(
+        let format::Index {
+            wasm_conv,
+            entries: index,
+        } = format::decode_index(
             index
                 .data()
                 .map_err(|e| ObjectError::Malformed(e.to_string()))?,
         )?;
         let malformed = |e: object::read::Error| ObjectError::Malformed(e.to_string());
         let section = file
-            .section_by_name(".text")
+            .section_by_name(format::TEXT_SECTION)
             .ok_or_else(|| ObjectError::Malformed("no .text section".into()))?;
         let mut relocations: Vec<_> = section.relocations().collect();
         relocations.sort_by_key(|(offset, _)| *offset);
@@ -210,6 +193,8 @@ impl<'data> ObjectFile<'data> {
         let index_set = index.iter().cloned().collect();
         Ok(ObjectFile {
             file,
+            isa,
+            wasm_conv,
             index,
             index_set,
             symbols,
@@ -220,6 +205,11 @@ impl<'data> ObjectFile<'data> {
     /// What the object holds, as its index section says.
     pub fn entries(&self) -> &[IndexEntry] {
         &self.index
+    }
+
+    /// The calling convention of the object's wasm-convention code.
+    pub fn wasm_conv(&self) -> WasmConv {
+        self.wasm_conv
     }
 
     /// The code of `kind` for `signature`, with its relocations, checked.
@@ -263,7 +253,7 @@ impl<'data> ObjectFile<'data> {
             .ok_or_else(|| bad_symbol("lies outside .text or is empty"))?;
         let range = range.expect("checked above");
         let relocations = self.relocations(&name, signature, range)?;
-        let expected = usize::from(matches!(kind, CodeKind::Trampoline(k) if k.is_template()));
+        let expected = usize::from(kind.is_template());
         if relocations.len() != expected {
             let problem = format!(
                 "{kind} needs {expected} callee relocation(s), found {}",
@@ -295,7 +285,7 @@ impl<'data> ObjectFile<'data> {
             symbol: name.to_owned(),
             problem,
         };
-        let expected_type = abs8_type(self.file.architecture());
+        let expected_type = self.isa.abs8_relocation();
         // Built on the first relocation: most kinds have none.
         let mut callee = None;
         let mut out = Vec::new();
@@ -312,7 +302,7 @@ impl<'data> ObjectFile<'data> {
                 RelocationFlags::Elf { r_type } => r_type,
                 other => return Err(bad(format!("{other:?}"))),
             };
-            if Some(r_type) != expected_type {
+            if r_type != expected_type {
                 return Err(bad(format!(
                     "ELF relocation type {} at {offset:#x}",
                     r_type.0

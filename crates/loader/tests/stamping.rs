@@ -5,7 +5,8 @@
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use springboard_loader::{CodeItem, CodeMemory, Error, RelocKind, RelocTarget, Relocation, stats};
+use springboard_environ::{RelocKind, RelocTarget, Relocation};
+use springboard_loader::{CodeItem, CodeMemory, Error, stats};
 
 /// `movabs rax, <callee>; ret`: returns the address patched into it.
 const TEMPLATE: [u8; 11] = [0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xc3];

@@ -2,11 +2,13 @@
 
 use crate::func::call_array;
 use crate::registry::{Registry, SharedSignature};
-use crate::trampolines::{self, KindCode, Source};
+use crate::slots::{self, KindCode};
+use crate::source::Source;
 use crate::{Error, FuncRef, Val};
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use springboard_loader::{CodeKind, CompiledTrampoline, ObjectFile, Signature, TrampolineKind};
+use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind};
+use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
 use springboard_vm_abi::{VMFuncRef, VMSharedSignatureIndex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,11 +28,33 @@ pub enum Compilation {
 pub use springboard_compiler::OptLevel;
 
 /// Engine settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct Config {
     #[cfg(feature = "compiler")]
     opt_level: OptLevel,
     compilation: Compilation,
+    code_provider: Arc<dyn CodeProvider>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            #[cfg(feature = "compiler")]
+            opt_level: OptLevel::default(),
+            compilation: Compilation::default(),
+            code_provider: Arc::new(MmapProvider),
+        }
+    }
+}
+
+impl core::fmt::Debug for Config {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut d = f.debug_struct("Config");
+        #[cfg(feature = "compiler")]
+        d.field("opt_level", &self.opt_level);
+        d.field("compilation", &self.compilation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -49,6 +73,13 @@ impl Config {
     /// When trampolines are compiled.
     pub fn compilation(&mut self, compilation: Compilation) -> &mut Config {
         self.compilation = compilation;
+        self
+    }
+
+    /// Where the engine's executable code lives: fresh pages from the
+    /// operating system by default ([`MmapProvider`]), or a runtime's own.
+    pub fn code_provider(&mut self, provider: Arc<dyn CodeProvider>) -> &mut Config {
+        self.code_provider = provider;
         self
     }
 }
@@ -96,6 +127,7 @@ impl Engine {
     pub fn new(config: &Config) -> Result<Engine, Error> {
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
         let source = Source {
+            provider: Arc::clone(&config.code_provider),
             #[cfg(feature = "compiler")]
             compiler: springboard_compiler::Compiler::builder()
                 .opt_level(config.opt_level)
@@ -181,13 +213,18 @@ impl Engine {
         }
         let count = batch.len();
         let types: Vec<SharedSignature> = batch.iter().map(|(s, _)| s.clone()).collect();
-        trampolines::install(batch)?;
+        slots::install(self.code_provider(), batch)?;
         self.inner
             .pinned
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(types);
         Ok(count)
+    }
+
+    /// Where the engine's code lives.
+    pub(crate) fn code_provider(&self) -> &dyn CodeProvider {
+        &*self.inner.source.provider
     }
 
     /// The mapped `kind` trampoline of `ty`, compiling it if needed and
@@ -297,8 +334,9 @@ impl Engine {
             return Ok(*f);
         }
         let code = self.inner.source.compiler.compile_signature_check()?;
-        let memory = Arc::new(springboard_loader::CodeMemory::new(
-            &[code.code_item(None)],
+        let memory = Arc::new(springboard_loader::CodeMemory::new_in(
+            self.code_provider(),
+            &[springboard_loader::CodeItem::new(&code, None)],
         )?);
         // SAFETY: the code is the signature check, which has this type.
         let f: SignatureCheckFn =

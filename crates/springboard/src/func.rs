@@ -2,14 +2,16 @@
 //! [`TypedFunc`], its statically typed view.
 
 use crate::registry::SharedSignature;
+use crate::shims::{HostReturn, IntoFunc, Untyped, array_shim_of, untyped_array_shim};
 use crate::trap::{self, BoxError};
-use crate::typed::{HostReturn, IntoFunc, WasmParams, WasmResults, array_shim_of};
+use crate::typed::{WasmParams, WasmResults};
 use crate::{Engine, Error, FuncRef, Val};
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use springboard_loader::{CodeMemory, Signature, TrampolineKind, ValType};
+use springboard_environ::{Signature, TrampolineKind, ValType};
+use springboard_loader::{CodeItem, CodeMemory};
 use springboard_vm_abi::{
     VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMArrayCallFunction, VMFuncRef,
     VMHostFuncContext, VMOpaqueContext, VMWasmCallFunction, ValRaw,
@@ -73,12 +75,6 @@ unsafe fn free_context<T>(context: *mut ()) {
     drop(unsafe { Box::from_raw(context.cast::<VMHostFuncContext<T>>()) });
 }
 
-/// The state of an untyped host function: its type and its closure.
-struct Untyped<F> {
-    ty: Signature,
-    f: F,
-}
-
 /// One wasm body for [`Func::from_raw_wasm_batch`].
 #[derive(Clone, Copy, Debug)]
 pub struct RawWasmFunc<'a> {
@@ -136,10 +132,7 @@ impl Func {
         E: Into<BoxError>,
     {
         let shared = engine.register(ty)?;
-        engine.prepare(
-            &shared,
-            &[TrampolineKind::NativeToArray, TrampolineKind::WasmToArray],
-        )?;
+        engine.prepare(&shared, &TrampolineKind::UNTYPED_HOST)?;
         let native_call = engine
             .trampoline(&shared, TrampolineKind::NativeToArray)?
             .ok_or_else(|| Error::MissingTrampoline {
@@ -224,7 +217,7 @@ impl Func {
         engine: &Engine,
         funcs: &[RawWasmFunc<'_>],
     ) -> Result<Vec<Func>, Error> {
-        let kinds = [TrampolineKind::ArrayToWasm, TrampolineKind::NativeToWasm];
+        let kinds = TrampolineKind::WASM_BODY;
         let mut types = Vec::with_capacity(funcs.len());
         let mut templates = Vec::with_capacity(funcs.len() * 2);
         for raw in funcs {
@@ -243,9 +236,9 @@ impl Func {
         }
         let items: Vec<_> = templates
             .iter()
-            .map(|(t, body)| t.code_item(Some(body.cast::<c_void>())))
+            .map(|(t, body)| CodeItem::new(t, Some(body.cast::<c_void>())))
             .collect();
-        let stamps = Arc::new(CodeMemory::new(&items)?);
+        let stamps = Arc::new(CodeMemory::new_in(engine.code_provider(), &items)?);
         let entry = |i: usize| stamps.entry(i).expect("one entry per item");
         Ok(funcs
             .iter()
@@ -405,7 +398,7 @@ pub(crate) unsafe fn call_array(
     Ok(())
 }
 
-fn check_values(
+pub(crate) fn check_values(
     what: &'static str,
     expected: &[ValType],
     got: impl Iterator<Item = ValType>,
@@ -429,53 +422,6 @@ fn check_values(
         }
     }
     Ok(())
-}
-
-/// The array-convention shim of an untyped host function.
-unsafe extern "C" fn untyped_array_shim<F, E>(
-    callee: *mut VMOpaqueContext,
-    _caller: *mut VMOpaqueContext,
-    values: *mut ValRaw,
-    capacity: usize,
-) where
-    F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
-    E: Into<BoxError>,
-{
-    // SAFETY: this shim is only installed in a `VMHostFuncContext<Untyped<F>>`,
-    // passed as the callee vmctx.
-    let host = unsafe { &(*callee.cast::<VMHostFuncContext<Untyped<F>>>()).host_state };
-    let ty = &host.ty;
-    if values.is_null() || capacity < ty.array_len() {
-        trap::record(Error::BufferTooSmall {
-            capacity,
-            needed: ty.array_len(),
-        });
-        return;
-    }
-    // SAFETY: the caller passes `capacity` slots, checked to be enough.
-    let values = unsafe { core::slice::from_raw_parts_mut(values, capacity) };
-    let params: Vec<Val> = ty
-        .params()
-        .iter()
-        .zip(values.iter())
-        .map(|(&t, &raw)| Val::from_raw(raw, t))
-        .collect();
-    let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
-    if trap::catch(|| (host.f)(&params, &mut results).map_err(Into::into)).is_none() {
-        return;
-    }
-    if let Err(e) = check_values(
-        "results",
-        ty.results(),
-        results.iter().map(Val::ty),
-        results.len(),
-    ) {
-        trap::record(e);
-        return;
-    }
-    for (slot, v) in values.iter_mut().zip(&results) {
-        *slot = v.to_raw();
-    }
 }
 
 /// A [`Func`] whose type is known statically: calls go straight through

@@ -55,10 +55,36 @@
 //! loaded object holds a `wasm_to_native` trampoline for its type.
 #![deny(missing_docs)]
 
+/// Invokes `$m!` once per arity of typed functions, 0 to 16, with the
+/// parameter names and their slot indices.
+macro_rules! for_each_arity {
+    ($m:ident) => {
+        $m!();
+        $m!(A1 0);
+        $m!(A1 0 A2 1);
+        $m!(A1 0 A2 1 A3 2);
+        $m!(A1 0 A2 1 A3 2 A4 3);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12 A14 13);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12 A14 13 A15 14);
+        $m!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12 A14 13 A15 14 A16 15);
+    };
+}
+
 mod engine;
 mod func;
 mod registry;
-mod trampolines;
+mod shims;
+mod slots;
+mod source;
 mod trap;
 mod typed;
 mod val;
@@ -68,10 +94,12 @@ pub use engine::OptLevel;
 pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
 pub use func::{Func, RawWasmFunc, TypedFunc};
 pub use registry::SharedSignature;
-pub use springboard_loader::{Signature, SignatureError, TrampolineKind, ValType};
+pub use shims::{HostReturn, IntoFunc};
+pub use springboard_environ::{Signature, SignatureError, TrampolineKind, ValType};
+pub use springboard_loader::{CodePages, CodeProvider, MmapProvider};
 pub use springboard_vm_abi as vm;
 pub use trap::{BoxError, take_host_failure};
-pub use typed::{HostReturn, IntoFunc, WasmParams, WasmResults};
+pub use typed::{WasmParams, WasmResults};
 pub use val::{ExternRef, FuncRef, V128, Val, WasmTy};
 
 /// Everything that can go wrong in the facade.

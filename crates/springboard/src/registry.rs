@@ -9,8 +9,8 @@
 //! the last handle of its type drops.
 
 use crate::Error;
-use crate::trampolines::SigCode;
-use springboard_loader::Signature;
+use crate::slots::SigCode;
+use springboard_environ::Signature;
 use springboard_vm_abi::VMSharedSignatureIndex;
 use std::collections::HashMap;
 use std::fmt;

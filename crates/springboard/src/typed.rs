@@ -1,19 +1,18 @@
-//! Typed calls: parameter and result tuples, the native-convention calls
-//! [`TypedFunc`](crate::TypedFunc) makes, and the Rust shims behind typed host
-//! functions ([`Func::wrap`](crate::Func::wrap)).
+//! Typed calls: parameter and result tuples, and the native-convention calls
+//! [`TypedFunc`](crate::TypedFunc) makes. The shims behind typed host
+//! functions are in `shims.rs`.
 //!
 //! Native convention recap (see `docs/ABI.md`): `(callee_vmctx,
 //! caller_vmctx, params…[, retptr]) -> result0`, results `1..` written
-//! through `retptr` at naturally aligned offsets — which is exactly a
-//! `#[repr(C)]` struct of their native types (the `RestN` structs here).
+//! through `retptr` at the offsets `vm-abi`'s `ResultsArea` gives — which is
+//! exactly a `#[repr(C)]` struct of their native types (the `RestN` structs
+//! here, each checked against `ResultsArea` at compile time for every
+//! instantiation in use).
 
-use crate::trap::{self, BoxError};
 use crate::val::WasmTy;
 use core::ptr::NonNull;
-use springboard_loader::ValType;
-use springboard_vm_abi::{
-    VMArrayCallFunction, VMHostFuncContext, VMNativeCallFunction, VMOpaqueContext, ValRaw,
-};
+use springboard_environ::ValType;
+use springboard_vm_abi::{ResultsArea, VMNativeCallFunction, VMOpaqueContext, ValRaw};
 
 /// A tuple of parameters of a typed call: `()`, `(A,)`, `(A, B)`… up to 16.
 pub trait WasmParams: Send + Sync + 'static {
@@ -63,86 +62,6 @@ pub trait WasmResults: Send + Sync + 'static {
     unsafe fn from_native(first: Self::First, area: *const Self::Area) -> Self;
 }
 
-/// What a typed host closure returns: its results, or a `Result` of them.
-/// An `Err` is caught at the boundary and returned by the enclosing call.
-pub trait HostReturn: Send + 'static {
-    /// The results.
-    type Results: WasmResults;
-    /// The results or the closure's error.
-    fn into_result(self) -> Result<Self::Results, BoxError>;
-}
-
-impl<R: WasmResults> HostReturn for R {
-    type Results = R;
-    fn into_result(self) -> Result<R, BoxError> {
-        Ok(self)
-    }
-}
-
-impl<R: WasmResults, E: Into<BoxError> + Send + 'static> HostReturn for Result<R, E> {
-    type Results = R;
-    fn into_result(self) -> Result<R, BoxError> {
-        self.map_err(Into::into)
-    }
-}
-
-/// A Rust closure usable as a typed host function: `Fn(A1, …, An) -> R`
-/// for `n <= 16`, with every `Ai: WasmTy` and `R: HostReturn`.
-pub trait IntoFunc<P: WasmParams, R: HostReturn>: Send + Sync + Sized + 'static {
-    /// Calls the closure with a parameter tuple.
-    #[doc(hidden)]
-    fn call_tuple(&self, params: P) -> R;
-    /// The native-convention shim for `VMFuncRef::native_call`, which
-    /// expects its callee vmctx to be a `VMHostFuncContext<Self>`.
-    #[doc(hidden)]
-    fn native_shim() -> NonNull<VMNativeCallFunction>;
-}
-
-/// The zero value of any native ABI type (integers, floats, pointers, vectors).
-fn zeroed<T: Copy>() -> T {
-    // SAFETY: only instantiated with the `Abi` types of `WasmTy` and `()`:
-    // integers, floats, raw pointers and SIMD vectors, all valid as zero bits.
-    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-}
-
-/// The array-convention shim of a typed host function.
-pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
-    callee: *mut VMOpaqueContext,
-    _caller: *mut VMOpaqueContext,
-    values: *mut ValRaw,
-    capacity: usize,
-) where
-    F: IntoFunc<P, R>,
-    P: WasmParams,
-    R: HostReturn,
-{
-    if values.is_null() || capacity < P::COUNT.max(R::Results::COUNT) {
-        trap::record(crate::Error::BufferTooSmall {
-            capacity,
-            needed: P::COUNT.max(R::Results::COUNT),
-        });
-        return;
-    }
-    // SAFETY: the caller passes a buffer of `capacity` slots (checked to be
-    // enough), and `callee` is the `VMHostFuncContext<F>` this shim was
-    // installed in.
-    let (values, f) = unsafe {
-        (
-            core::slice::from_raw_parts_mut(values, capacity),
-            &(*callee.cast::<VMHostFuncContext<F>>()).host_state,
-        )
-    };
-    if let Some(results) = trap::catch(|| f.call_tuple(P::load(values)).into_result()) {
-        results.store(values);
-    }
-}
-
-/// The array shim of `F` as a function pointer.
-pub(crate) fn array_shim_of<F: IntoFunc<P, R>, P: WasmParams, R: HostReturn>() -> VMArrayCallFunction
-{
-    array_shim::<F, P, R>
-}
-
 macro_rules! one {
     ($x:tt) => {
         1
@@ -150,30 +69,46 @@ macro_rules! one {
 }
 
 macro_rules! rest_struct {
-    ($name:ident $($t:ident)*) => {
+    ($name:ident $($t:ident $i:tt)*) => {
         /// A `#[repr(C)]` native results area.
         #[doc(hidden)]
         #[derive(Clone, Copy)]
         #[repr(C)]
         pub struct $name<$($t),*>($(pub $t),*);
+
+        impl<$($t: Copy),*> $name<$($t),*> {
+            /// Evaluates (failing the build) unless rustc lays the struct out
+            /// where `ResultsArea` — what generated code uses — says.
+            const AGREES_WITH_VM_ABI: () = {
+                let area = ResultsArea::EMPTY;
+                $(
+                    let (offset, area) = area.push(
+                        core::mem::size_of::<$t>() as u32,
+                        core::mem::align_of::<$t>() as u32,
+                    );
+                    assert!(offset as usize == core::mem::offset_of!(Self, $i));
+                )*
+                let _ = area;
+            };
+        }
     };
 }
 
-rest_struct!(Rest1 B);
-rest_struct!(Rest2 B C);
-rest_struct!(Rest3 B C D);
-rest_struct!(Rest4 B C D E);
-rest_struct!(Rest5 B C D E F);
-rest_struct!(Rest6 B C D E F G);
-rest_struct!(Rest7 B C D E F G H);
-rest_struct!(Rest8 B C D E F G H I);
-rest_struct!(Rest9 B C D E F G H I J);
-rest_struct!(Rest10 B C D E F G H I J K);
-rest_struct!(Rest11 B C D E F G H I J K L);
-rest_struct!(Rest12 B C D E F G H I J K L M);
-rest_struct!(Rest13 B C D E F G H I J K L M N);
-rest_struct!(Rest14 B C D E F G H I J K L M N O);
-rest_struct!(Rest15 B C D E F G H I J K L M N O Q);
+rest_struct!(Rest1 B 0);
+rest_struct!(Rest2 B 0 C 1);
+rest_struct!(Rest3 B 0 C 1 D 2);
+rest_struct!(Rest4 B 0 C 1 D 2 E 3);
+rest_struct!(Rest5 B 0 C 1 D 2 E 3 F 4);
+rest_struct!(Rest6 B 0 C 1 D 2 E 3 F 4 G 5);
+rest_struct!(Rest7 B 0 C 1 D 2 E 3 F 4 G 5 H 6);
+rest_struct!(Rest8 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7);
+rest_struct!(Rest9 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8);
+rest_struct!(Rest10 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9);
+rest_struct!(Rest11 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10);
+rest_struct!(Rest12 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11);
+rest_struct!(Rest13 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12);
+rest_struct!(Rest14 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13);
+rest_struct!(Rest15 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13 Q 14);
 
 impl WasmResults for () {
     const COUNT: usize = 0;
@@ -250,6 +185,7 @@ macro_rules! results_tuple {
             type First = $a::Abi;
             type Area = $rest<$($t::Abi),*>;
             unsafe fn into_native(self, area: *mut Self::Area) -> $a::Abi {
+                let () = Self::Area::AGREES_WITH_VM_ABI;
                 let ($a, $($t,)*) = self;
                 // SAFETY: with two or more results the caller passes a
                 // results area of this layout.
@@ -257,6 +193,7 @@ macro_rules! results_tuple {
                 $a.into_abi()
             }
             unsafe fn from_native(first: $a::Abi, area: *const Self::Area) -> Self {
+                let () = Self::Area::AGREES_WITH_VM_ABI;
                 // SAFETY: the callee filled the area it was given.
                 let $rest($($t),*) = unsafe { area.read() };
                 ($a::from_abi(first), $($t::from_abi($t),)*)
@@ -322,68 +259,6 @@ macro_rules! params_tuple {
                 }
             }
         }
-
-        #[allow(non_snake_case)]
-        impl<Func, Ret, $($a: WasmTy),*> IntoFunc<($($a,)*), Ret> for Func
-        where
-            Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
-            Ret: HostReturn,
-        {
-            fn call_tuple(&self, params: ($($a,)*)) -> Ret {
-                let ($($a,)*) = params;
-                self($($a),*)
-            }
-
-            fn native_shim() -> NonNull<VMNativeCallFunction> {
-                type Res<Ret> = <Ret as HostReturn>::Results;
-
-                unsafe extern "C" fn single<Func, Ret, $($a: WasmTy),*>(
-                    callee: *mut VMOpaqueContext,
-                    _caller: *mut VMOpaqueContext,
-                    $($a: $a::Abi,)*
-                ) -> <Res<Ret> as WasmResults>::First
-                where
-                    Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
-                    Ret: HostReturn,
-                {
-                    // SAFETY: this shim is only installed in a
-                    // `VMHostFuncContext<Func>`, passed as the callee vmctx.
-                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<Func>>()).host_state };
-                    match trap::catch(|| f($($a::from_abi($a)),*).into_result()) {
-                        // SAFETY: at most one result: no area is written.
-                        Some(results) => unsafe { results.into_native(core::ptr::null_mut()) },
-                        None => zeroed(),
-                    }
-                }
-
-                unsafe extern "C" fn multi<Func, Ret, $($a: WasmTy),*>(
-                    callee: *mut VMOpaqueContext,
-                    _caller: *mut VMOpaqueContext,
-                    $($a: $a::Abi,)*
-                    area: *mut <Res<Ret> as WasmResults>::Area,
-                ) -> <Res<Ret> as WasmResults>::First
-                where
-                    Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
-                    Ret: HostReturn,
-                {
-                    // SAFETY: as in `single`; the caller passes a results
-                    // area for results `1..`.
-                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<Func>>()).host_state };
-                    match trap::catch(|| f($($a::from_abi($a)),*).into_result()) {
-                        // SAFETY: `area` is the caller's results area.
-                        Some(results) => unsafe { results.into_native(area) },
-                        None => zeroed(),
-                    }
-                }
-
-                let shim = if Res::<Ret>::COUNT > 1 {
-                    multi::<Func, Ret, $($a),*> as *mut VMNativeCallFunction
-                } else {
-                    single::<Func, Ret, $($a),*> as *mut VMNativeCallFunction
-                };
-                NonNull::new(shim).expect("function pointers are not null")
-            }
-        }
     };
 }
 
@@ -410,20 +285,4 @@ impl<T: WasmTy> WasmParams for T {
     }
 }
 
-params_tuple!();
-params_tuple!(A1 0);
-params_tuple!(A1 0 A2 1);
-params_tuple!(A1 0 A2 1 A3 2);
-params_tuple!(A1 0 A2 1 A3 2 A4 3);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12 A14 13);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12 A14 13 A15 14);
-params_tuple!(A1 0 A2 1 A3 2 A4 3 A5 4 A6 5 A7 6 A8 7 A9 8 A10 9 A11 10 A12 11 A13 12 A14 13 A15 14 A16 15);
+for_each_arity!(params_tuple);

@@ -3,7 +3,7 @@
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use springboard_loader::ValType;
+use springboard_environ::ValType;
 use springboard_vm_abi::{VMFuncRef, ValRaw};
 
 /// A nullable function reference: a pointer to a live `VMFuncRef`, or null.

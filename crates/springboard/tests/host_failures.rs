@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Driver, Via};
 use springboard::{Engine, Error, Func, Signature, TypedFunc, Val, ValType, take_host_failure};
+use springboard_check::{Driver, Via};
 use springboard_compiler::Compiler;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,15 +60,17 @@ fn failures_reached_through_wasm_call_are_reported_to_the_runtime() {
         if x == 7 { panic!("seven") } else { x }
     })
     .unwrap();
-    let driver = Driver::new(&compiler, f.ty());
+    let driver = Driver::new(&compiler, f.ty()).unwrap();
     // SAFETY: a live funcref of the driver's signature.
     let out = unsafe {
-        driver.call(
-            Via::Wasm,
-            f.vm_func_ref().as_ref(),
-            std::ptr::null_mut(),
-            &[springboard::vm::ValRaw::i32(7)],
-        )
+        driver
+            .call_funcref(
+                Via::Wasm,
+                f.vm_func_ref().as_ref(),
+                std::ptr::null_mut(),
+                &[springboard::vm::ValRaw::i32(7)],
+            )
+            .unwrap()
     };
     assert_eq!(out[0].get_i32(), 0, "zeroed result after the failure");
     assert!(matches!(take_host_failure(), Some(Error::HostPanic(m)) if m == "seven"));

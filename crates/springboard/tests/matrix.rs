@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{ALL_VIA, Driver, Log, Via, WasmProbe, assert_same};
+use common::{Log, WasmProbe, assert_same};
 use springboard::vm::{VMOpaqueContext, ValRaw};
 use springboard::{Engine, ExternRef, Func, FuncRef, Signature, V128, Val, ValType, WasmTy};
-use springboard_compiler::check::ValueGen;
+use springboard_check::values::ValueGen;
+use springboard_check::{Driver, Via};
 use springboard_compiler::{Compiler, TrampolineKind};
 use std::ptr::NonNull;
 
@@ -39,7 +40,7 @@ fn wasm_bodies_and_untyped_hosts_through_every_field() {
     let engine = Engine::default();
     let mut values = ValueGen::new(3);
     for sig in signatures() {
-        let driver = Driver::new(&compiler, &sig);
+        let driver = Driver::new(&compiler, &sig).unwrap();
         let (np, nr) = (sig.params().len(), sig.results().len());
 
         // Callee: a wasm body (a probe) with stamped array/native entries.
@@ -54,7 +55,7 @@ fn wasm_bodies_and_untyped_hosts_through_every_field() {
         let preset: Vec<ValRaw> = values.values(sig.results());
         let untyped = logging_host(&engine, &sig, &log, &preset);
 
-        for via in ALL_VIA {
+        for via in Via::ALL {
             let args = values.values(sig.params());
             let results = values.values(sig.results());
             // The probe records into the caller vmctx: [callee vmctx, args, results].
@@ -62,12 +63,14 @@ fn wasm_bodies_and_untyped_hosts_through_every_field() {
             record[1 + np..].copy_from_slice(&results);
             // SAFETY: a live funcref of `sig`.
             let got = unsafe {
-                driver.call(
-                    via,
-                    wasm.vm_func_ref().as_ref(),
-                    record.as_mut_ptr().cast(),
-                    &args,
-                )
+                driver
+                    .call_funcref(
+                        via,
+                        wasm.vm_func_ref().as_ref(),
+                        record.as_mut_ptr().cast(),
+                        &args,
+                    )
+                    .unwrap()
             };
             let what = format!("{via:?} -> wasm body of {sig}");
             assert_same(&format!("{what}: results"), sig.results(), &got, &results);
@@ -124,11 +127,11 @@ fn precompiled_trampolines_serve_every_later_function() {
     assert_eq!(again, types);
     let mut values = ValueGen::new(5);
     for sig in &sigs {
-        let driver = Driver::new(&compiler, sig);
+        let driver = Driver::new(&compiler, sig).unwrap();
         let log = Log::default();
         let preset = values.values(sig.results());
         let host = logging_host(&engine, sig, &log, &preset);
-        for via in ALL_VIA {
+        for via in Via::ALL {
             let args = values.values(sig.params());
             let what = format!("{via:?} -> precompiled host of {sig}");
             call_logged_host(&driver, via, &host, &args, &preset, &log, &what);
@@ -169,7 +172,11 @@ fn call_logged_host(
 ) {
     let sig = func.ty();
     // SAFETY: a live funcref of `sig`; host functions ignore the caller vmctx.
-    let got = unsafe { driver.call(via, func.vm_func_ref().as_ref(), std::ptr::null_mut(), args) };
+    let got = unsafe {
+        driver
+            .call_funcref(via, func.vm_func_ref().as_ref(), std::ptr::null_mut(), args)
+            .unwrap()
+    };
     assert_same(&format!("{what}: results"), sig.results(), &got, results);
     let seen = log.take();
     assert_eq!(seen.len(), 1, "{what}: called once");
@@ -182,9 +189,9 @@ fn check_typed(compiler: &Compiler, seed: u64, make: impl Fn(Log) -> (Func, Vec<
     let log = Log::default();
     let (func, results) = make(log.clone());
     let sig = func.ty().clone();
-    let driver = Driver::new(compiler, &sig);
+    let driver = Driver::new(compiler, &sig).unwrap();
     let mut values = ValueGen::new(seed);
-    for via in ALL_VIA {
+    for via in Via::ALL {
         for _ in 0..4 {
             let args = values.values(sig.params());
             let what = format!("{via:?} -> typed host of {sig}");

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{Driver, Via};
 use springboard::vm::ValRaw;
 use springboard::{Config, Engine, Error, Func, Signature, TrampolineKind, Val, ValType};
+use springboard_check::{Driver, Via};
 use springboard_compiler::{Compiler, ObjectBuilder};
 
 #[test]
@@ -55,14 +55,17 @@ fn trampolines_come_from_loaded_objects_only() {
     // Now funcs of `sig` get every entry, and they work through each.
     let typed = Func::wrap(&engine, |a: i32, b: f64| f64::from(a) + b).unwrap();
     let untyped = untyped(&engine).unwrap();
-    let driver = Driver::new(&compiler, &sig);
+    let driver = Driver::new(&compiler, &sig).unwrap();
     for (f, want) in [(&typed, 3.5), (&untyped, 3.0)] {
         assert!(unsafe { f.vm_func_ref().as_ref() }.wasm_call.is_some());
         for via in [Via::Array, Via::Native, Via::Wasm] {
             let args = [ValRaw::i32(2), ValRaw::f64(1.5f64.to_bits())];
             // SAFETY: a live funcref of `sig`.
-            let out =
-                unsafe { driver.call(via, f.vm_func_ref().as_ref(), std::ptr::null_mut(), &args) };
+            let out = unsafe {
+                driver
+                    .call_funcref(via, f.vm_func_ref().as_ref(), std::ptr::null_mut(), &args)
+                    .unwrap()
+            };
             assert_eq!(f64::from_bits(out[0].get_f64()), want, "{via:?}");
         }
     }

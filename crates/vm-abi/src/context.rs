@@ -1,5 +1,11 @@
 //! Contexts passed to every call: [`VMOpaqueContext`], [`VMContext`] and
 //! [`VMHostFuncContext`], each recognisable by a 32-bit magic at offset 0.
+//!
+//! A magic is a `u32` stored in the target's own byte order, as Wasmtime
+//! stores it (a plain `u32` field): its value is the little-endian reading
+//! of four ASCII letters, so the bytes in memory spell them on little-endian
+//! targets and spell them backwards on big-endian ones (s390x). Every reader
+//! and writer here uses that one order ([`magic_from_bytes`]).
 
 use crate::VMFuncRef;
 use core::marker::PhantomPinned;
@@ -14,6 +20,18 @@ pub const VM_ARRAY_CALL_HOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"ACHF");
 /// The magic at offset 0 of a [`VMHostFuncContext`] whose function is called
 /// through the *native* convention: `b"NCHF"`.
 pub const VM_NATIVE_CALL_HOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"NCHF");
+
+/// The magic stored in the four `bytes` at offset 0 of a context written on
+/// a target of the given byte order: how a tool reading another target's
+/// memory (a debugger, a core dump, an emulated process) finds it.
+#[inline]
+pub const fn magic_from_bytes(bytes: [u8; 4], big_endian: bool) -> u32 {
+    if big_endian {
+        u32::from_be_bytes(bytes)
+    } else {
+        u32::from_le_bytes(bytes)
+    }
+}
 
 /// A context of unknown kind: either a [`VMContext`] or a
 /// [`VMHostFuncContext`]. Every convention passes the callee's context as this
@@ -47,7 +65,8 @@ impl VMOpaqueContext {
     pub unsafe fn magic(ptr: *const VMOpaqueContext) -> u32 {
         // SAFETY: the caller guarantees `ptr` points to a live context, and
         // every context begins with a `u32` magic at offset 0.
-        u32::from_le(unsafe { ptr.cast::<u32>().read() })
+        let bytes = unsafe { ptr.cast::<[u8; 4]>().read() };
+        magic_from_bytes(bytes, cfg!(target_endian = "big"))
     }
 }
 
@@ -90,5 +109,61 @@ impl<T> VMHostFuncContext<T> {
     #[inline]
     pub const fn has_valid_magic(&self) -> bool {
         self.magic == VM_ARRAY_CALL_HOST_FUNC_MAGIC || self.magic == VM_NATIVE_CALL_HOST_FUNC_MAGIC
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_context_reads_back_its_own_magic() {
+        let ctx = VMHostFuncContext {
+            magic: VM_ARRAY_CALL_HOST_FUNC_MAGIC,
+            func_ref: crate::VMFuncRef {
+                native_call: core::ptr::NonNull::dangling(),
+                array_call: {
+                    unsafe extern "C" fn nop(
+                        _: *mut VMOpaqueContext,
+                        _: *mut VMOpaqueContext,
+                        _: *mut crate::ValRaw,
+                        _: usize,
+                    ) {
+                    }
+                    nop
+                },
+                wasm_call: None,
+                type_index: crate::VMSharedSignatureIndex::RESERVED,
+                vmctx: core::ptr::null_mut(),
+            },
+            host_state: (),
+        };
+        assert!(ctx.has_valid_magic());
+        let opaque = VMOpaqueContext::from_host_func_context((&raw const ctx).cast_mut());
+        // SAFETY: `ctx` is live and starts with its magic.
+        assert_eq!(unsafe { VMOpaqueContext::magic(opaque) }, ctx.magic);
+    }
+
+    /// On a big-endian target (s390x) the letters lie backwards in memory,
+    /// and reading them as little-endian — what `magic` once did — would
+    /// see a different value there.
+    #[test]
+    fn big_endian_bytes_hold_the_same_magic() {
+        for (magic, letters) in [
+            (VMCONTEXT_MAGIC, *b"core"),
+            (VM_ARRAY_CALL_HOST_FUNC_MAGIC, *b"ACHF"),
+            (VM_NATIVE_CALL_HOST_FUNC_MAGIC, *b"NCHF"),
+        ] {
+            let mut backwards = letters;
+            backwards.reverse();
+            assert_eq!(magic.to_be_bytes(), backwards);
+            assert_eq!(magic_from_bytes(backwards, true), magic);
+            assert_eq!(magic_from_bytes(letters, false), magic);
+            assert_ne!(u32::from_le_bytes(backwards), magic);
+            assert_eq!(
+                magic_from_bytes(magic.to_ne_bytes(), cfg!(target_endian = "big")),
+                magic
+            );
+        }
     }
 }

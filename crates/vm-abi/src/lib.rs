@@ -13,7 +13,8 @@
 //!   [`VMHostFuncContext`]) and their magics;
 //! * [`VMSharedSignatureIndex`], the engine-wide identity of a function type,
 //!   which callers compare before jumping;
-//! * [`PtrSize`], field offsets and sizes for 32- and 64-bit targets.
+//! * [`PtrSize`], field offsets and sizes for 32- and 64-bit targets, and
+//!   [`ResultsArea`], the layout of the native convention's extra results.
 //!
 //! # Example: a host function called through `array_call`
 //!
@@ -73,17 +74,19 @@
 mod context;
 mod funcref;
 mod offsets;
+mod results_area;
 mod signature;
 mod val_raw;
 
 pub use context::{
     VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMCONTEXT_MAGIC, VMContext,
-    VMHostFuncContext, VMOpaqueContext,
+    VMHostFuncContext, VMOpaqueContext, magic_from_bytes,
 };
 pub use funcref::{
     VMArrayCallFunction, VMFuncRef, VMFunctionBody, VMNativeCallFunction, VMTrampoline,
     VMWasmCallFunction,
 };
 pub use offsets::PtrSize;
+pub use results_area::ResultsArea;
 pub use signature::VMSharedSignatureIndex;
 pub use val_raw::ValRaw;

@@ -65,8 +65,11 @@ pub enum TrampolineKind {
 }
 
 impl TrampolineKind {
-    /// Every kind.
-    pub const ALL: [TrampolineKind; 6] = [
+    /// How many kinds there are.
+    pub const COUNT: usize = 6;
+
+    /// Every kind, in [`index`](Self::index) order.
+    pub const ALL: [TrampolineKind; TrampolineKind::COUNT] = [
         TrampolineKind::ArrayToWasm,
         TrampolineKind::NativeToWasm,
         TrampolineKind::WasmToNative,
@@ -74,6 +77,51 @@ impl TrampolineKind {
         TrampolineKind::NativeToArray,
         TrampolineKind::Entry,
     ];
+
+    /// What the funcref of a wasm body needs compiled: its `array_call` and
+    /// `native_call` (templates, stamped per body).
+    pub const WASM_BODY: [TrampolineKind; 2] =
+        [TrampolineKind::ArrayToWasm, TrampolineKind::NativeToWasm];
+
+    /// What the funcref of a typed (native-convention) host function needs
+    /// compiled: its `wasm_call` (its other entries are Rust shims).
+    pub const TYPED_HOST: [TrampolineKind; 1] = [TrampolineKind::WasmToNative];
+
+    /// What the funcref of an untyped (array-convention) host function needs
+    /// compiled: its `native_call` and `wasm_call` (`array_call` is a Rust
+    /// shim).
+    pub const UNTYPED_HOST: [TrampolineKind; 2] =
+        [TrampolineKind::NativeToArray, TrampolineKind::WasmToArray];
+
+    /// What a signature needs for its functions to be called *from* the
+    /// host: [`WASM_BODY`](Self::WASM_BODY) and the legacy
+    /// [`Entry`](Self::Entry).
+    pub const HOST_TO_WASM: [TrampolineKind; 3] = [
+        TrampolineKind::ArrayToWasm,
+        TrampolineKind::NativeToWasm,
+        TrampolineKind::Entry,
+    ];
+
+    /// What a signature needs for host functions of it to be called from
+    /// wasm, whether they are typed or untyped: [`TYPED_HOST`](Self::TYPED_HOST)
+    /// and [`UNTYPED_HOST`](Self::UNTYPED_HOST).
+    pub const WASM_TO_HOST: [TrampolineKind; 3] = [
+        TrampolineKind::WasmToNative,
+        TrampolineKind::WasmToArray,
+        TrampolineKind::NativeToArray,
+    ];
+
+    /// A dense index `0..COUNT`, for per-kind tables.
+    pub const fn index(self) -> usize {
+        match self {
+            TrampolineKind::ArrayToWasm => 0,
+            TrampolineKind::NativeToWasm => 1,
+            TrampolineKind::WasmToNative => 2,
+            TrampolineKind::WasmToArray => 3,
+            TrampolineKind::NativeToArray => 4,
+            TrampolineKind::Entry => 5,
+        }
+    }
 
     /// Snake-case name, as used in symbol names.
     pub const fn name(self) -> &'static str {
@@ -153,25 +201,50 @@ pub enum CodeKind {
 }
 
 impl CodeKind {
+    /// Every kind of code, trampolines first.
+    pub const ALL: [CodeKind; 10] = [
+        CodeKind::Trampoline(TrampolineKind::ArrayToWasm),
+        CodeKind::Trampoline(TrampolineKind::NativeToWasm),
+        CodeKind::Trampoline(TrampolineKind::WasmToNative),
+        CodeKind::Trampoline(TrampolineKind::WasmToArray),
+        CodeKind::Trampoline(TrampolineKind::NativeToArray),
+        CodeKind::Trampoline(TrampolineKind::Entry),
+        CodeKind::Probe(CallConv::Wasm),
+        CodeKind::Probe(CallConv::Native),
+        CodeKind::Probe(CallConv::Array),
+        CodeKind::SignatureCheck,
+    ];
+
     /// The byte that stands for this kind in an object's index section.
+    ///
+    /// Part of the on-disk format: these values are frozen, whatever the
+    /// order of the enums; changing one means a new
+    /// [`INDEX_VERSION`](crate::format::INDEX_VERSION).
     pub const fn code(self) -> u8 {
+        use TrampolineKind::*;
         match self {
-            CodeKind::Trampoline(k) => k as u8,
-            CodeKind::Probe(c) => 0x10 | c as u8,
+            CodeKind::Trampoline(ArrayToWasm) => 0x00,
+            CodeKind::Trampoline(NativeToWasm) => 0x01,
+            CodeKind::Trampoline(WasmToNative) => 0x02,
+            CodeKind::Trampoline(WasmToArray) => 0x03,
+            CodeKind::Trampoline(NativeToArray) => 0x04,
+            CodeKind::Trampoline(Entry) => 0x05,
+            CodeKind::Probe(CallConv::Wasm) => 0x10,
+            CodeKind::Probe(CallConv::Native) => 0x11,
+            CodeKind::Probe(CallConv::Array) => 0x12,
             CodeKind::SignatureCheck => 0x20,
         }
     }
 
     /// The kind a byte of an object's index section stands for.
     pub fn from_code(code: u8) -> Option<CodeKind> {
-        let trampolines = TrampolineKind::ALL.map(CodeKind::Trampoline);
-        let probes = CallConv::ALL.map(CodeKind::Probe);
-        let check = [CodeKind::SignatureCheck];
-        trampolines
-            .into_iter()
-            .chain(probes)
-            .chain(check)
-            .find(|k| k.code() == code)
+        CodeKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Whether the code is a template, stamped with a callee per function
+    /// (see [`TrampolineKind::is_template`]).
+    pub const fn is_template(self) -> bool {
+        matches!(self, CodeKind::Trampoline(k) if k.is_template())
     }
 
     /// The convention the code is entered with.
@@ -198,28 +271,68 @@ impl fmt::Display for CodeKind {
 mod tests {
     use super::*;
 
+    /// The on-disk byte of every kind, pinned: a change here is a format
+    /// change and needs a new `INDEX_VERSION`.
     #[test]
-    fn code_kind_bytes_round_trip_and_are_distinct() {
-        let all: Vec<CodeKind> = TrampolineKind::ALL
-            .map(CodeKind::Trampoline)
-            .into_iter()
-            .chain(CallConv::ALL.map(CodeKind::Probe))
-            .chain([CodeKind::SignatureCheck])
-            .collect();
-        for k in &all {
-            assert_eq!(CodeKind::from_code(k.code()), Some(*k));
+    fn code_kind_bytes_are_frozen() {
+        use TrampolineKind::*;
+        let pinned = [
+            (CodeKind::Trampoline(ArrayToWasm), 0x00),
+            (CodeKind::Trampoline(NativeToWasm), 0x01),
+            (CodeKind::Trampoline(WasmToNative), 0x02),
+            (CodeKind::Trampoline(WasmToArray), 0x03),
+            (CodeKind::Trampoline(NativeToArray), 0x04),
+            (CodeKind::Trampoline(Entry), 0x05),
+            (CodeKind::Probe(CallConv::Wasm), 0x10),
+            (CodeKind::Probe(CallConv::Native), 0x11),
+            (CodeKind::Probe(CallConv::Array), 0x12),
+            (CodeKind::SignatureCheck, 0x20),
+        ];
+        assert_eq!(pinned.len(), CodeKind::ALL.len());
+        for (kind, byte) in pinned {
+            assert_eq!(kind.code(), byte, "{kind}");
+            assert_eq!(CodeKind::from_code(byte), Some(kind));
         }
-        let mut codes: Vec<u8> = all.iter().map(|k| k.code()).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), 10, "distinct codes");
-        assert_eq!(CodeKind::from_code(0xff), None);
+        let known: Vec<u8> = pinned.iter().map(|&(_, b)| b).collect();
+        for byte in (0..=u8::MAX).filter(|b| !known.contains(b)) {
+            assert_eq!(CodeKind::from_code(byte), None, "{byte:#x}");
+        }
     }
 
     #[test]
-    fn names_round_trip() {
-        for k in TrampolineKind::ALL {
+    fn kind_tables_are_consistent() {
+        for (i, k) in TrampolineKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i);
             assert_eq!(TrampolineKind::from_name(k.name()), Some(k));
         }
+        for k in CodeKind::ALL {
+            assert_eq!(CodeKind::ALL.iter().filter(|&&o| o == k).count(), 1);
+        }
+        // A wasm body's funcref needs exactly the crossings into wasm that
+        // are not the legacy entry; a host function's, the crossings out of
+        // wasm and out of the native convention into its own.
+        for k in TrampolineKind::ALL {
+            let into_wasm = k.callee_conv() == CallConv::Wasm;
+            assert_eq!(TrampolineKind::WASM_BODY.contains(&k), into_wasm, "{k}");
+            assert_eq!(
+                TrampolineKind::HOST_TO_WASM.contains(&k),
+                into_wasm || k == TrampolineKind::Entry,
+                "{k}"
+            );
+            let host = TrampolineKind::TYPED_HOST.contains(&k)
+                || TrampolineKind::UNTYPED_HOST.contains(&k);
+            assert_eq!(TrampolineKind::WASM_TO_HOST.contains(&k), host, "{k}");
+            assert_eq!(host, !into_wasm && k != TrampolineKind::Entry, "{k}");
+        }
+        assert!(
+            TrampolineKind::TYPED_HOST
+                .iter()
+                .all(|k| k.callee_conv() == CallConv::Native)
+        );
+        assert!(
+            TrampolineKind::UNTYPED_HOST
+                .iter()
+                .all(|k| k.callee_conv() == CallConv::Array)
+        );
     }
 }

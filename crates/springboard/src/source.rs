@@ -1,107 +1,25 @@
-//! The trampolines of each registered signature: compiled on first need (or
-//! all at once, eagerly), or installed from a loaded object; mapped in
-//! batches; shared by every function of the signature.
+//! Where trampolines come from when a signature's slot is empty: the
+//! compiler (lazily, one kind or every kind at first need, or in parallel
+//! ahead of time), or nothing but loaded objects without the `compiler`
+//! feature.
 
 use crate::Error;
 use crate::registry::SharedSignature;
-use core::ffi::c_void;
-use core::ptr::NonNull;
-use springboard_loader::{CodeMemory, CompiledTrampoline, TrampolineKind};
+use crate::slots::{self, KindCode};
+#[cfg(feature = "compiler")]
+use springboard_environ::CompiledTrampoline;
+use springboard_environ::TrampolineKind;
+use springboard_loader::CodeProvider;
+use std::sync::Arc;
+#[cfg(feature = "compiler")]
+use std::sync::PoisonError;
 #[cfg(feature = "compiler")]
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-#[cfg(feature = "compiler")]
-use std::sync::{Mutex, PoisonError};
-
-/// The code of one kind for one signature.
-#[derive(Clone)]
-pub(crate) enum KindCode {
-    /// Mapped and usable as is (one copy serves every function).
-    Mapped {
-        /// Keeps `entry` mapped.
-        _memory: Arc<CodeMemory>,
-        entry: NonNull<c_void>,
-    },
-    /// A template, stamped once per function.
-    Template(Arc<CompiledTrampoline>),
-}
-
-// SAFETY: `entry` points into `memory`, an immutable read+execute mapping
-// kept alive by the `Arc`; sharing its address between threads is sound.
-unsafe impl Send for KindCode {}
-// SAFETY: as for `Send`; nothing in a `KindCode` is ever mutated.
-unsafe impl Sync for KindCode {}
-
-impl KindCode {
-    /// The address of mapped code (`None` for a template).
-    pub(crate) fn entry(&self) -> Option<NonNull<c_void>> {
-        match self {
-            KindCode::Mapped { entry, .. } => Some(*entry),
-            KindCode::Template(_) => None,
-        }
-    }
-}
-
-/// Per-signature slots, one per trampoline kind, each set at most once.
-#[derive(Default)]
-pub(crate) struct SigCode {
-    kinds: [OnceLock<KindCode>; 6],
-    /// Serialises compilation so concurrent first uses compile once.
-    #[cfg(feature = "compiler")]
-    compiling: Mutex<()>,
-}
-
-fn slot(kind: TrampolineKind) -> usize {
-    kind as usize
-}
-
-impl SigCode {
-    pub(crate) fn get(&self, kind: TrampolineKind) -> Option<&KindCode> {
-        self.kinds[slot(kind)].get()
-    }
-}
-
-/// Maps the non-template pieces of `batch` together (one mapping for the
-/// whole batch) and installs every piece into its signature's slots. Slots
-/// already filled keep their code.
-pub(crate) fn install(batch: Vec<(SharedSignature, CompiledTrampoline)>) -> Result<(), Error> {
-    let (templates, mapped): (Vec<_>, Vec<_>) = batch
-        .into_iter()
-        .partition(|(_, code)| matches!(code.kind, springboard_loader::CodeKind::Trampoline(k) if k.is_template()));
-    if !mapped.is_empty() {
-        let items: Vec<_> = mapped
-            .iter()
-            .map(|(_, code)| code.code_item(None))
-            .collect();
-        let memory = Arc::new(CodeMemory::new(&items)?);
-        for (i, (sig, code)) in mapped.iter().enumerate() {
-            let entry = memory.entry(i).expect("one entry per item");
-            set(
-                sig,
-                &code.kind,
-                KindCode::Mapped {
-                    _memory: Arc::clone(&memory),
-                    entry,
-                },
-            );
-        }
-    }
-    for (sig, code) in templates {
-        let kind = code.kind;
-        set(&sig, &kind, KindCode::Template(Arc::new(code)));
-    }
-    Ok(())
-}
-
-fn set(sig: &SharedSignature, kind: &springboard_loader::CodeKind, code: KindCode) {
-    if let springboard_loader::CodeKind::Trampoline(k) = kind {
-        // Losing a race to another installer is fine: its code is equivalent.
-        let _ = sig.0.code.kinds[slot(*k)].set(code);
-    }
-}
 
 /// Where trampolines come from when a slot is empty.
 pub(crate) struct Source {
+    /// Where mapped code lives.
+    pub(crate) provider: Arc<dyn CodeProvider>,
     #[cfg(feature = "compiler")]
     pub(crate) compiler: springboard_compiler::Compiler,
     #[cfg(feature = "compiler")]
@@ -153,7 +71,7 @@ impl Source {
             .filter(|&&k| code.get(k).is_none())
             .map(|&k| Ok((sig.clone(), self.compile(k, sig)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        install(batch)
+        slots::install(&*self.provider, batch)
     }
 
     #[cfg(not(feature = "compiler"))]
@@ -223,6 +141,6 @@ impl Source {
         if batch.is_empty() {
             return Ok(());
         }
-        install(batch)
+        slots::install(&*self.provider, batch)
     }
 }

@@ -89,6 +89,7 @@ impl fmt::Display for ValType {
     }
 }
 
+#[cfg(feature = "wasmparser")]
 impl TryFrom<wasmparser::ValType> for ValType {
     type Error = SignatureError;
 
@@ -155,6 +156,7 @@ impl Signature {
 
     /// The signature of a parsed WebAssembly function type, or an error
     /// naming the first unsupported type or the exceeded limit.
+    #[cfg(feature = "wasmparser")]
     pub fn from_wasm(ty: &wasmparser::FuncType) -> Result<Signature, SignatureError> {
         let convert = |types: &[wasmparser::ValType]| {
             types
@@ -323,6 +325,7 @@ mod tests {
         assert!(Signature::new(&[], &[I32; MAX_RESULTS + 1]).is_err());
     }
 
+    #[cfg(feature = "wasmparser")]
     #[test]
     fn wasmparser_types_convert_or_name_the_unsupported_one() {
         use wasmparser::{HeapType, RefType, ValType as W};

@@ -1,10 +1,10 @@
 //! What a WebAssembly module needs from Springboard: its distinct function
 //! signatures, how its functions use each, and which trampolines that takes.
 
-use crate::{Signature, SignatureError, TrampolineKind};
+use springboard_environ::{Signature, SignatureError, TrampolineKind};
 use wasmparser::{
-    CompositeInnerType, ElementItems, ExternalKind, FuncType, Parser, Payload, TypeRef, Validator,
-    WasmFeatures,
+    BinaryReaderError, CompositeInnerType, ConstExpr, ElementItems, ExternalKind, FuncType,
+    Operator, Parser, Payload, TableInit, TypeRef, Validator, WasmFeatures,
 };
 
 /// Why a module could not be read.
@@ -24,21 +24,25 @@ pub struct TypeUse {
     /// Imported functions of this type: each needs the host side of a
     /// funcref (`wasm_to_native`, `wasm_to_array`, `native_to_array`).
     pub imported: usize,
-    /// Functions of this type that the host can reach (exported, or in an
-    /// element segment): each needs the wasm side (`array_to_wasm`,
-    /// `native_to_wasm`, and `entry` for legacy hosts).
+    /// Functions of this type that the host can reach: exported, or named
+    /// by `ref.func` anywhere a module can hand a funcref out — element
+    /// segments of every form (function indices or expressions; active,
+    /// passive or declarative), global initialisers and table initialisers.
+    /// Each needs the wasm side (`array_to_wasm`, `native_to_wasm`, and
+    /// `entry` for legacy hosts).
     pub reachable: usize,
 }
 
 impl TypeUse {
-    /// The trampoline kinds this type needs, in [`TrampolineKind::ALL`] order.
+    /// The trampoline kinds this type needs, in [`TrampolineKind::ALL`] order:
+    /// [`TrampolineKind::WASM_TO_HOST`] if it has imports, and
+    /// [`TrampolineKind::HOST_TO_WASM`] if the host can reach its functions.
     pub fn needed_kinds(&self) -> Vec<TrampolineKind> {
-        use TrampolineKind::*;
         TrampolineKind::ALL
             .into_iter()
-            .filter(|k| match k {
-                WasmToNative | WasmToArray | NativeToArray => self.imported > 0,
-                ArrayToWasm | NativeToWasm | Entry => self.reachable > 0,
+            .filter(|k| {
+                (self.imported > 0 && TrampolineKind::WASM_TO_HOST.contains(k))
+                    || (self.reachable > 0 && TrampolineKind::HOST_TO_WASM.contains(k))
             })
             .collect()
     }
@@ -101,10 +105,29 @@ impl ModuleInfo {
                 }
                 Payload::ElementSection(reader) => {
                     for element in reader {
-                        if let ElementItems::Functions(funcs) = element?.items {
-                            for f in funcs {
-                                reachable.push(f?);
+                        match element?.items {
+                            ElementItems::Functions(funcs) => {
+                                for f in funcs {
+                                    reachable.push(f?);
+                                }
                             }
+                            ElementItems::Expressions(_, exprs) => {
+                                for expr in exprs {
+                                    push_ref_funcs(&expr?, &mut reachable)?;
+                                }
+                            }
+                        }
+                    }
+                }
+                Payload::GlobalSection(reader) => {
+                    for global in reader {
+                        push_ref_funcs(&global?.init_expr, &mut reachable)?;
+                    }
+                }
+                Payload::TableSection(reader) => {
+                    for table in reader {
+                        if let TableInit::Expr(expr) = table?.init {
+                            push_ref_funcs(&expr, &mut reachable)?;
                         }
                     }
                 }
@@ -137,6 +160,16 @@ impl ModuleInfo {
         });
         self.types.len() - 1
     }
+}
+
+/// Pushes every function a constant expression names with `ref.func`.
+fn push_ref_funcs(expr: &ConstExpr<'_>, out: &mut Vec<u32>) -> Result<(), BinaryReaderError> {
+    for op in expr.get_operators_reader() {
+        if let Operator::RefFunc { function_index } = op? {
+            out.push(function_index);
+        }
+    }
+    Ok(())
 }
 
 /// The slot of a type index that the validator has checked is a function type.

@@ -1,7 +1,8 @@
 //! Values through real generated code: every kind, every value type, edge
 //! values, 0 to 1000 parameters and results, bit-exact on both sides.
 
-use springboard_compiler::check::{CodeSet, ValueGen, edge_values};
+use springboard_check::CodeSet;
+use springboard_check::values::{ValueGen, edge_values};
 use springboard_compiler::{Compiler, Signature, ValType};
 
 fn check(compiler: &Compiler, sig: &Signature, rounds: u64) {

@@ -1,8 +1,6 @@
 //! [`CompiledTrampoline`]: generated code, from the compiler or an object.
 
-use crate::{CodeItem, CodeKind, Relocation, Signature};
-use core::ffi::c_void;
-use core::ptr::NonNull;
+use crate::{CodeKind, Relocation, Signature};
 
 /// Generated code for one signature, a trampoline or a probe, as the
 /// compiler produced it or as it was read from an object.
@@ -18,16 +16,4 @@ pub struct CompiledTrampoline {
     pub relocations: Vec<Relocation>,
     /// The alignment the code needs.
     pub align: u32,
-}
-
-impl CompiledTrampoline {
-    /// The loader's view of this code, with `callee` for a template's hole.
-    pub fn code_item(&self, callee: Option<NonNull<c_void>>) -> CodeItem<'_> {
-        CodeItem {
-            code: &self.code,
-            relocations: &self.relocations,
-            align: self.align,
-            callee,
-        }
-    }
 }

@@ -1,8 +1,9 @@
 //! Every distinct signature of every real-world module under `tests/data/`
 //! compiles for every kind, and its trampolines carry values bit-exact.
 
-use springboard_compiler::check::{CodeSet, ValueGen};
-use springboard_compiler::module::ModuleInfo;
+use springboard_check::CodeSet;
+use springboard_check::module::ModuleInfo;
+use springboard_check::values::ValueGen;
 use springboard_compiler::{Compiler, TrampolineKind};
 use std::path::PathBuf;
 
@@ -86,4 +87,46 @@ fn malformed_modules_are_errors() {
     ] {
         assert!(ModuleInfo::parse(bytes).is_err());
     }
+}
+
+/// `ref.func` in every form a module can use it counts its function as
+/// reachable; an import and an unreached function do not.
+#[test]
+fn every_ref_func_form_makes_its_function_reachable() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ref-func-forms.wat");
+    let wasm = wat::parse_file(&path).unwrap();
+    let info = ModuleInfo::parse(&wasm).unwrap();
+    let reachable = |sig: &str| {
+        let ty = info
+            .types
+            .iter()
+            .find(|t| t.signature.as_ref().unwrap().to_string() == sig)
+            .unwrap_or_else(|| panic!("no type {sig}"));
+        (ty.reachable, ty.imported)
+    };
+    for (sig, form) in [
+        (
+            "(func (param i32) (result i32))",
+            "active element, expression form",
+        ),
+        ("(func (result f64))", "passive element, expression form"),
+        (
+            "(func (param f32 f32))",
+            "declarative element, expression form",
+        ),
+        ("(func (param i64) (result i64))", "global initialiser"),
+        ("(func (param f64))", "active element, function-index form"),
+    ] {
+        assert_eq!(reachable(sig), (1, 0), "{form}: {sig}");
+    }
+    assert_eq!(reachable("(func (param i32 i64) (result f32))"), (0, 0));
+    assert_eq!(reachable("(func (param externref))"), (0, 1));
+    assert_eq!(reachable("(func)"), (0, 0));
+    let needing_wasm_side = info
+        .types
+        .iter()
+        .filter(|t| t.needed_kinds().contains(&TrampolineKind::ArrayToWasm))
+        .count();
+    assert_eq!(needing_wasm_side, 5);
 }

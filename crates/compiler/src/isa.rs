@@ -1,0 +1,151 @@
+//! The compiler's target policy: which ISA and settings Cranelift gets, and
+//! which signatures a target's native convention cannot carry.
+
+use crate::{Compiler, Error, Signature, ValType};
+use cranelift_codegen::isa;
+use cranelift_codegen::settings::{self, Configurable};
+use springboard_environ::Isa;
+
+/// How hard Cranelift optimises.
+///
+/// A trampoline is straight-line moves around one call, so there is little to
+/// optimise: over the 552 trampolines of the bundled fixtures, `Speed` changed
+/// 146 by at most three bytes (one register move) and cost about 17 % more
+/// compile time. Hence `None` is the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No optimisation: fastest compilation (the default).
+    #[default]
+    None,
+    /// Optimise for speed.
+    Speed,
+    /// Optimise for speed and size.
+    SpeedAndSize,
+}
+
+impl OptLevel {
+    fn setting(self) -> &'static str {
+        match self {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        }
+    }
+}
+
+/// Chooses the target and settings of a [`Compiler`].
+#[derive(Clone, Debug, Default)]
+pub struct CompilerBuilder {
+    target: Option<String>,
+    opt_level: OptLevel,
+}
+
+impl CompilerBuilder {
+    /// Generate code for `triple` (e.g. `aarch64-unknown-linux-gnu`) instead
+    /// of the host. Such code can be written to an object but not run here.
+    pub fn target(mut self, triple: &str) -> Self {
+        self.target = Some(triple.to_owned());
+        self
+    }
+
+    /// The optimisation level.
+    pub fn opt_level(mut self, level: OptLevel) -> Self {
+        self.opt_level = level;
+        self
+    }
+
+    /// The compiler, or an error naming the target or setting that failed.
+    pub fn build(self) -> Result<Compiler, Error> {
+        let target_error = |triple: &str, reason: &dyn core::fmt::Display| Error::Target {
+            triple: triple.to_owned(),
+            reason: reason.to_string(),
+        };
+        let isa_builder = match &self.target {
+            None => cranelift_native::builder().map_err(|e| target_error("host", &e))?,
+            // `isa::lookup_by_name` panics on a malformed triple: parse first.
+            Some(triple) => {
+                let parsed: target_lexicon::Triple =
+                    triple.parse().map_err(|e| target_error(triple, &e))?;
+                isa::lookup(parsed).map_err(|e| target_error(triple, &e))?
+            }
+        };
+        let mut flags = settings::builder();
+        let set = |flags: &mut settings::Builder, name: &str, value: &str| {
+            flags
+                .set(name, value)
+                .map_err(|e| Error::Setting(format!("{name}={value}: {e}")))
+        };
+        set(&mut flags, "opt_level", self.opt_level.setting())?;
+        // Results beyond the return registers go to a hidden return area.
+        set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
+        // Frame pointers let profilers and debuggers walk through trampolines.
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        // Absolute relocations only: the loader places code anywhere.
+        set(&mut flags, "is_pic", "false")?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
+        let triple = self.target.as_deref().unwrap_or("host");
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| target_error(triple, &e))?;
+        Ok(Compiler { isa })
+    }
+}
+
+/// The object ISA of a Cranelift target, if Springboard writes objects for it.
+pub(crate) fn object_isa(triple: &target_lexicon::Triple) -> Option<Isa> {
+    use target_lexicon::Architecture as A;
+    let isa = match triple.architecture {
+        A::X86_64 => Isa::X86_64,
+        A::Aarch64(_) => Isa::Aarch64,
+        A::Riscv64(_) => Isa::Riscv64,
+        A::S390x => Isa::S390x,
+        _ => return None,
+    };
+    // Cranelift's aarch64 backend is little-endian only.
+    let big = matches!(triple.endianness(), Ok(target_lexicon::Endianness::Big));
+    (big == isa.is_big_endian()).then_some(isa)
+}
+
+/// Refuses what this target's native convention cannot match with C,
+/// where Cranelift 0.135 and the platform ABI disagree:
+/// - riscv64: `v128` (Cranelift needs the V extension for it, and C
+///   passes 16-byte vectors in integer registers), and more than 8 float
+///   parameters (C passes the ninth and later in free integer registers,
+///   Cranelift on the stack);
+/// - s390x: more than one `v128` parameter (the ABI assigns v24, v26, v28…,
+///   Cranelift v24, v25, v26…).
+pub(crate) fn check_supported(compiler: &Compiler, signature: &Signature) -> Result<(), Error> {
+    use target_lexicon::Architecture as A;
+    let count = |pred: fn(&ValType) -> bool| signature.params().iter().filter(|t| pred(t)).count();
+    let v128_params = count(|t| *t == ValType::V128);
+    let reason = match compiler.isa().triple().architecture {
+            A::Riscv64(_) => {
+                if v128_params > 0 || signature.results().contains(&ValType::V128) {
+                    return Err(Error::Unsupported("v128 on riscv64".to_owned()));
+                }
+                let floats = count(|t| matches!(t, ValType::F32 | ValType::F64));
+                (floats > 8).then(|| {
+                    format!("{signature} has {floats} float parameters; beyond 8, C passes them in integer registers and Cranelift on the stack")
+                })
+            }
+            A::S390x => (v128_params > 1).then(|| {
+                format!("{signature} has {v128_params} v128 parameters; the ABI passes the second in v26, Cranelift in v25")
+            }),
+            _ => None,
+        };
+    match reason {
+        Some(reason) => Err(Error::Target {
+            triple: compiler.triple(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}

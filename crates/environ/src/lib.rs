@@ -1,0 +1,28 @@
+//! The contract between Springboard's compiler, its loader and the objects
+//! that pass between them — what `wasmtime-environ` is between
+//! `wasmtime-cranelift` and Wasmtime's runtime.
+//!
+//! * [`Signature`] and [`ValType`]: the function types trampolines are made
+//!   for (and, with the `wasmparser` feature, their conversion from parsed
+//!   WebAssembly types);
+//! * the [`TrampolineKind`]s, [`CallConv`]s and [`CodeKind`]s, with the kinds
+//!   each sort of function needs and their frozen on-disk byte codes;
+//! * [`Relocation`]s and [`CompiledTrampoline`]s: what compiled code is;
+//! * the object [`format`](mod@format): symbol names, the index section and
+//!   the ELF rules that the writer and the reader both obey.
+//!
+//! Layout facts of the runtime structures themselves (`VMFuncRef`, `ValRaw`,
+//! contexts, the native results area) live in `springboard-vm-abi`.
+#![deny(missing_docs)]
+
+mod code;
+pub mod format;
+mod kind;
+mod reloc;
+mod signature;
+
+pub use code::CompiledTrampoline;
+pub use format::{Isa, WasmConv};
+pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind};
+pub use reloc::{RelocKind, RelocTarget, Relocation};
+pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError, ValType};
