@@ -32,7 +32,7 @@ fn code_is_never_writable_and_executable_and_is_unmapped_on_drop() {
         .iter()
         .map(|s| compiler.compile(TrampolineKind::Entry, s).unwrap())
         .collect();
-    let items: Vec<_> = code.iter().map(|c| CodeItem::new(&c, None)).collect();
+    let items: Vec<_> = code.iter().map(|c| CodeItem::new(c, None)).collect();
     let memory = CodeMemory::new(&items).unwrap();
     let range = memory.range();
     let lines = maps_overlapping(&range);

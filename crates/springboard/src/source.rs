@@ -5,7 +5,7 @@
 
 use crate::Error;
 use crate::registry::SharedSignature;
-use crate::slots::{self, KindCode};
+use crate::slots::KindCode;
 #[cfg(feature = "compiler")]
 use springboard_environ::CompiledTrampoline;
 use springboard_environ::TrampolineKind;
@@ -71,7 +71,7 @@ impl Source {
             .filter(|&&k| code.get(k).is_none())
             .map(|&k| Ok((sig.clone(), self.compile(k, sig)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        slots::install(&*self.provider, batch)
+        crate::slots::install(&*self.provider, batch)
     }
 
     #[cfg(not(feature = "compiler"))]
@@ -141,6 +141,6 @@ impl Source {
         if batch.is_empty() {
             return Ok(());
         }
-        slots::install(&*self.provider, batch)
+        crate::slots::install(&*self.provider, batch)
     }
 }
