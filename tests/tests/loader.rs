@@ -295,3 +295,27 @@ fn requests_that_do_not_match_the_object_are_refused() {
         .unwrap_err();
     assert!(matches!(err, ObjectError::NotInIndex { .. }));
 }
+
+/// An object the previous format version wrote (index version 1, no
+/// convention byte) is refused with an error that names both versions.
+#[test]
+fn an_object_of_the_previous_format_version_is_refused_by_version() {
+    if !cfg!(target_arch = "x86_64") {
+        println!("skipped: the version-1 fixture is an x86_64 object");
+        return;
+    }
+    let bytes = std::fs::read(springboard_tests::data_dir().join("showcase-index-v1.o")).unwrap();
+    let err = ObjectFile::parse(&bytes).err().expect("refused");
+    assert_eq!(
+        err,
+        ObjectError::Index(springboard_environ::format::IndexError::Version(1))
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("version 1") && message.contains("version 2"),
+        "{message}"
+    );
+    let engine = springboard::Engine::default();
+    let message = engine.load_object(&bytes).unwrap_err().to_string();
+    assert!(message.contains("version 1"), "{message}");
+}

@@ -6,8 +6,8 @@ use object::{
     BinaryFormat, Endianness, FileFlags, RelocationEncoding, RelocationFlags, RelocationKind,
     SectionKind, SymbolFlags, SymbolKind, SymbolScope, elf,
 };
-use springboard_environ::WasmConv;
 use springboard_environ::format::{self, Index, IndexEntry};
+use springboard_environ::{MIN_CODE_ALIGN, WasmConv};
 use std::collections::{HashMap, HashSet};
 
 /// Collects compiled code and writes it as one ELF relocatable object, in the
@@ -112,9 +112,11 @@ impl ObjectBuilder {
         if self.defined.contains_key(name) {
             return Err(Error::Object(format!("symbol `{name}` defined twice")));
         }
-        let offset =
-            self.object
-                .append_section_data(self.text, &code.code, u64::from(code.align.max(16)));
+        let offset = self.object.append_section_data(
+            self.text,
+            &code.code,
+            u64::from(code.align.max(MIN_CODE_ALIGN)),
+        );
         let symbol = self.object.add_symbol(Symbol {
             name: name.as_bytes().to_vec(),
             value: offset,

@@ -2,6 +2,10 @@
 
 use crate::{CodeKind, Relocation, Signature};
 
+/// The least alignment of every piece of code, in memory and in objects:
+/// entry points sit on instruction-fetch boundaries on every supported ISA.
+pub const MIN_CODE_ALIGN: u32 = 16;
+
 /// Generated code for one signature, a trampoline or a probe, as the
 /// compiler produced it or as it was read from an object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +18,6 @@ pub struct CompiledTrampoline {
     pub code: Vec<u8>,
     /// Holes to fill before it runs (only template trampolines have any).
     pub relocations: Vec<Relocation>,
-    /// The alignment the code needs.
+    /// The alignment the code needs (at least [`MIN_CODE_ALIGN`] is used).
     pub align: u32,
 }

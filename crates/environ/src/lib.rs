@@ -21,7 +21,7 @@ mod kind;
 mod reloc;
 mod signature;
 
-pub use code::CompiledTrampoline;
+pub use code::{CompiledTrampoline, MIN_CODE_ALIGN};
 pub use format::{Isa, WasmConv};
 pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind};
 pub use reloc::{RelocKind, RelocTarget, Relocation};

@@ -7,9 +7,8 @@ use core::ptr::NonNull;
 use springboard_environ::{CompiledTrampoline, RelocKind, RelocTarget, Relocation};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// Every item starts at least this aligned, so that entry points sit on
-/// instruction-fetch boundaries on every supported ISA.
-const MIN_ALIGN: usize = 16;
+/// Every item starts at least this aligned.
+const MIN_ALIGN: usize = springboard_environ::MIN_CODE_ALIGN as usize;
 
 /// One piece of code to map: bytes, the relocations to apply to them, and
 /// the callee address that fills [`RelocTarget::Callee`] holes.
@@ -22,8 +21,8 @@ pub struct CodeItem<'a> {
     pub code: &'a [u8],
     /// Holes to fill before the code runs.
     pub relocations: &'a [Relocation],
-    /// The required alignment of the first byte (a power of two; at least 16
-    /// is used).
+    /// The required alignment of the first byte (a power of two; at least
+    /// [`MIN_CODE_ALIGN`](springboard_environ::MIN_CODE_ALIGN) is used).
     pub align: u32,
     /// What [`RelocTarget::Callee`] resolves to; `None` if the code has no
     /// such relocation.
