@@ -23,8 +23,24 @@ extern "C" fn mixed6(_: Ctx, _: Ctx, a: i32, b: i64, c: f32, d: f64, e: i32, f: 
 }
 #[allow(clippy::too_many_arguments)]
 extern "C" fn sum16(
-    _: Ctx, _: Ctx, a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64,
-    i: i64, j: i64, k: i64, l: i64, m: i64, n: i64, o: i64, p: i64,
+    _: Ctx,
+    _: Ctx,
+    a: i64,
+    b: i64,
+    c: i64,
+    d: i64,
+    e: i64,
+    f: i64,
+    g: i64,
+    h: i64,
+    i: i64,
+    j: i64,
+    k: i64,
+    l: i64,
+    m: i64,
+    n: i64,
+    o: i64,
+    p: i64,
 ) -> i64 {
     a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p
 }
@@ -72,27 +88,47 @@ fn bench_signature<P, R, F, WP, WR>(
     // Baseline: a direct call through a function pointer.
     group.bench_function(id("direct"), |b| {
         // SAFETY: `direct` has exactly this native signature.
-        b.iter(|| unsafe { <P as WasmParams>::call_native::<R>(black_box(direct), null_mut(), null_mut(), black_box(params)) })
+        b.iter(|| unsafe {
+            <P as WasmParams>::call_native::<R>(
+                black_box(direct),
+                null_mut(),
+                null_mut(),
+                black_box(params),
+            )
+        })
     });
 
     // Springboard's facade.
     let engine = Engine::default();
     let func = Func::wrap(&engine, host.clone()).unwrap();
     let typed = func.typed::<P, R>().unwrap();
-    group.bench_function(id("springboard/TypedFunc::call"), |b| b.iter(|| typed.call(black_box(params)).unwrap()));
+    group.bench_function(id("springboard/TypedFunc::call"), |b| {
+        b.iter(|| typed.call(black_box(params)).unwrap())
+    });
     let mut values = vec![ValRaw::ZERO; sig.array_len()];
     let func_ref = unsafe { func.vm_func_ref().as_ref() };
     group.bench_function(id("springboard/array_call"), |b| {
         b.iter(|| {
             <P as WasmParams>::store(black_box(params), &mut values);
             // SAFETY: a live funcref; the buffer holds max(params, results).
-            unsafe { (func_ref.array_call)(func_ref.vmctx, null_mut(), values.as_mut_ptr(), values.len()) };
+            unsafe {
+                (func_ref.array_call)(
+                    func_ref.vmctx,
+                    null_mut(),
+                    values.as_mut_ptr(),
+                    values.len(),
+                )
+            };
             <R as WasmResults>::load(&values)
         })
     });
     let mut raw = vec![ValRaw::ZERO; sig.params().len()];
     <P as WasmParams>::store(params, &mut raw);
-    let vals: Vec<Val> = raw.iter().zip(sig.params()).map(|(&r, &t)| Val::from_raw(r, t)).collect();
+    let vals: Vec<Val> = raw
+        .iter()
+        .zip(sig.params())
+        .map(|(&r, &t)| Val::from_raw(r, t))
+        .collect();
     let mut results: Vec<Val> = sig.results().iter().map(|&t| Val::default_for(t)).collect();
     group.bench_function(id("springboard/Func::call"), |b| {
         b.iter(|| func.call(black_box(&vals), &mut results).unwrap())
@@ -100,14 +136,22 @@ fn bench_signature<P, R, F, WP, WR>(
     let expected = engine.register(&sig).unwrap();
     group.bench_function(id("springboard/call_indirect"), |b| {
         // SAFETY: a live funcref of this engine.
-        b.iter(|| unsafe { engine.call_indirect(black_box(func.as_funcref()), &expected, &vals, &mut results).unwrap() })
+        b.iter(|| unsafe {
+            engine
+                .call_indirect(black_box(func.as_funcref()), &expected, &vals, &mut results)
+                .unwrap()
+        })
     });
     // A host function reached through its wasm entry (wasm_to_native),
     // from a typed call of a wasm function wrapping that entry.
     // SAFETY: `func` outlives `via_wasm`; the entry is wasm-convention code.
-    let via_wasm = unsafe { Func::from_raw_wasm(&engine, &sig, func_ref.wasm_call.unwrap(), func_ref.vmctx) }.unwrap();
+    let via_wasm =
+        unsafe { Func::from_raw_wasm(&engine, &sig, func_ref.wasm_call.unwrap(), func_ref.vmctx) }
+            .unwrap();
     let via_wasm = via_wasm.typed::<P, R>().unwrap();
-    group.bench_function(id("springboard/host-from-wasm"), |b| b.iter(|| via_wasm.call(black_box(params)).unwrap()));
+    group.bench_function(id("springboard/host-from-wasm"), |b| {
+        b.iter(|| via_wasm.call(black_box(params)).unwrap())
+    });
 
     // Each trampoline kind alone, into a probe of the convention it calls.
     let compiler = Compiler::host().unwrap();
@@ -126,14 +170,29 @@ fn bench_signature<P, R, F, WP, WR>(
         });
     };
     array_kind("kind/array_to_wasm", kinds.array_to_wasm, null_mut());
-    array_kind("kind/array_to_wasm+wasm_to_native", kinds.via_wasm_to_native, host_vmctx);
-    array_kind("kind/array_to_wasm+wasm_to_array", kinds.via_wasm_to_array, host_vmctx);
+    array_kind(
+        "kind/array_to_wasm+wasm_to_native",
+        kinds.via_wasm_to_native,
+        host_vmctx,
+    );
+    array_kind(
+        "kind/array_to_wasm+wasm_to_array",
+        kinds.via_wasm_to_array,
+        host_vmctx,
+    );
     let (entry, probe) = (kinds.entry, kinds.native_probe);
     group.bench_function(id("kind/entry"), |b| {
         b.iter(|| {
             <P as WasmParams>::store(black_box(params), &mut buffer);
             // SAFETY: the entry of `sig` calling the native probe of `sig`.
-            unsafe { entry(null_mut(), caller.cast(), probe.as_ptr().cast(), buffer.as_mut_ptr()) };
+            unsafe {
+                entry(
+                    null_mut(),
+                    caller.cast(),
+                    probe.as_ptr().cast(),
+                    buffer.as_mut_ptr(),
+                )
+            };
             <R as WasmResults>::load(&buffer)
         })
     });
@@ -143,14 +202,20 @@ fn bench_signature<P, R, F, WP, WR>(
     ] {
         group.bench_function(id(name), |b| {
             // SAFETY: native-convention code of `sig`.
-            b.iter(|| unsafe { <P as WasmParams>::call_native::<R>(code, vmctx, caller, black_box(params)) })
+            b.iter(|| unsafe {
+                <P as WasmParams>::call_native::<R>(code, vmctx, caller, black_box(params))
+            })
         });
     }
 
     // libffi calling the same native function, arguments prepared once.
     let mut storage = vec![0u64; sig.params().len()];
     for ((s, r), &t) in storage.iter_mut().zip(&raw).zip(sig.params()) {
-        *s = if matches!(t, springboard::ValType::I32 | springboard::ValType::F32) { u64::from(r.get_u32()) } else { r.get_u64() };
+        *s = if matches!(t, springboard::ValType::I32 | springboard::ValType::F32) {
+            u64::from(r.get_u32())
+        } else {
+            r.get_u64()
+        };
     }
     let mut area = [0u64; 8];
     let (vm, area_ptr): (usize, *mut u64) = (0, area.as_mut_ptr());
@@ -165,7 +230,10 @@ fn bench_signature<P, R, F, WP, WR>(
         args.push(Arg::new(&area_ptr));
         types.push(Type::pointer());
     }
-    let cif = Cif::new(types, sig.results().first().map_or(Type::void(), |&t| ffi_type(t)));
+    let cif = Cif::new(
+        types,
+        sig.results().first().map_or(Type::void(), |&t| ffi_type(t)),
+    );
     let code = CodePtr::from_ptr(direct.as_ptr().cast());
     group.bench_function(id("libffi/Cif::call"), |b| {
         b.iter(|| {
@@ -184,7 +252,10 @@ fn bench_signature<P, R, F, WP, WR>(
             (import "host" "f" (func $host {wat_sig}))
             (func (export "f") {wat_sig} {wat_body})
             (func (export "call_host") {wat_sig} {args} call $host))"#,
-        args = (0..sig.params().len()).map(|i| format!("local.get {i}")).collect::<Vec<_>>().join(" "),
+        args = (0..sig.params().len())
+            .map(|i| format!("local.get {i}"))
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     let module = wasmtime::Module::new(&wt_engine, &wat).unwrap();
     let mut linker = wasmtime::Linker::new(&wt_engine);
@@ -206,9 +277,17 @@ fn bench_signature<P, R, F, WP, WR>(
             _ => unreachable!("scalar benchmarks"),
         })
         .collect();
-    let mut wt_results: Vec<wasmtime::Val> = sig.results().iter().map(|_| wasmtime::Val::I32(0)).collect();
+    let mut wt_results: Vec<wasmtime::Val> = sig
+        .results()
+        .iter()
+        .map(|_| wasmtime::Val::I32(0))
+        .collect();
     group.bench_function(id("wasmtime/Func::call"), |b| {
-        b.iter(|| wt_func.call(&mut store, black_box(&wt_params), &mut wt_results).unwrap())
+        b.iter(|| {
+            wt_func
+                .call(&mut store, black_box(&wt_params), &mut wt_results)
+                .unwrap()
+        })
     });
     let mut wt_raw = vec![wasmtime::ValRaw::i32(0); sig.array_len().max(1)];
     group.bench_function(id("wasmtime/Func::call_unchecked"), |b| {
@@ -217,10 +296,16 @@ fn bench_signature<P, R, F, WP, WR>(
                 *slot = wasmtime::ValRaw::u64(v.get_u64());
             }
             // SAFETY: the buffer holds the parameters of `f`, and room for its results.
-            unsafe { wt_func.call_unchecked(&mut store, &raw mut wt_raw[..]).unwrap() }
+            unsafe {
+                wt_func
+                    .call_unchecked(&mut store, &raw mut wt_raw[..])
+                    .unwrap()
+            }
         })
     });
-    let wt_host = instance.get_typed_func::<P, R>(&mut store, "call_host").unwrap();
+    let wt_host = instance
+        .get_typed_func::<P, R>(&mut store, "call_host")
+        .unwrap();
     group.bench_function(id("wasmtime/host-from-wasm"), |b| {
         b.iter(|| wt_host.call(&mut store, black_box(params)).unwrap())
     });
@@ -228,7 +313,15 @@ fn bench_signature<P, R, F, WP, WR>(
 }
 
 fn calls(c: &mut Criterion) {
-    bench_signature(c, "call/()->()", (), || {}, native(none as *const ()), "", "");
+    bench_signature(
+        c,
+        "call/()->()",
+        (),
+        || {},
+        native(none as *const ()),
+        "",
+        "",
+    );
     bench_signature(
         c,
         "call/(i32,i32)->i32",
@@ -242,7 +335,9 @@ fn calls(c: &mut Criterion) {
         c,
         "call/(i32,i64,f32,f64,i32,i64)->f64",
         (1i32, 2i64, 3.0f32, 4.0f64, 5i32, 6i64),
-        |a: i32, b: i64, c: f32, d: f64, e: i32, f: i64| f64::from(a) + b as f64 + f64::from(c) + d + f64::from(e) + f as f64,
+        |a: i32, b: i64, c: f32, d: f64, e: i32, f: i64| {
+            f64::from(a) + b as f64 + f64::from(c) + d + f64::from(e) + f as f64
+        },
         native(mixed6 as *const ()),
         "(param i32 i64 f32 f64 i32 i64) (result f64)",
         "local.get 0 f64.convert_i32_s local.get 1 f64.convert_i64_s f64.add local.get 2 f64.promote_f32 f64.add \
@@ -251,10 +346,26 @@ fn calls(c: &mut Criterion) {
     bench_signature(
         c,
         "call/(i64x16)->i64",
-        (1i64, 2i64, 3i64, 4i64, 5i64, 6i64, 7i64, 8i64, 9i64, 10i64, 11i64, 12i64, 13i64, 14i64, 15i64, 16i64),
-        |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64, i: i64, j: i64, k: i64, l: i64, m: i64, n: i64, o: i64, p: i64| {
-            a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p
-        },
+        (
+            1i64, 2i64, 3i64, 4i64, 5i64, 6i64, 7i64, 8i64, 9i64, 10i64, 11i64, 12i64, 13i64,
+            14i64, 15i64, 16i64,
+        ),
+        |a: i64,
+         b: i64,
+         c: i64,
+         d: i64,
+         e: i64,
+         f: i64,
+         g: i64,
+         h: i64,
+         i: i64,
+         j: i64,
+         k: i64,
+         l: i64,
+         m: i64,
+         n: i64,
+         o: i64,
+         p: i64| { a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p },
         native(sum16 as *const ()),
         "(param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)",
         "local.get 0 local.get 1 i64.add local.get 2 i64.add local.get 3 i64.add local.get 4 i64.add \

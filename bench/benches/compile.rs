@@ -5,11 +5,14 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use springboard::{Compilation, Config, Engine, Func, Val};
 use springboard_check::module::ModuleInfo;
 use springboard_compiler::{Compiler, ObjectBuilder, Signature, TrampolineKind, ValType};
-use springboard_loader::{CodeKind, CodeMemory, ObjectFile};
+use springboard_environ::CodeKind;
+use springboard_loader::{CodeItem, CodeMemory, ObjectFile};
 use std::hint::black_box;
 
 fn signature(n: usize) -> Signature {
-    let params: Vec<ValType> = (0..n).map(|i| [ValType::I32, ValType::I64, ValType::F32, ValType::F64][i % 4]).collect();
+    let params: Vec<ValType> = (0..n)
+        .map(|i| [ValType::I32, ValType::I64, ValType::F32, ValType::F64][i % 4])
+        .collect();
     Signature::new(&params, &[ValType::I64]).unwrap()
 }
 
@@ -19,9 +22,11 @@ fn per_kind(c: &mut Criterion) {
     for n in [0, 2, 6, 16, 100] {
         let sig = signature(n);
         for kind in TrampolineKind::ALL {
-            group.bench_with_input(BenchmarkId::new(kind.name(), format!("{n}-params")), &sig, |b, sig| {
-                b.iter(|| compiler.compile(kind, black_box(sig)).unwrap())
-            });
+            group.bench_with_input(
+                BenchmarkId::new(kind.name(), format!("{n}-params")),
+                &sig,
+                |b, sig| b.iter(|| compiler.compile(kind, black_box(sig)).unwrap()),
+            );
         }
     }
     group.finish();
@@ -33,7 +38,13 @@ fn module_signatures() -> Vec<(String, Vec<Signature>)> {
         .map(|path| {
             let info = ModuleInfo::parse(&std::fs::read(&path).unwrap()).unwrap();
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, info.types.into_iter().filter_map(|t| t.signature.ok()).collect())
+            (
+                name,
+                info.types
+                    .into_iter()
+                    .filter_map(|t| t.signature.ok())
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -61,13 +72,21 @@ fn per_module(c: &mut Criterion) {
             })
         });
         // Eager versus lazy: one untyped host function per signature.
-        for (label, compilation) in [("lazy-funcs", Compilation::Lazy), ("eager-funcs", Compilation::Eager)] {
+        for (label, compilation) in [
+            ("lazy-funcs", Compilation::Lazy),
+            ("eager-funcs", Compilation::Eager),
+        ] {
             group.bench_function(BenchmarkId::new(label, &name), |b| {
                 b.iter(|| {
                     let engine = Engine::new(Config::new().compilation(compilation)).unwrap();
                     let funcs: Vec<Func> = sigs
                         .iter()
-                        .map(|s| Func::new(&engine, s, |_: &[Val], _: &mut [Val]| Ok::<(), std::convert::Infallible>(())).unwrap())
+                        .map(|s| {
+                            Func::new(&engine, s, |_: &[Val], _: &mut [Val]| {
+                                Ok::<(), std::convert::Infallible>(())
+                            })
+                            .unwrap()
+                        })
                         .collect();
                     black_box(funcs)
                 })
@@ -107,7 +126,12 @@ fn aot(c: &mut Criterion) {
             b.iter(|| {
                 let code: Vec<_> = sigs
                     .iter()
-                    .flat_map(|s| TrampolineKind::ALL.into_iter().filter(|k| !k.is_template()).map(move |k| (k, s)))
+                    .flat_map(|s| {
+                        TrampolineKind::ALL
+                            .into_iter()
+                            .filter(|k| !k.is_template())
+                            .map(move |k| (k, s))
+                    })
                     .map(|(k, s)| compiler.compile(k, s).unwrap())
                     .collect();
                 let items: Vec<_> = code.iter().map(|c| CodeItem::new(&c, None)).collect();

@@ -4,7 +4,7 @@
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_compiler::{CallConv, Compiler, Signature, TrampolineKind};
-use springboard_loader::CodeMemory;
+use springboard_loader::{CodeItem, CodeMemory};
 use springboard_vm_abi::{
     VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMArrayCallFunction, VMFuncRef, VMHostFuncContext,
     VMNativeCallFunction, VMOpaqueContext, VMSharedSignatureIndex, ValRaw,
@@ -44,19 +44,34 @@ impl Kinds {
         let c = |k| compiler.compile(k, sig).unwrap();
         let p = |conv| compiler.compile_probe(conv, sig).unwrap();
         let (wasm, native, array) = (p(CallConv::Wasm), p(CallConv::Native), p(CallConv::Array));
-        let probes =
-            CodeMemory::new(&[CodeItem::new(&wasm, None), CodeItem::new(&native, None), CodeItem::new(&array, None)]).unwrap();
-        let (wasm_probe, native_probe, array_probe) =
-            (probes.entry(0).unwrap(), probes.entry(1).unwrap(), probes.entry(2).unwrap());
+        let probes = CodeMemory::new(&[
+            CodeItem::new(&wasm, None),
+            CodeItem::new(&native, None),
+            CodeItem::new(&array, None),
+        ])
+        .unwrap();
+        let (wasm_probe, native_probe, array_probe) = (
+            probes.entry(0).unwrap(),
+            probes.entry(1).unwrap(),
+            probes.entry(2).unwrap(),
+        );
         let (w2n, w2a, n2a, entry) = (
             c(TrampolineKind::WasmToNative),
             c(TrampolineKind::WasmToArray),
             c(TrampolineKind::NativeToArray),
             c(TrampolineKind::Entry),
         );
-        let fixed = CodeMemory::new(&[CodeItem::new(&w2n, None), CodeItem::new(&w2a, None), CodeItem::new(&n2a, None), CodeItem::new(&entry, None)])
-            .unwrap();
-        let (a2w, n2w) = (c(TrampolineKind::ArrayToWasm), c(TrampolineKind::NativeToWasm));
+        let fixed = CodeMemory::new(&[
+            CodeItem::new(&w2n, None),
+            CodeItem::new(&w2a, None),
+            CodeItem::new(&n2a, None),
+            CodeItem::new(&entry, None),
+        ])
+        .unwrap();
+        let (a2w, n2w) = (
+            c(TrampolineKind::ArrayToWasm),
+            c(TrampolineKind::NativeToWasm),
+        );
         let stamped = CodeMemory::new(&[
             CodeItem::new(&a2w, Some(wasm_probe)),
             CodeItem::new(&n2w, Some(wasm_probe)),
@@ -66,7 +81,9 @@ impl Kinds {
         .unwrap();
         // SAFETY (all transmutes below): each address is code of exactly the
         // function-pointer type it becomes.
-        let array_fn = |p: NonNull<c_void>| unsafe { core::mem::transmute::<*mut c_void, VMArrayCallFunction>(p.as_ptr()) };
+        let array_fn = |p: NonNull<c_void>| unsafe {
+            core::mem::transmute::<*mut c_void, VMArrayCallFunction>(p.as_ptr())
+        };
         let mut host_ctx = Box::new(VMHostFuncContext {
             magic: VM_NATIVE_CALL_HOST_FUNC_MAGIC,
             func_ref: VMFuncRef {
@@ -88,7 +105,11 @@ impl Kinds {
             native_to_wasm: stamped.entry(1).unwrap().cast(),
             native_to_array: fixed.entry(2).unwrap().cast(),
             // SAFETY: as above.
-            entry: unsafe { core::mem::transmute::<*mut c_void, springboard_vm_abi::VMTrampoline>(fixed.entry(3).unwrap().as_ptr()) },
+            entry: unsafe {
+                core::mem::transmute::<*mut c_void, springboard_vm_abi::VMTrampoline>(
+                    fixed.entry(3).unwrap().as_ptr(),
+                )
+            },
             native_probe,
             via_wasm_to_native: array_fn(stamped.entry(2).unwrap()),
             via_wasm_to_array: array_fn(stamped.entry(3).unwrap()),

@@ -17,7 +17,8 @@ fn distinct(n: usize) -> Vec<Signature> {
                 params.push(scalars[k % 4]);
                 k /= 4;
             }
-            let results: &[ValType] = [&[][..], &[ValType::I64], &[ValType::F64, ValType::I32]][i % 3];
+            let results: &[ValType] =
+                [&[][..], &[ValType::I64], &[ValType::F64, ValType::I32]][i % 3];
             Signature::new(&params, results).unwrap()
         })
         .collect()
@@ -37,7 +38,10 @@ fn main() {
     sigs.dedup();
     let mut all = Vec::new();
     for kind in TrampolineKind::ALL {
-        let sizes: Vec<usize> = sigs.iter().map(|s| compiler.compile(kind, s).unwrap().code.len()).collect();
+        let sizes: Vec<usize> = sigs
+            .iter()
+            .map(|s| compiler.compile(kind, s).unwrap().code.len())
+            .collect();
         all.extend(&sizes);
         let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
         println!(
@@ -55,17 +59,26 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for n in [1, 100, 1000] {
         let sigs = distinct(n);
-        for (how, compilation) in [("precompile (one batch)", None), ("lazy, one func each", Some(Compilation::Lazy)), ("eager, one func each", Some(Compilation::Eager))] {
+        for (how, compilation) in [
+            ("precompile (one batch)", None),
+            ("lazy, one func each", Some(Compilation::Lazy)),
+            ("eager, one func each", Some(Compilation::Eager)),
+        ] {
             let before = stats();
-            let engine = Engine::new(Config::new().compilation(compilation.unwrap_or_default())).unwrap();
+            let engine =
+                Engine::new(Config::new().compilation(compilation.unwrap_or_default())).unwrap();
             let keep: Vec<Box<dyn std::any::Any>> = match compilation {
                 None => vec![Box::new(engine.precompile(&sigs).unwrap())],
                 Some(_) => sigs
                     .iter()
                     .map(|s| {
-                        let f = springboard::Func::new(&engine, s, |_: &[springboard::Val], _: &mut [springboard::Val]| {
-                            Ok::<(), std::convert::Infallible>(())
-                        })
+                        let f = springboard::Func::new(
+                            &engine,
+                            s,
+                            |_: &[springboard::Val], _: &mut [springboard::Val]| {
+                                Ok::<(), std::convert::Infallible>(())
+                            },
+                        )
                         .unwrap();
                         Box::new(f) as Box<dyn std::any::Any>
                     })
