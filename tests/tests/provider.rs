@@ -160,7 +160,7 @@ fn an_engine_maps_every_trampoline_through_its_provider() {
     );
     let sig = Signature::new(&[ValType::I64], &[ValType::I64]).unwrap();
     let untyped = Func::new(&engine, &sig, |p, r| {
-        r[0] = p[0].clone();
+        r[0] = p[0];
         Ok::<(), std::convert::Infallible>(())
     })
     .unwrap();
