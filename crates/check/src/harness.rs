@@ -16,7 +16,7 @@
 //! anywhere else that yields the same bytes and relocations, such as an object
 //! loaded by `springboard-loader` ([`CodeSet::from_parts`]).
 
-use crate::values::same_bits;
+use crate::values::{poisoned, same_bits, zero_extended};
 use crate::{Driver, DriverError, Via};
 use core::ffi::c_void;
 use core::fmt;
@@ -185,10 +185,21 @@ impl CodeSet {
         let sig = &self.signature;
         let p = sig.params().len();
         // The probe's record: [callee vmctx, args..., results to return...].
-        let mut record = vec![ValRaw::ZERO; springboard_compiler::probe_buffer_len(sig)];
-        record[1 + p..].copy_from_slice(results);
-        let mut values = vec![ValRaw::ZERO; sig.array_len()];
-        values[..p].copy_from_slice(args);
+        // Every byte a reader must not look at is poisoned, in what the
+        // code under test reads (the arguments, the results the probes hand
+        // back) and in every slot it may write.
+        const POISON: u8 = 0xa5;
+        let poison = |tys: &[ValType], vals: &[ValRaw]| -> Vec<ValRaw> {
+            tys.iter()
+                .zip(vals)
+                .map(|(&t, &v)| poisoned(t, v, POISON))
+                .collect()
+        };
+        let fill = ValRaw::from_le_bytes([POISON; 16]);
+        let mut record = vec![fill; springboard_compiler::probe_buffer_len(sig)];
+        record[1 + p..].copy_from_slice(&poison(sig.results(), results));
+        let mut values = vec![fill; sig.array_len()];
+        values[..p].copy_from_slice(&poison(sig.params(), args));
         let caller = record.as_mut_ptr().cast::<VMOpaqueContext>();
         // SAFETY: each route's code was compiled for `sig` with the
         // convention it is entered with; `values` holds max(params, results)
@@ -210,14 +221,17 @@ impl CodeSet {
         if !same_bits(ValType::ExternRef, record[0], vmctx) {
             return fail("callee vmctx".into(), ValType::ExternRef, vmctx, record[0]);
         }
+        // Both were written by generated code, which zero-extends.
         for (i, (&ty, &want)) in sig.params().iter().zip(args).enumerate() {
-            if !same_bits(ty, record[1 + i], want) {
-                return fail(format!("parameter {i}"), ty, want, record[1 + i]);
+            let got = record[1 + i];
+            if !same_bits(ty, got, want) || !zero_extended(ty, got) {
+                return fail(format!("parameter {i}"), ty, want, got);
             }
         }
         for (i, (&ty, &want)) in sig.results().iter().zip(results).enumerate() {
-            if !same_bits(ty, values[i], want) {
-                return fail(format!("result {i}"), ty, want, values[i]);
+            let got = values[i];
+            if !same_bits(ty, got, want) || !zero_extended(ty, got) {
+                return fail(format!("result {i}"), ty, want, got);
             }
         }
         Ok(())

@@ -4,15 +4,40 @@
 use springboard_environ::ValType;
 use springboard_vm_abi::ValRaw;
 
-/// Whether `got` carries the same value of `ty` as `want`: the value's own
-/// bits, plus the zero-extension to 64 bits every Springboard-written slot
-/// guarantees.
-pub fn same_bits(ty: ValType, got: ValRaw, want: ValRaw) -> bool {
+/// How many bytes of a slot a value of `ty` defines on this host: what a
+/// reader may look at (see `ValRaw`).
+pub fn defined_bytes(ty: ValType) -> usize {
     match ty {
-        ValType::V128 => got.get_v128() == want.get_v128(),
-        ValType::I32 | ValType::F32 => got.get_u64() == u64::from(want.get_u32()),
-        _ => got.get_u64() == want.get_u64(),
+        ValType::I32 | ValType::F32 => 4,
+        ValType::I64 | ValType::F64 => 8,
+        ValType::V128 => 16,
+        ValType::FuncRef | ValType::ExternRef => core::mem::size_of::<usize>(),
     }
+}
+
+/// Whether `got` carries the same value of `ty` as `want`: the bytes the
+/// type defines, and nothing else (Wasmtime 17 leaves the rest of an `i32`
+/// slot as it was).
+pub fn same_bits(ty: ValType, got: ValRaw, want: ValRaw) -> bool {
+    let n = defined_bytes(ty);
+    got.to_le_bytes()[..n] == want.to_le_bytes()[..n]
+}
+
+/// Whether a slot Springboard's generated code wrote for `ty` keeps its
+/// promise: an `i32` or `f32` zero-extended to 64 bits.
+pub fn zero_extended(ty: ValType, slot: ValRaw) -> bool {
+    match ty {
+        ValType::I32 | ValType::F32 => slot.to_le_bytes()[4..8] == [0; 4],
+        _ => true,
+    }
+}
+
+/// `value` of `ty` with every byte past the ones its type defines set to
+/// `poison`: what a reader must not look at.
+pub fn poisoned(ty: ValType, value: ValRaw, poison: u8) -> ValRaw {
+    let mut bytes = value.to_le_bytes();
+    bytes[defined_bytes(ty)..].fill(poison);
+    ValRaw::from_le_bytes(bytes)
 }
 
 /// A small deterministic generator (SplitMix64) of test values, so that a

@@ -84,6 +84,12 @@ impl PtrSize {
         16
     }
 
+    /// Alignment of a `ValRaw` slot, and so of a buffer of them: 16, as in
+    /// Wasmtime 17 (the same on every target).
+    pub const fn align_of_val_raw(self) -> u8 {
+        16
+    }
+
     /// Offset of `VMHostFuncContext::magic`.
     pub const fn vm_host_func_context_magic(self) -> u8 {
         0
@@ -113,7 +119,7 @@ const _: () = {
     assert!(align_of::<VMFuncRef>() == p.bytes() as usize);
     assert!(size_of::<VMSharedSignatureIndex>() == p.size_of_vmshared_signature_index() as usize);
     assert!(size_of::<ValRaw>() == p.size_of_val_raw() as usize);
-    assert!(align_of::<ValRaw>() == 8);
+    assert!(align_of::<ValRaw>() == p.align_of_val_raw() as usize);
     type Ctx = VMHostFuncContext<*mut u8>;
     assert!(offset_of!(Ctx, magic) == p.vm_host_func_context_magic() as usize);
     assert!(offset_of!(Ctx, func_ref) == p.vm_host_func_context_func_ref() as usize);

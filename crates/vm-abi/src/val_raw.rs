@@ -12,20 +12,25 @@ use core::fmt;
 ///   results.
 /// * **Read by** the other side, which must know the signature: a `ValRaw`
 ///   carries no type tag.
-/// * **Layout**: 16 bytes, alignment 8, always **little-endian** in memory
-///   whatever the host, so that machine code can load a slot with a fixed,
-///   endian-aware memory access. Integers are stored zero-extended to 64 bits
-///   (an `i32` slot can be read back as an `i64` with the high half zero), the
-///   bytes past the value are zero, floats travel as raw bits so NaN payloads
-///   and `-0.0` survive, `v128` uses all 16 bytes, and `funcref`/`externref`
-///   are pointers stored like a `u64`.
+/// * **Layout**: 16 bytes, alignment 16 (Wasmtime 17's: its `ValRaw` is a
+///   union with a `u128` member), always **little-endian** in memory whatever
+///   the host, so that machine code can load a slot with a fixed, endian-aware
+///   memory access. Floats travel as raw bits, so NaN payloads and `-0.0`
+///   survive; `v128` uses all 16 bytes; `funcref`/`externref` are pointers
+///   stored like a `u64`.
+/// * **What a reader may assume**: only the bytes its type defines — 4 for
+///   `i32`/`f32`, 8 for `i64`/`f64`, pointer-sized for references, 16 for
+///   `v128`. Every getter here reads exactly those. Springboard's writers
+///   zero-extend `i32` and `f32` to 64 bits and zero the rest, but Wasmtime
+///   17's array trampolines store `i32`/`f32` results with 4-byte stores,
+///   leaving bytes 4..16 as they were: never rely on them.
 ///
-/// This matches Wasmtime's `ValRaw` (a `#[repr(C)]` union in v8, whose `v128`
-/// member made it 16-aligned; later Wasmtime releases store `v128` as
-/// `[u8; 16]` with alignment 8, as here). The stride is 16 bytes in both, and
-/// `crates/vm-abi/tests/wasmtime_compat.rs` proves the bit patterns agree.
+/// Equal in size, alignment and stride to Wasmtime 17's `ValRaw` (and 8's);
+/// `crates/vm-abi/tests/wasmtime_compat.rs` proves the layout and the bit
+/// patterns against both. A buffer only 8-aligned crashes Wasmtime 17's host
+/// shims on an aligned vector load.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[repr(C, align(8))]
+#[repr(C, align(16))]
 pub struct ValRaw {
     bytes: [u8; 16],
 }
@@ -43,7 +48,8 @@ impl ValRaw {
         }
     }
 
-    /// An `i32`, stored zero-extended (not sign-extended) to 64 bits.
+    /// An `i32`, stored zero-extended (not sign-extended) to 64 bits (a
+    /// reader must not rely on the extension: see the type's docs).
     #[inline]
     pub const fn i32(value: i32) -> ValRaw {
         ValRaw::u64(value as u32 as u64)
@@ -97,10 +103,11 @@ impl ValRaw {
         u128::from_le_bytes(self.bytes)
     }
 
-    /// The low 64 bits of the slot.
+    /// The low 64 bits of the slot (bytes 0..8).
     #[inline]
     pub const fn get_u64(self) -> u64 {
-        self.get_v128() as u64
+        let b = self.bytes;
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     }
 
     /// The low 64 bits of the slot as an `i64`.
@@ -109,10 +116,11 @@ impl ValRaw {
         self.get_u64() as i64
     }
 
-    /// The low 32 bits of the slot.
+    /// The low 32 bits of the slot (bytes 0..4).
     #[inline]
     pub const fn get_u32(self) -> u32 {
-        self.get_u64() as u32
+        let b = self.bytes;
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 
     /// The low 32 bits of the slot as an `i32`.
@@ -133,16 +141,26 @@ impl ValRaw {
         self.get_u64()
     }
 
-    /// A `funcref` pointer. On 32-bit hosts only the low 32 bits are used.
+    /// A `funcref` pointer (bytes `0..size_of::<usize>()`).
     #[inline]
     pub fn get_funcref(self) -> *mut c_void {
-        self.get_u64() as usize as *mut c_void
+        self.get_usize() as *mut c_void
     }
 
-    /// An `externref` pointer. On 32-bit hosts only the low 32 bits are used.
+    /// An `externref` pointer (bytes `0..size_of::<usize>()`).
     #[inline]
     pub fn get_externref(self) -> *mut c_void {
-        self.get_u64() as usize as *mut c_void
+        self.get_usize() as *mut c_void
+    }
+
+    /// A pointer-sized value: 4 bytes on 32-bit hosts, 8 on 64-bit ones.
+    #[inline]
+    const fn get_usize(self) -> usize {
+        if core::mem::size_of::<usize>() == 4 {
+            self.get_u32() as usize
+        } else {
+            self.get_u64() as usize
+        }
     }
 
     /// The 16 bytes exactly as they lie in memory.
@@ -241,6 +259,30 @@ mod tests {
                 .get_funcref()
                 .is_null()
         );
+    }
+
+    /// Every getter reads only the bytes of its type: whatever lies past
+    /// them (Wasmtime 17 leaves bytes 4..16 of an `i32` result as they were)
+    /// changes nothing.
+    #[test]
+    fn getters_ignore_the_bytes_past_their_type() {
+        for poison in [0u8, 0xff, 0xa5] {
+            let with = |low: &[u8]| {
+                let mut bytes = [poison; 16];
+                bytes[..low.len()].copy_from_slice(low);
+                ValRaw::from_le_bytes(bytes)
+            };
+            let v = with(&(-2i32).to_le_bytes());
+            assert_eq!((v.get_i32(), v.get_u32()), (-2, 0xffff_fffe));
+            let v = with(&0x7fa0_0001u32.to_le_bytes());
+            assert_eq!(v.get_f32(), 0x7fa0_0001);
+            let v = with(&i64::MIN.to_le_bytes());
+            assert_eq!((v.get_i64(), v.get_f64()), (i64::MIN, 1 << 63));
+            let p = 0x1234_5670usize;
+            let v = with(&p.to_le_bytes());
+            assert_eq!(v.get_funcref() as usize, p);
+            assert_eq!(v.get_externref() as usize, p);
+        }
     }
 
     #[test]

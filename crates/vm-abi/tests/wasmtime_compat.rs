@@ -1,11 +1,13 @@
 //! Proves bit-compatibility with the real Wasmtime crates: `VMFuncRef` and
-//! `VMSharedSignatureIndex` against `wasmtime-environ = "=17.0.3"`, and
-//! `ValRaw` and `VMTrampoline` against `wasmtime-runtime = "=8.0.1"`.
+//! `VMSharedSignatureIndex` against `wasmtime-environ = "=17.0.3"`, `ValRaw`
+//! against `wasmtime-runtime` 17.0.3 and 8.0.1, and `VMTrampoline` against
+//! `wasmtime-runtime = "=8.0.1"`.
 
 use core::mem::{align_of, size_of};
 use springboard_vm_abi::{self as abi, PtrSize};
 use wasmtime_environ::{HostPtr, Module, PtrSize as _, VMOffsets};
 use wasmtime_runtime as wt;
+use wasmtime_runtime17 as wt17;
 
 /// Every `VMFuncRef` offset and size, from our `PtrSize` and from Wasmtime's.
 fn ours(p: PtrSize) -> [u8; 7] {
@@ -45,28 +47,6 @@ fn func_ref_offsets_match_wasmtime_17_for_both_pointer_widths() {
     assert_eq!(size_of::<abi::VMSharedSignatureIndex>(), 4);
 }
 
-#[test]
-fn val_raw_has_wasmtime_8_size_stride_and_no_stricter_alignment() {
-    assert_eq!(size_of::<abi::ValRaw>(), size_of::<wt::ValRaw>());
-    assert_eq!(size_of::<[abi::ValRaw; 3]>(), size_of::<[wt::ValRaw; 3]>());
-    assert!(align_of::<abi::ValRaw>() <= align_of::<wt::ValRaw>());
-}
-
-/// The first `n` bytes of a Wasmtime `ValRaw` (a union whose constructors
-/// initialise only the member they set, so only those bytes may be read).
-fn their_bytes(v: &wt::ValRaw, n: usize) -> Vec<u8> {
-    // SAFETY: every constructor used below initialises at least the first `n`
-    // bytes of the 16-byte union, and `v` is a live reference.
-    unsafe { core::slice::from_raw_parts((v as *const wt::ValRaw).cast::<u8>(), n).to_vec() }
-}
-
-/// Reinterprets our slot as Wasmtime's, as a buffer shared by both would.
-fn as_theirs(v: abi::ValRaw) -> wt::ValRaw {
-    // SAFETY: both are 16 bytes; ours is fully initialised, and every bit
-    // pattern is a valid value of Wasmtime's plain-integer union.
-    unsafe { core::mem::transmute::<abi::ValRaw, wt::ValRaw>(v) }
-}
-
 const I32S: [i32; 6] = [0, 1, -1, i32::MIN, i32::MAX, 0x1234_5678];
 const I64S: [i64; 5] = [0, -1, i64::MIN, i64::MAX, 0x0123_4567_89ab_cdef];
 const F32S: [u32; 6] = [
@@ -91,60 +71,166 @@ const V128S: [u128; 4] = [
     1 << 127,
 ];
 
-#[test]
-fn val_raw_bits_written_by_either_side_read_back_by_the_other() {
-    for v in I32S {
-        assert_eq!(
-            their_bytes(&wt::ValRaw::i32(v), 8),
-            abi::ValRaw::i32(v).to_le_bytes()[..8]
-        );
-        assert_eq!(as_theirs(abi::ValRaw::i32(v)).get_i32(), v);
-        assert_eq!(as_theirs(abi::ValRaw::u32(v as u32)).get_u32(), v as u32);
-    }
-    for v in I64S {
-        assert_eq!(
-            their_bytes(&wt::ValRaw::i64(v), 8),
-            abi::ValRaw::i64(v).to_le_bytes()[..8]
-        );
-        assert_eq!(as_theirs(abi::ValRaw::i64(v)).get_i64(), v);
-        assert_eq!(as_theirs(abi::ValRaw::u64(v as u64)).get_u64(), v as u64);
-    }
-    for bits in F32S {
-        assert_eq!(
-            their_bytes(&wt::ValRaw::f32(bits), 4),
-            abi::ValRaw::f32(bits).to_le_bytes()[..4]
-        );
-        assert_eq!(as_theirs(abi::ValRaw::f32(bits)).get_f32(), bits);
-    }
-    for bits in F64S {
-        assert_eq!(
-            their_bytes(&wt::ValRaw::f64(bits), 8),
-            abi::ValRaw::f64(bits).to_le_bytes()[..8]
-        );
-        assert_eq!(as_theirs(abi::ValRaw::f64(bits)).get_f64(), bits);
-    }
-    for v in V128S {
-        assert_eq!(
-            their_bytes(&wt::ValRaw::v128(v), 16),
-            abi::ValRaw::v128(v).to_le_bytes()
-        );
-        assert_eq!(as_theirs(abi::ValRaw::v128(v)).get_v128(), v);
-    }
-    let mut target = 0u64;
-    let ptr = (&raw mut target).cast::<core::ffi::c_void>();
-    let n = size_of::<usize>();
-    let addr = ptr as usize;
-    assert_eq!(
-        their_bytes(&wt::ValRaw::funcref(addr), n),
-        abi::ValRaw::funcref(ptr).to_le_bytes()[..n]
-    );
-    assert_eq!(
-        their_bytes(&wt::ValRaw::externref(addr), n),
-        abi::ValRaw::externref(ptr).to_le_bytes()[..n]
-    );
-    assert_eq!(as_theirs(abi::ValRaw::funcref(ptr)).get_funcref(), addr);
-    assert_eq!(as_theirs(abi::ValRaw::externref(ptr)).get_externref(), addr);
+/// How a release's `ValRaw` takes and gives references: Wasmtime 8 as a
+/// `usize`, Wasmtime 17 as a `*mut c_void`.
+trait Pointer {
+    fn from_ptr(ptr: *mut core::ffi::c_void) -> Self;
+    fn addr(self) -> usize;
 }
+
+impl Pointer for usize {
+    fn from_ptr(ptr: *mut core::ffi::c_void) -> usize {
+        ptr as usize
+    }
+    fn addr(self) -> usize {
+        self
+    }
+}
+
+impl Pointer for *mut core::ffi::c_void {
+    fn from_ptr(ptr: *mut core::ffi::c_void) -> Self {
+        ptr
+    }
+    fn addr(self) -> usize {
+        self as usize
+    }
+}
+
+/// The `ValRaw` checks, for one Wasmtime release's `ValRaw`.
+macro_rules! val_raw_against {
+    ($release:ident, $wt:ident) => {
+        mod $release {
+            use super::*;
+            use $wt as wt;
+
+            #[test]
+            fn val_raw_has_the_same_size_alignment_and_stride() {
+                assert_eq!(size_of::<abi::ValRaw>(), size_of::<wt::ValRaw>());
+                assert_eq!(align_of::<abi::ValRaw>(), align_of::<wt::ValRaw>());
+                assert_eq!(size_of::<[abi::ValRaw; 3]>(), size_of::<[wt::ValRaw; 3]>());
+                assert_eq!(
+                    usize::from(PtrSize::HOST.align_of_val_raw()),
+                    align_of::<wt::ValRaw>()
+                );
+            }
+
+            /// The first `n` bytes of a Wasmtime `ValRaw` (a union whose
+            /// constructors initialise only the member they set, so only
+            /// those bytes may be read).
+            fn their_bytes(v: &wt::ValRaw, n: usize) -> Vec<u8> {
+                // SAFETY: every constructor used below initialises at least
+                // the first `n` bytes of the 16-byte union, and `v` is live.
+                unsafe {
+                    core::slice::from_raw_parts((v as *const wt::ValRaw).cast::<u8>(), n).to_vec()
+                }
+            }
+
+            /// Reinterprets our slot as Wasmtime's, as a buffer shared by
+            /// both would.
+            fn as_theirs(v: abi::ValRaw) -> wt::ValRaw {
+                // SAFETY: both are 16 bytes; ours is fully initialised, and
+                // every bit pattern is a valid value of Wasmtime's
+                // plain-integer union.
+                unsafe { core::mem::transmute::<abi::ValRaw, wt::ValRaw>(v) }
+            }
+
+            /// Reinterprets Wasmtime's slot as ours, after setting every byte
+            /// past the `n` its constructor wrote to `poison`: what we read
+            /// must not depend on them.
+            fn as_ours(v: wt::ValRaw, n: usize, poison: u8) -> abi::ValRaw {
+                let mut bytes = [poison; 16];
+                bytes[..n].copy_from_slice(&their_bytes(&v, n));
+                abi::ValRaw::from_le_bytes(bytes)
+            }
+
+            #[test]
+            fn val_raw_bits_written_by_either_side_read_back_by_the_other() {
+                for v in I32S {
+                    assert_eq!(
+                        their_bytes(&wt::ValRaw::i32(v), 8),
+                        abi::ValRaw::i32(v).to_le_bytes()[..8]
+                    );
+                    assert_eq!(as_theirs(abi::ValRaw::i32(v)).get_i32(), v);
+                    assert_eq!(as_theirs(abi::ValRaw::u32(v as u32)).get_u32(), v as u32);
+                }
+                for v in I64S {
+                    assert_eq!(
+                        their_bytes(&wt::ValRaw::i64(v), 8),
+                        abi::ValRaw::i64(v).to_le_bytes()[..8]
+                    );
+                    assert_eq!(as_theirs(abi::ValRaw::i64(v)).get_i64(), v);
+                    assert_eq!(as_theirs(abi::ValRaw::u64(v as u64)).get_u64(), v as u64);
+                }
+                for bits in F32S {
+                    assert_eq!(
+                        their_bytes(&wt::ValRaw::f32(bits), 4),
+                        abi::ValRaw::f32(bits).to_le_bytes()[..4]
+                    );
+                    assert_eq!(as_theirs(abi::ValRaw::f32(bits)).get_f32(), bits);
+                }
+                for bits in F64S {
+                    assert_eq!(
+                        their_bytes(&wt::ValRaw::f64(bits), 8),
+                        abi::ValRaw::f64(bits).to_le_bytes()[..8]
+                    );
+                    assert_eq!(as_theirs(abi::ValRaw::f64(bits)).get_f64(), bits);
+                }
+                for v in V128S {
+                    assert_eq!(
+                        their_bytes(&wt::ValRaw::v128(v), 16),
+                        abi::ValRaw::v128(v).to_le_bytes()
+                    );
+                    assert_eq!(as_theirs(abi::ValRaw::v128(v)).get_v128(), v);
+                }
+                let mut target = 0u64;
+                let ptr = (&raw mut target).cast::<core::ffi::c_void>();
+                let n = size_of::<usize>();
+                let addr = ptr as usize;
+                assert_eq!(
+                    their_bytes(&wt::ValRaw::funcref(Pointer::from_ptr(ptr)), n),
+                    abi::ValRaw::funcref(ptr).to_le_bytes()[..n]
+                );
+                assert_eq!(
+                    their_bytes(&wt::ValRaw::externref(Pointer::from_ptr(ptr)), n),
+                    abi::ValRaw::externref(ptr).to_le_bytes()[..n]
+                );
+                assert_eq!(
+                    as_theirs(abi::ValRaw::funcref(ptr)).get_funcref().addr(),
+                    addr
+                );
+                assert_eq!(
+                    as_theirs(abi::ValRaw::externref(ptr))
+                        .get_externref()
+                        .addr(),
+                    addr
+                );
+            }
+
+            /// Wasmtime 17 stores `i32`/`f32` results with 4-byte stores;
+            /// whatever the rest of the slot holds, we read the same value.
+            #[test]
+            fn we_read_only_the_bytes_their_type_defines() {
+                for poison in [0x00, 0xff, 0x5a] {
+                    for v in I32S {
+                        assert_eq!(as_ours(wt::ValRaw::i32(v), 4, poison).get_i32(), v);
+                    }
+                    for bits in F32S {
+                        assert_eq!(as_ours(wt::ValRaw::f32(bits), 4, poison).get_f32(), bits);
+                    }
+                    for v in I64S {
+                        assert_eq!(as_ours(wt::ValRaw::i64(v), 8, poison).get_i64(), v);
+                    }
+                    for bits in F64S {
+                        assert_eq!(as_ours(wt::ValRaw::f64(bits), 8, poison).get_f64(), bits);
+                    }
+                }
+            }
+        }
+    };
+}
+
+val_raw_against!(wasmtime_8, wt);
+val_raw_against!(wasmtime_17, wt17);
 
 /// A trampoline written against our `VMTrampoline` type: it calls the body
 /// `(vmctx, caller, i64, f64) -> f64` and leaves `a * 2 + b` in slot 0.
