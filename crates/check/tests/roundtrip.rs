@@ -138,3 +138,39 @@ fn reusing_a_threads_context_does_not_change_the_code() {
         }
     }
 }
+
+/// The `wasmtime17` wasm convention carries every value bit-exact through
+/// every kind, whatever goes to registers and whatever to its return area:
+/// every type alone, edge values, stack arguments, results beyond the
+/// registers of each class, up to a thousand of each. (That it matches
+/// Wasmtime 17's own code is `tests/wasmtime17`'s to prove.)
+#[test]
+fn the_wasmtime17_convention_round_trips_on_x86_64() {
+    use springboard_compiler::WasmConv;
+    let built = Compiler::builder().wasm_conv(WasmConv::Wasmtime17).build();
+    if !cfg!(target_arch = "x86_64") {
+        let err = built.unwrap_err().to_string();
+        assert!(err.contains("x86-64 only"), "{err}");
+        println!("skipped: the wasmtime17 convention is x86-64 only");
+        return;
+    }
+    let compiler = built.unwrap();
+    for ty in ValType::ALL {
+        for (p, r) in [(&[ty][..], &[][..]), (&[], &[ty]), (&[ty], &[ty; 3])] {
+            check(&compiler, &Signature::new(p, r).unwrap(), 4);
+        }
+        let sig = Signature::new(&[ty, ty], &[ty, ty, ty, ty]).unwrap();
+        let set = CodeSet::compile(&compiler, &sig).unwrap();
+        for a in edge_values(ty) {
+            set.run(&[a, a], &[a, a, a, a])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    for (params, results) in [(20, 4), (7, 9), (100, 175), (1000, 1000)] {
+        check(
+            &compiler,
+            &Signature::new(&mixed(params, 1), &mixed(results, 2)).unwrap(),
+            2,
+        );
+    }
+}

@@ -8,13 +8,23 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{self, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
-use springboard_environ::{CallConv, Signature, ValType};
+use springboard_environ::{CallConv, Signature, ValType, WasmConv};
 use springboard_vm_abi::{PtrSize, ResultsArea};
 
 /// What a function needs to know about its target to build trampolines.
 pub(crate) struct Abi<'a> {
     pub(crate) isa: &'a dyn TargetIsa,
+    pub(crate) wasm_conv: WasmConv,
     pub(crate) sig: &'a Signature,
+}
+
+/// Where a result of a wasm-convention function travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResultLoc {
+    /// In a return register (or wherever Cranelift puts it).
+    Reg,
+    /// At this offset of the return area passed as the last argument.
+    Area(u32),
 }
 
 /// The arguments a function received, split by role.
@@ -64,6 +74,53 @@ impl Abi<'_> {
         std::iter::repeat_n(AbiParam::new(self.ptr()), n)
     }
 
+    /// The Cranelift convention wasm-convention code uses.
+    fn wasm_cc(&self) -> isa::CallConv {
+        match self.wasm_conv {
+            WasmConv::Tail => isa::CallConv::Tail,
+            // System V's registers and stack; the return area is explicit
+            // (see `wasm_results`).
+            WasmConv::Wasmtime17 => isa::CallConv::SystemV,
+        }
+    }
+
+    /// Where each result of a wasm-convention function goes, and the size
+    /// of the explicit return area (0: none, and no area argument).
+    ///
+    /// `Tail` leaves every result to Cranelift. `Wasmtime17` places them as
+    /// Cranelift 0.104's `fast` did on x86-64: the first two integer-class
+    /// results (`i32`, `i64`, references) in registers, the first two
+    /// float-class ones (`f32`, `f64`, `v128`) likewise, and each other one
+    /// in the area, in a slot of `max(size, 8)` bytes aligned to that size.
+    fn wasm_results(&self) -> (Vec<ResultLoc>, u32) {
+        let results = self.sig.results();
+        match self.wasm_conv {
+            WasmConv::Tail => (vec![ResultLoc::Reg; results.len()], 0),
+            WasmConv::Wasmtime17 => {
+                let (mut ints, mut floats, mut next) = (0, 0, 0u32);
+                let locs = results
+                    .iter()
+                    .map(|&t| {
+                        let in_class = match t {
+                            ValType::F32 | ValType::F64 | ValType::V128 => &mut floats,
+                            _ => &mut ints,
+                        };
+                        if *in_class < 2 {
+                            *in_class += 1;
+                            return ResultLoc::Reg;
+                        }
+                        let size = t.byte_size(self.ptr_bytes()).max(8);
+                        next = next.next_multiple_of(size);
+                        let at = next;
+                        next += size;
+                        ResultLoc::Area(at)
+                    })
+                    .collect();
+                (locs, next)
+            }
+        }
+    }
+
     /// The IR signature of a function of `self.sig` entered with `conv`.
     pub(crate) fn signature(&self, conv: CallConv) -> ir::Signature {
         let value_params = |tys: &[ValType]| -> Vec<AbiParam> {
@@ -76,9 +133,19 @@ impl Abi<'_> {
         s.params.extend(self.ptr_params(2)); // callee vmctx, caller vmctx
         match conv {
             CallConv::Wasm => {
-                s.call_conv = isa::CallConv::Tail;
+                s.call_conv = self.wasm_cc();
                 s.params.extend(value_params(params));
-                s.returns.extend(value_params(results));
+                let (locs, area) = self.wasm_results();
+                if area > 0 {
+                    s.params.push(AbiParam::new(self.ptr())); // return area
+                }
+                s.returns.extend(
+                    results
+                        .iter()
+                        .zip(&locs)
+                        .filter(|(_, loc)| **loc == ResultLoc::Reg)
+                        .map(|(&t, _)| AbiParam::new(self.clif_type(t))),
+                );
             }
             CallConv::Native => {
                 s.params.extend(value_params(params));
@@ -193,8 +260,10 @@ impl Abi<'_> {
         let args = entry_block(b);
         let n = self.sig.params().len();
         let (params, result_dest) = match conv {
-            CallConv::Wasm => (args[2..].to_vec(), None),
-            CallConv::Native => (args[2..2 + n].to_vec(), args.get(2 + n).copied()),
+            // The return area, if any, follows the parameters in both.
+            CallConv::Wasm | CallConv::Native => {
+                (args[2..2 + n].to_vec(), args.get(2 + n).copied())
+            }
             CallConv::Array => (
                 self.load_slots(b, args[2], self.sig.params()),
                 Some(args[2]),
@@ -222,9 +291,25 @@ impl Abi<'_> {
         let results = self.sig.results();
         match conv {
             CallConv::Wasm => {
-                let args: Vec<Value> = vmctx.iter().chain(params).copied().collect();
+                let (locs, size) = self.wasm_results();
+                let mut args: Vec<Value> = vmctx.iter().chain(params).copied().collect();
+                let area = (size > 0).then(|| self.stack_buffer(b, size));
+                args.extend(area);
                 let call = b.ins().call_indirect(sigref, callee, &args);
-                b.inst_results(call).to_vec()
+                let mut in_regs = b.inst_results(call).to_vec().into_iter();
+                results
+                    .iter()
+                    .zip(locs)
+                    .map(|(&ty, loc)| match (loc, area) {
+                        (ResultLoc::Area(offset), Some(area)) => b.ins().load(
+                            self.clif_type(ty),
+                            MemFlagsData::trusted(),
+                            area,
+                            offset as i32,
+                        ),
+                        _ => in_regs.next().expect("one register result per Reg"),
+                    })
+                    .collect()
             }
             CallConv::Native => {
                 let (offsets, size) = self.native_results_area();
@@ -263,7 +348,18 @@ impl Abi<'_> {
     ) {
         match conv {
             CallConv::Wasm => {
-                b.ins().return_(results);
+                let (locs, _) = self.wasm_results();
+                let mut in_regs = Vec::with_capacity(results.len());
+                for (&v, loc) in results.iter().zip(locs) {
+                    match (loc, dest) {
+                        (ResultLoc::Area(offset), Some(area)) => {
+                            b.ins()
+                                .store(MemFlagsData::trusted(), v, area, offset as i32);
+                        }
+                        _ => in_regs.push(v),
+                    }
+                }
+                b.ins().return_(&in_regs);
             }
             CallConv::Native => {
                 if let Some(area) = dest {

@@ -25,6 +25,7 @@ pub(crate) fn finish(
     crate::isa::check_supported(compiler, signature)?;
     let func = build(&Abi {
         isa: compiler.isa(),
+        wasm_conv: compiler.wasm_conv(),
         sig: signature,
     });
     let codegen_error = |message: String| Error::Codegen {

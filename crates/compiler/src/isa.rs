@@ -4,7 +4,7 @@
 use crate::{Compiler, Error, Signature, ValType};
 use cranelift_codegen::isa;
 use cranelift_codegen::settings::{self, Configurable};
-use springboard_environ::Isa;
+use springboard_environ::{Isa, WasmConv};
 
 /// How hard Cranelift optimises.
 ///
@@ -38,6 +38,7 @@ impl OptLevel {
 pub struct CompilerBuilder {
     target: Option<String>,
     opt_level: OptLevel,
+    wasm_conv: WasmConv,
 }
 
 impl CompilerBuilder {
@@ -51,6 +52,16 @@ impl CompilerBuilder {
     /// The optimisation level.
     pub fn opt_level(mut self, level: OptLevel) -> Self {
         self.opt_level = level;
+        self
+    }
+
+    /// The convention of wasm-convention code (the default: Cranelift's
+    /// `tail`). It must be the one the runtime compiles its wasm with.
+    /// [`WasmConv::Wasmtime17`] is for x86-64 only: `build` refuses it for
+    /// other targets, where no Cranelift 0.135 convention has been proven to
+    /// match Wasmtime 17's.
+    pub fn wasm_conv(mut self, conv: WasmConv) -> Self {
+        self.wasm_conv = conv;
         self
     }
 
@@ -95,7 +106,18 @@ impl CompilerBuilder {
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| target_error(triple, &e))?;
-        Ok(Compiler { isa })
+        if self.wasm_conv == WasmConv::Wasmtime17
+            && isa.triple().architecture != target_lexicon::Architecture::X86_64
+        {
+            return Err(target_error(
+                triple,
+                &"the wasmtime17 wasm convention is supported on x86-64 only",
+            ));
+        }
+        Ok(Compiler {
+            isa,
+            wasm_conv: self.wasm_conv,
+        })
     }
 }
 

@@ -48,7 +48,7 @@ pub use isa::{CompilerBuilder, OptLevel};
 pub use object::ObjectBuilder;
 pub use springboard_environ::{
     CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature,
-    SignatureError, TrampolineKind, ValType,
+    SignatureError, TrampolineKind, ValType, WasmConv,
 };
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -105,12 +105,14 @@ impl From<SignatureError> for Error {
 #[derive(Clone)]
 pub struct Compiler {
     isa: OwnedTargetIsa,
+    wasm_conv: WasmConv,
 }
 
 impl core::fmt::Debug for Compiler {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Compiler")
             .field("target", &self.triple())
+            .field("wasm_conv", &self.wasm_conv)
             .finish()
     }
 }
@@ -129,6 +131,11 @@ impl Compiler {
     /// The target triple, e.g. `x86_64-unknown-linux-gnu`.
     pub fn triple(&self) -> String {
         self.isa.triple().to_string()
+    }
+
+    /// The convention of the wasm-convention code it makes.
+    pub fn wasm_conv(&self) -> WasmConv {
+        self.wasm_conv
     }
 
     /// The target's pointer size in bytes.

@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 /// with nothing else).
 pub struct ObjectBuilder {
     object: write::Object<'static>,
+    wasm_conv: WasmConv,
     text: SectionId,
     entries: Vec<IndexEntry>,
     seen: HashSet<IndexEntry>,
@@ -54,6 +55,7 @@ impl ObjectBuilder {
         let text = object.section_id(StandardSection::Text);
         Ok(ObjectBuilder {
             object,
+            wasm_conv: compiler.wasm_conv(),
             text,
             entries: Vec::new(),
             seen: HashSet::new(),
@@ -201,7 +203,7 @@ impl ObjectBuilder {
             SectionKind::Other,
         );
         let index_bytes = format::encode_index(&Index {
-            wasm_conv: WasmConv::Tail,
+            wasm_conv: self.wasm_conv,
             entries: self.entries,
         })
         .ok_or_else(|| Error::Object("more than 2^32 entries".to_owned()))?;

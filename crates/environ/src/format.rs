@@ -14,7 +14,7 @@
 //! object's wasm-convention code), a little-endian `u32` count, then per entry
 //! one [`CodeKind::code`] byte followed by the [`Signature::encode`] bytes.
 
-use crate::{CodeKind, Signature, SignatureError};
+use crate::{CodeKind, Signature, SignatureError, WasmConv};
 use object::{Architecture, elf};
 
 /// The name of the index section.
@@ -26,47 +26,6 @@ pub const INDEX_MAGIC: [u8; 4] = *b"SBIX";
 pub const INDEX_VERSION: u32 = 2;
 /// The section that holds the code.
 pub const TEXT_SECTION: &str = ".text";
-
-/// The calling convention of the wasm side of an object's code: how
-/// `wasm_call` entries are entered and how `*_to_wasm` trampolines call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WasmConv {
-    /// Cranelift 0.135's `tail` convention.
-    #[default]
-    Tail,
-}
-
-impl WasmConv {
-    /// Every convention.
-    pub const ALL: [WasmConv; 1] = [WasmConv::Tail];
-
-    /// The byte that stands for it in the index section (frozen, like
-    /// [`CodeKind::code`]).
-    pub const fn code(self) -> u8 {
-        match self {
-            WasmConv::Tail => 0,
-        }
-    }
-
-    /// The convention a byte stands for.
-    pub fn from_code(code: u8) -> Option<WasmConv> {
-        WasmConv::ALL.into_iter().find(|c| c.code() == code)
-    }
-
-    /// Its name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            WasmConv::Tail => "tail",
-        }
-    }
-}
-
-impl core::fmt::Display for WasmConv {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The instruction sets Springboard writes and reads objects for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -6,7 +6,8 @@ use core::fmt;
 /// `docs/ABI.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CallConv {
-    /// Cranelift `tail`: `(callee_vmctx, caller_vmctx, params…) -> results…`.
+    /// The runtime's own convention for wasm code, one of the [`WasmConv`]s:
+    /// `(callee_vmctx, caller_vmctx, params…) -> results…`.
     Wasm,
     /// SystemV C: `(callee_vmctx, caller_vmctx, params…[, retptr]) -> result0`;
     /// results after the first are written through `retptr`.
@@ -27,6 +28,66 @@ impl CallConv {
             CallConv::Native => "native",
             CallConv::Array => "array",
         }
+    }
+}
+
+/// Which machine-level convention the *wasm* convention is: how `wasm_call`
+/// entries are entered and how `*_to_wasm` trampolines call wasm bodies. It
+/// must be the one the runtime compiles its wasm code with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WasmConv {
+    /// Cranelift 0.135's `tail` convention (the default).
+    #[default]
+    Tail,
+    /// The convention Wasmtime 17 compiles wasm with in its default
+    /// configuration (tail calls off): Cranelift 0.104's `fast`, on x86-64.
+    /// Arguments as in System V (the first six integer arguments in `rdi`,
+    /// `rsi`, `rdx`, `rcx`, `r8`, `r9`, then the stack, popped by the
+    /// caller; floats and vectors in `xmm0`–`xmm7`); the first two integer
+    /// results in `rax`, `rdx` and the first two float or vector results in
+    /// `xmm0`, `xmm1`; every other result in a return area whose address is
+    /// passed after the last argument, each result in a slot of
+    /// `max(size, 8)` bytes aligned to that size, in order. Cranelift 0.135
+    /// has no convention that is exactly this, so Springboard builds it from
+    /// `system_v` with an explicit return-area argument.
+    Wasmtime17,
+}
+
+impl WasmConv {
+    /// Every convention.
+    pub const ALL: [WasmConv; 2] = [WasmConv::Tail, WasmConv::Wasmtime17];
+
+    /// The byte that stands for it in an object's index section (frozen,
+    /// like [`CodeKind::code`]).
+    pub const fn code(self) -> u8 {
+        match self {
+            WasmConv::Tail => 0,
+            WasmConv::Wasmtime17 => 1,
+        }
+    }
+
+    /// The convention a byte stands for.
+    pub fn from_code(code: u8) -> Option<WasmConv> {
+        WasmConv::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// Its name: `tail` or `wasmtime17`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WasmConv::Tail => "tail",
+            WasmConv::Wasmtime17 => "wasmtime17",
+        }
+    }
+
+    /// The convention with this [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<WasmConv> {
+        WasmConv::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl fmt::Display for WasmConv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -297,6 +358,17 @@ mod tests {
         for byte in (0..=u8::MAX).filter(|b| !known.contains(b)) {
             assert_eq!(CodeKind::from_code(byte), None, "{byte:#x}");
         }
+    }
+
+    #[test]
+    fn wasm_conv_bytes_and_names_are_frozen() {
+        assert_eq!(WasmConv::Tail.code(), 0);
+        assert_eq!(WasmConv::Wasmtime17.code(), 1);
+        for c in WasmConv::ALL {
+            assert_eq!(WasmConv::from_code(c.code()), Some(c));
+            assert_eq!(WasmConv::from_name(c.name()), Some(c));
+        }
+        assert_eq!(WasmConv::from_code(2), None);
     }
 
     #[test]

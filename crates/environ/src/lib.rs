@@ -22,7 +22,7 @@ mod reloc;
 mod signature;
 
 pub use code::{CompiledTrampoline, MIN_CODE_ALIGN};
-pub use format::{Isa, WasmConv};
-pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind};
+pub use format::Isa;
+pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind, WasmConv};
 pub use reloc::{RelocKind, RelocTarget, Relocation};
 pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError, ValType};

@@ -11,9 +11,9 @@ use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
 use object::{BinaryFormat, ObjectKind, SectionIndex};
-use springboard_environ::format::{self, IndexEntry, IndexError, WasmConv};
+use springboard_environ::format::{self, IndexEntry, IndexError};
 use springboard_environ::{
-    CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature,
+    CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature, WasmConv,
 };
 // Fx, not SipHash: loading is hashing-bound, and flooding attacks do not
 // apply — an object is code its loader will run, so it comes from a trusted

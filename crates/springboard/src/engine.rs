@@ -7,7 +7,7 @@ use crate::source::Source;
 use crate::{Error, FuncRef, Val};
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind};
+use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
 use springboard_vm_abi::{VMFuncRef, VMSharedSignatureIndex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,7 @@ pub struct Config {
     opt_level: OptLevel,
     compilation: Compilation,
     code_provider: Arc<dyn CodeProvider>,
+    wasm_conv: WasmConv,
 }
 
 impl Default for Config {
@@ -43,6 +44,7 @@ impl Default for Config {
             opt_level: OptLevel::default(),
             compilation: Compilation::default(),
             code_provider: Arc::new(MmapProvider),
+            wasm_conv: WasmConv::default(),
         }
     }
 }
@@ -76,6 +78,18 @@ impl Config {
         self
     }
 
+    /// The machine-level convention of the *wasm* calling convention: what
+    /// the engine's `wasm_call` entries expect and what its trampolines into
+    /// wasm bodies call. It must be the one the runtime's wasm code uses:
+    /// [`WasmConv::Tail`] (the default) for code from Cranelift 0.135's
+    /// `tail`, [`WasmConv::Wasmtime17`] for Wasmtime 17's wasm in its
+    /// default configuration (x86-64 only: [`Engine::new`] refuses it
+    /// elsewhere). Objects of another convention are refused.
+    pub fn wasm_conv(&mut self, conv: WasmConv) -> &mut Config {
+        self.wasm_conv = conv;
+        self
+    }
+
     /// Where the engine's executable code lives: fresh pages from the
     /// operating system by default ([`MmapProvider`]), or a runtime's own.
     pub fn code_provider(&mut self, provider: Arc<dyn CodeProvider>) -> &mut Config {
@@ -97,6 +111,7 @@ pub struct Engine {
 
 struct EngineInner {
     id: u64,
+    wasm_conv: WasmConv,
     registry: Arc<Registry>,
     source: Source,
     /// Signatures whose trampolines came from loaded objects: kept for the
@@ -131,6 +146,7 @@ impl Engine {
             #[cfg(feature = "compiler")]
             compiler: springboard_compiler::Compiler::builder()
                 .opt_level(config.opt_level)
+                .wasm_conv(config.wasm_conv)
                 .build()?,
             #[cfg(feature = "compiler")]
             eager: config.compilation == Compilation::Eager,
@@ -142,6 +158,7 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 id,
+                wasm_conv: config.wasm_conv,
                 registry: Registry::new(id),
                 source,
                 pinned: Mutex::default(),
@@ -149,6 +166,11 @@ impl Engine {
                 signature_check: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// The engine's wasm convention (see [`Config::wasm_conv`]).
+    pub fn wasm_conv(&self) -> WasmConv {
+        self.inner.wasm_conv
     }
 
     /// Whether two handles are the same engine.
@@ -204,6 +226,12 @@ impl Engine {
     /// object held.
     pub fn load_object(&self, bytes: &[u8]) -> Result<usize, Error> {
         let object = ObjectFile::parse(bytes)?;
+        if object.wasm_conv() != self.inner.wasm_conv {
+            return Err(Error::WasmConvMismatch {
+                object: object.wasm_conv(),
+                engine: self.inner.wasm_conv,
+            });
+        }
         let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
         for entry in object.entries() {
             if let CodeKind::Trampoline(_) = entry.kind {

@@ -95,7 +95,7 @@ pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
 pub use func::{Func, RawWasmFunc, TypedFunc};
 pub use registry::SharedSignature;
 pub use shims::{HostReturn, IntoFunc};
-pub use springboard_environ::{Signature, SignatureError, TrampolineKind, ValType};
+pub use springboard_environ::{Signature, SignatureError, TrampolineKind, ValType, WasmConv};
 pub use springboard_loader::{CodePages, CodeProvider, MmapProvider};
 pub use springboard_vm_abi as vm;
 pub use trap::{BoxError, take_host_failure};
@@ -169,6 +169,17 @@ pub enum Error {
         kind: TrampolineKind,
         /// For which type.
         ty: Signature,
+    },
+    /// An object whose wasm-convention code uses another convention than
+    /// the engine.
+    #[error(
+        "the object's wasm convention is `{object}`, the engine's `{engine}`: its trampolines would misread every wasm call"
+    )]
+    WasmConvMismatch {
+        /// The object's.
+        object: WasmConv,
+        /// The engine's.
+        engine: WasmConv,
     },
     /// Every `u32` index is in use.
     #[error("the signature index space is exhausted")]

@@ -1,1 +1,99 @@
-//! Tests only: see `tests/`.
+//! What the tests against real Wasmtime 17 share: a store whose wasm can be
+//! entered, values converted between the two crates, and a place to run
+//! Springboard code as Wasmtime's own host code runs.
+
+use springboard::{Signature, Val, ValType};
+use std::sync::{Arc, Mutex};
+
+/// The wasm the tests compile with Wasmtime: exports of every value type,
+/// results beyond the registers of each class, and parameters on the stack.
+pub const BODIES: &str = r#"
+(module
+  (func (export "add") (param i32 i32) (result i32)
+    local.get 0 local.get 1 i32.add)
+  (func (export "mixed") (param i32 i64 f32 f64) (result i64 f64 i32 f32)
+    local.get 1 local.get 3 local.get 0 local.get 2)
+  (func (export "four_ints") (param i32 i64) (result i32 i64 i32 i64)
+    local.get 0 local.get 1
+    local.get 0 i32.const 1 i32.add
+    local.get 1 i64.const -1 i64.xor)
+  (func (export "eight") (param i64) (result i32 i64 f32 f64 v128 i32 f64 i64)
+    local.get 0 i32.wrap_i64
+    local.get 0
+    local.get 0 f32.convert_i64_s
+    local.get 0 f64.reinterpret_i64
+    local.get 0 i64x2.splat
+    local.get 0 i64.const 32 i64.shr_u i32.wrap_i64
+    local.get 0 f64.convert_i64_u
+    local.get 0 i64.const 1 i64.rotl)
+  (func (export "floats") (param f32 f64 f32 f64) (result f64 f32 f64 f32)
+    local.get 3 local.get 2 local.get 1 local.get 0)
+  (func (export "vectors") (param v128 v128) (result v128 v128)
+    local.get 0 local.get 1 i32x4.add
+    local.get 1)
+  (func (export "twenty")
+    (param i32 i64 f32 f64 i32 i64 f32 f64 i32 i64 f32 f64 i32 i64 f32 f64 i32 i64 f32 f64)
+    (result i64 f64 i32)
+    local.get 17 local.get 19 local.get 16)
+  (func (export "refs") (param funcref externref) (result externref funcref)
+    local.get 1 local.get 0)
+)
+"#;
+
+/// A Wasmtime 17 value as a Springboard one (references by address).
+pub fn to_springboard(v: &wasmtime::Val) -> Val {
+    match v {
+        wasmtime::Val::I32(x) => Val::I32(*x),
+        wasmtime::Val::I64(x) => Val::I64(*x),
+        wasmtime::Val::F32(bits) => Val::F32(*bits),
+        wasmtime::Val::F64(bits) => Val::F64(*bits),
+        wasmtime::Val::V128(x) => Val::V128(x.as_u128()),
+        other => panic!("no plain conversion of {other:?}"),
+    }
+}
+
+/// A Springboard value as a Wasmtime 17 one.
+pub fn to_wasmtime(v: &Val) -> wasmtime::Val {
+    match v {
+        Val::I32(x) => wasmtime::Val::I32(*x),
+        Val::I64(x) => wasmtime::Val::I64(*x),
+        Val::F32(bits) => wasmtime::Val::F32(*bits),
+        Val::F64(bits) => wasmtime::Val::F64(*bits),
+        Val::V128(x) => wasmtime::Val::V128((*x).into()),
+        other => panic!("no plain conversion of {other:?}"),
+    }
+}
+
+/// A Wasmtime 17 function type as a Springboard signature.
+pub fn signature(ty: &wasmtime::FuncType) -> Signature {
+    let convert = |t: wasmtime::ValType| match t {
+        wasmtime::ValType::I32 => ValType::I32,
+        wasmtime::ValType::I64 => ValType::I64,
+        wasmtime::ValType::F32 => ValType::F32,
+        wasmtime::ValType::F64 => ValType::F64,
+        wasmtime::ValType::V128 => ValType::V128,
+        wasmtime::ValType::FuncRef => ValType::FuncRef,
+        wasmtime::ValType::ExternRef => ValType::ExternRef,
+    };
+    let params: Vec<_> = ty.params().map(convert).collect();
+    let results: Vec<_> = ty.results().map(convert).collect();
+    Signature::new(&params, &results).expect("within limits")
+}
+
+/// Runs `f` as a Wasmtime host function runs: inside a call Wasmtime
+/// entered, so that its wasm finds the stack limit set and its traps a
+/// handler.
+pub fn inside_wasmtime<R: Send + 'static>(
+    store: &mut wasmtime::Store<()>,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let f = Mutex::new(Some(f));
+    let out = Arc::new(Mutex::new(None));
+    let sink = Arc::clone(&out);
+    let host = wasmtime::Func::wrap(&mut *store, move || {
+        let f = f.lock().unwrap().take().expect("called once");
+        *sink.lock().unwrap() = Some(f());
+    });
+    host.call(&mut *store, &[], &mut []).unwrap();
+    out.lock().unwrap().take().expect("the host function ran")
+}
