@@ -1,7 +1,7 @@
 //! [`Engine`] and [`Config`].
 
 use crate::func::call_array;
-use crate::registry::{Registry, SharedSignature};
+use crate::registry::{Registry, SharedSignature, TypeIndices};
 use crate::slots::{self, KindCode};
 use crate::source::Source;
 use crate::{Error, FuncRef, Val};
@@ -9,7 +9,7 @@ use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
-use springboard_vm_abi::{VMFuncRef, VMSharedSignatureIndex};
+use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -35,6 +35,25 @@ pub struct Config {
     compilation: Compilation,
     code_provider: Arc<dyn CodeProvider>,
     wasm_conv: WasmConv,
+    type_indices: Option<Arc<dyn TypeIndices>>,
+    caller: Option<CallerVmctx>,
+}
+
+/// A caller context a runtime gave: an address only.
+#[derive(Clone, Copy, Debug)]
+struct CallerVmctx(NonNull<VMOpaqueContext>);
+
+// SAFETY: the engine never dereferences it; it only passes it to the code
+// it calls, which the runtime vouched for (`Config::caller_vmctx`).
+unsafe impl Send for CallerVmctx {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for CallerVmctx {}
+
+/// The caller context an engine passes when the runtime gave none: a
+/// context of its own, recognisable by its magic.
+#[repr(C, align(16))]
+struct HostCaller {
+    magic: u32,
 }
 
 impl Default for Config {
@@ -45,6 +64,8 @@ impl Default for Config {
             compilation: Compilation::default(),
             code_provider: Arc::new(MmapProvider),
             wasm_conv: WasmConv::default(),
+            type_indices: None,
+            caller: None,
         }
     }
 }
@@ -90,6 +111,33 @@ impl Config {
         self
     }
 
+    /// Numbers the engine's types with the runtime's own indices, so that
+    /// the engine's funcrefs carry them and pass the runtime's checks (and
+    /// the runtime's funcrefs pass the engine's: see
+    /// [`Engine::check_funcref`]). By default the engine numbers its own
+    /// types from [`OWN_INDEX_BASE`](crate::OWN_INDEX_BASE) up, distinct
+    /// across every engine of the process.
+    pub fn type_indices(&mut self, indices: Arc<dyn TypeIndices>) -> &mut Config {
+        self.type_indices = Some(indices);
+        self
+    }
+
+    /// The caller vmctx the engine passes when the host calls a function
+    /// ([`Func::call`](crate::Func::call), [`TypedFunc::call`](crate::TypedFunc::call),
+    /// [`Engine::call_indirect`]): a context of the runtime's (a Wasmtime
+    /// host function, say, finds its store through its caller). Without
+    /// one, the engine passes a context of its own whose magic is
+    /// [`SPRINGBOARD_HOST_CALLER_MAGIC`](crate::vm::SPRINGBOARD_HOST_CALLER_MAGIC):
+    /// never null.
+    ///
+    /// # Safety
+    /// `vmctx` must stay valid for as long as the engine may call with it,
+    /// and be a context every function called through the engine accepts.
+    pub unsafe fn caller_vmctx(&mut self, vmctx: NonNull<VMOpaqueContext>) -> &mut Config {
+        self.caller = Some(CallerVmctx(vmctx));
+        self
+    }
+
     /// Where the engine's executable code lives: fresh pages from the
     /// operating system by default ([`MmapProvider`]), or a runtime's own.
     pub fn code_provider(&mut self, provider: Arc<dyn CodeProvider>) -> &mut Config {
@@ -112,6 +160,9 @@ pub struct Engine {
 struct EngineInner {
     id: u64,
     wasm_conv: WasmConv,
+    /// What `caller_vmctx` returns: the runtime's, or `own_caller`'s.
+    caller: CallerVmctx,
+    _own_caller: Box<HostCaller>,
     registry: Arc<Registry>,
     source: Source,
     /// Signatures whose trampolines came from loaded objects: kept for the
@@ -141,6 +192,12 @@ impl Engine {
     /// A new engine.
     pub fn new(config: &Config) -> Result<Engine, Error> {
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
+        let mut own_caller = Box::new(HostCaller {
+            magic: springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC,
+        });
+        let caller = config.caller.unwrap_or(CallerVmctx(
+            NonNull::from(&mut *own_caller).cast::<VMOpaqueContext>(),
+        ));
         let source = Source {
             provider: Arc::clone(&config.code_provider),
             #[cfg(feature = "compiler")]
@@ -159,13 +216,21 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 id,
                 wasm_conv: config.wasm_conv,
-                registry: Registry::new(id),
+                caller,
+                _own_caller: own_caller,
+                registry: Registry::new(id, config.type_indices.clone()),
                 source,
                 pinned: Mutex::default(),
                 #[cfg(feature = "compiler")]
                 signature_check: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// The caller vmctx the engine passes when the host calls (see
+    /// [`Config::caller_vmctx`]); never null, valid while the engine lives.
+    pub fn caller_vmctx(&self) -> NonNull<VMOpaqueContext> {
+        self.inner.caller.0
     }
 
     /// The engine's wasm convention (see [`Config::wasm_conv`]).
@@ -302,8 +367,23 @@ impl Engine {
     /// The caller-side check of `call_indirect`: `funcref` must be non-null
     /// and have exactly the type `expected`. Returns the checked funcref.
     ///
-    /// A funcref made by another engine never passes: type indices of
-    /// different engines never coincide.
+    /// It compares `VMFuncRef::type_index` with `expected`'s index, and
+    /// nothing else. So it detects:
+    /// - a null funcref ([`Error::NullFuncRef`]);
+    /// - any funcref of this engine of another type;
+    /// - any funcref of another Springboard engine of this process that
+    ///   numbers its own types (their indices never coincide);
+    /// - a foreign runtime's funcref whose index differs from `expected`'s —
+    ///   always, for a runtime numbering from 0 (as Wasmtime does) while
+    ///   this engine numbers its own types from
+    ///   [`OWN_INDEX_BASE`](crate::OWN_INDEX_BASE) up, until that runtime
+    ///   has handed out 2^31 indices.
+    ///
+    /// It cannot tell apart two funcrefs with equal indices: with
+    /// [`Config::type_indices`] the runtime's funcref of the same type
+    /// passes (as it should: the runtime's numbering says it is that type),
+    /// and a pointer that is not a funcref at all is the caller's to rule
+    /// out (see Safety).
     ///
     /// # Safety
     /// A non-null `funcref` must point to a live `VMFuncRef`.
@@ -349,8 +429,17 @@ impl Engine {
     ) -> Result<(), Error> {
         // SAFETY: forwarded to the caller.
         let ptr = unsafe { self.check_funcref(funcref, expected)? };
-        // SAFETY: checked to be of type `expected`; live per the caller.
-        unsafe { call_array(ptr.as_ref(), expected.signature(), params, results) }
+        // SAFETY: checked to be of type `expected`; live per the caller; the
+        // engine's caller context lives as long as the engine.
+        unsafe {
+            call_array(
+                ptr.as_ref(),
+                expected.signature(),
+                self.caller_vmctx(),
+                params,
+                results,
+            )
+        }
     }
 
     /// The compiled form of [`check_funcref`](Self::check_funcref), for a

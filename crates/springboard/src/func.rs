@@ -48,6 +48,8 @@ enum Owner {
         func_ref: *mut VMFuncRef,
         _stamps: Arc<CodeMemory>,
     },
+    /// A funcref someone else owns (see [`Func::from_raw_funcref`]).
+    Borrowed,
 }
 
 impl Drop for FuncInner {
@@ -58,6 +60,7 @@ impl Drop for FuncInner {
             Owner::Host { context, free } => unsafe { free(context) },
             // SAFETY: `func_ref` came from `Box::into_raw` and is freed once.
             Owner::Wasm { func_ref, .. } => drop(unsafe { Box::from_raw(func_ref) }),
+            Owner::Borrowed => {}
         }
     }
 }
@@ -272,6 +275,35 @@ impl Func {
             .collect())
     }
 
+    /// A `Func` for a funcref made elsewhere — one that came back from wasm,
+    /// or another runtime's — typed by the engine's registry from its
+    /// `type_index`. A funcref whose index the engine does not know is
+    /// refused ([`Error::UnknownTypeIndex`]); use
+    /// [`Config::type_indices`](crate::Config::type_indices) to share a
+    /// runtime's numbering.
+    ///
+    /// # Safety
+    /// `funcref` must point to a live `VMFuncRef` whose entry points have the
+    /// type its index names in this engine and accept its `vmctx`, and it
+    /// must stay valid and callable from any thread for as long as the
+    /// returned `Func` (or any funcref copied from it) may be called.
+    pub unsafe fn from_raw_funcref(
+        engine: &Engine,
+        funcref: NonNull<VMFuncRef>,
+    ) -> Result<Func, Error> {
+        // SAFETY: the caller guarantees a live funcref.
+        let index = unsafe { funcref.as_ref().type_index };
+        let ty = engine.lookup(index).ok_or(Error::UnknownTypeIndex {
+            index: index.bits(),
+        })?;
+        Ok(Func(Arc::new(FuncInner {
+            engine: engine.clone(),
+            ty,
+            func_ref: funcref,
+            owner: Owner::Borrowed,
+        })))
+    }
+
     /// The function's type.
     pub fn ty(&self) -> &Signature {
         self.0.ty.signature()
@@ -303,10 +335,29 @@ impl Func {
     }
 
     /// Calls the function through `array_call`, checking the number and types
-    /// of `params` and the number of `results` against its type first.
+    /// of `params` and the number of `results` against its type first. The
+    /// caller vmctx is the engine's ([`Engine::caller_vmctx`]).
     pub fn call(&self, params: &[Val], results: &mut [Val]) -> Result<(), Error> {
-        // SAFETY: our own funcref of our own type.
-        unsafe { call_array(self.func_ref(), self.ty(), params, results) }
+        let caller = self.0.engine.caller_vmctx();
+        // SAFETY: our own funcref of our own type; the engine's caller
+        // context lives as long as the engine.
+        unsafe { call_array(self.func_ref(), self.ty(), caller, params, results) }
+    }
+
+    /// Like [`call`](Self::call), with `caller` as the caller vmctx: what a
+    /// runtime passes when it calls on behalf of one of its instances.
+    ///
+    /// # Safety
+    /// `caller` must be a context the function accepts as its caller (for a
+    /// foreign runtime's function, that runtime's own), live for the call.
+    pub unsafe fn call_with_caller(
+        &self,
+        caller: NonNull<VMOpaqueContext>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        // SAFETY: our own funcref of our own type; `caller` per the caller.
+        unsafe { call_array(self.func_ref(), self.ty(), caller, params, results) }
     }
 
     /// A typed view, if `P` and `R` are exactly the function's parameter and
@@ -338,13 +389,16 @@ impl core::fmt::Debug for Func {
 /// How many slots a call keeps on the stack before it allocates.
 const INLINE_SLOTS: usize = 16;
 
-/// Checks values against `ty` and calls `func_ref` through `array_call`.
+/// Checks values against `ty` and calls `func_ref` through `array_call`
+/// with `caller` as the caller vmctx.
 ///
 /// # Safety
-/// `func_ref` must be a live funcref whose entry points have type `ty`.
+/// `func_ref` must be a live funcref whose entry points have type `ty`, and
+/// `caller` a context it accepts, live for the call.
 pub(crate) unsafe fn call_array(
     func_ref: &VMFuncRef,
     ty: &Signature,
+    caller: NonNull<VMOpaqueContext>,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
@@ -383,14 +437,7 @@ pub(crate) unsafe fn call_array(
     let values = unsafe { &mut *(slots as *mut [MaybeUninit<ValRaw>] as *mut [ValRaw]) };
     // SAFETY: the caller guarantees the funcref is live and of type `ty`;
     // the buffer holds max(params, results) slots.
-    unsafe {
-        (func_ref.array_call)(
-            func_ref.vmctx,
-            core::ptr::null_mut(),
-            values.as_mut_ptr(),
-            len,
-        )
-    };
+    unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), values.as_mut_ptr(), len) };
     trap::take()?;
     for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
         *out = Val::from_raw(*raw, t);
@@ -451,7 +498,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             P::call_native::<R>(
                 func_ref.native_call,
                 func_ref.vmctx,
-                core::ptr::null_mut(),
+                self.func.0.engine.caller_vmctx().as_ptr(),
                 params,
             )
         };

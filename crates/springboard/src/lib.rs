@@ -93,7 +93,7 @@ mod val;
 pub use engine::OptLevel;
 pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
 pub use func::{Func, RawWasmFunc, TypedFunc};
-pub use registry::SharedSignature;
+pub use registry::{OWN_INDEX_BASE, SharedSignature, TypeIndices};
 pub use shims::{HostReturn, IntoFunc};
 pub use springboard_environ::{Signature, SignatureError, TrampolineKind, ValType, WasmConv};
 pub use springboard_loader::{CodePages, CodeProvider, MmapProvider};
@@ -180,6 +180,29 @@ pub enum Error {
         object: WasmConv,
         /// The engine's.
         engine: WasmConv,
+    },
+    /// A raw funcref whose `type_index` the engine does not know.
+    #[error("the funcref's type index {index} is not a type of this engine")]
+    UnknownTypeIndex {
+        /// The funcref's `type_index`.
+        index: u32,
+    },
+    /// The runtime's [`TypeIndices`] could not give an index.
+    #[error("the runtime gave no type index: {0}")]
+    TypeIndex(BoxError),
+    /// The runtime's [`TypeIndices`] gave an index another live type holds,
+    /// or the reserved `u32::MAX`.
+    #[error("the runtime gave type index {index} to {ty}, but {}", match other {
+        Some(other) => format!("{other} holds it"),
+        None => "it is the reserved index".to_owned(),
+    })]
+    TypeIndexInUse {
+        /// The index.
+        index: u32,
+        /// The type it was given to.
+        ty: Signature,
+        /// The live type that holds it (`None`: the reserved index).
+        other: Option<Signature>,
     },
     /// Every `u32` index is in use.
     #[error("the signature index space is exhausted")]

@@ -2,29 +2,56 @@
 //! [`SharedSignature`] handles, each owning the trampolines of its type.
 //!
 //! Equal types get the same handle (and index) while any handle lives;
-//! different live types never share an index. Indices come from one
-//! process-wide allocator, so the indices of two engines never coincide: a
-//! funcref from another engine can never pass this engine's check (the type
-//! confusion of CVE-2021-39219). An index returns to the allocator only when
-//! the last handle of its type drops.
+//! different live types never share an index. By default indices come from
+//! one process-wide allocator, so the indices of two engines never coincide:
+//! a funcref from another engine can never pass this engine's check (the
+//! type confusion of CVE-2021-39219). They start at [`OWN_INDEX_BASE`], far
+//! above the small numbers runtimes that count from 0 (Wasmtime among them)
+//! hand out, so that such a runtime's funcrefs are not taken for ours. An
+//! index returns to the allocator only when the last handle of its type
+//! drops.
+//!
+//! A runtime that wants Springboard funcrefs in its own tables, passing its
+//! own checks, gives the engine its numbering instead ([`TypeIndices`]).
 
-use crate::Error;
 use crate::slots::SigCode;
+use crate::{BoxError, Error};
 use springboard_environ::Signature;
 use springboard_vm_abi::VMSharedSignatureIndex;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+/// The first index an engine numbers its own types from.
+pub const OWN_INDEX_BASE: u32 = 0x8000_0000;
+
+/// Where an engine's type indices come from when the runtime numbers types
+/// itself (see [`Config::type_indices`](crate::Config::type_indices)), so
+/// that Springboard funcrefs carry the runtime's own `type_index` and pass
+/// its `call_indirect` checks.
+pub trait TypeIndices: Send + Sync {
+    /// The runtime's index for `ty`: the same for equal types and distinct
+    /// for different ones, for as long as the engine holds it (until
+    /// [`release`](Self::release)). Called with the engine's registry
+    /// locked: it must not call back into the engine.
+    fn index_of(&self, ty: &Signature) -> Result<VMSharedSignatureIndex, BoxError>;
+
+    /// The engine no longer uses `index` for `ty` (its last handle dropped).
+    fn release(&self, ty: &Signature, index: VMSharedSignatureIndex) {
+        let _ = (ty, index);
+    }
+}
+
 /// The process-wide index space: every live registered type of every engine
-/// has a distinct index. `u32::MAX` is never handed out.
+/// that numbers its own types has a distinct index. `u32::MAX` is never
+/// handed out.
 struct IndexSpace {
     next: u32,
     free: Vec<u32>,
 }
 
 static INDICES: Mutex<IndexSpace> = Mutex::new(IndexSpace {
-    next: 0,
+    next: OWN_INDEX_BASE,
     free: Vec::new(),
 });
 
@@ -52,6 +79,8 @@ fn free_index(index: VMSharedSignatureIndex) {
 /// One engine's registry.
 pub(crate) struct Registry {
     engine_id: u64,
+    /// The runtime's numbering, or `None` for the process-wide allocator.
+    indices: Option<Arc<dyn TypeIndices>>,
     inner: RwLock<Inner>,
 }
 
@@ -70,11 +99,38 @@ pub(crate) struct Registered {
 }
 
 impl Registry {
-    pub(crate) fn new(engine_id: u64) -> Arc<Registry> {
+    pub(crate) fn new(engine_id: u64, indices: Option<Arc<dyn TypeIndices>>) -> Arc<Registry> {
         Arc::new(Registry {
             engine_id,
+            indices,
             inner: RwLock::default(),
         })
+    }
+
+    /// A new index for `signature`, from the runtime or the allocator.
+    fn index_for(
+        &self,
+        inner: &Inner,
+        signature: &Signature,
+    ) -> Result<VMSharedSignatureIndex, Error> {
+        let Some(indices) = &self.indices else {
+            return allocate_index();
+        };
+        let index = indices.index_of(signature).map_err(Error::TypeIndex)?;
+        let taken_by = inner
+            .by_index
+            .get(&index.bits())
+            .and_then(Weak::upgrade)
+            .map(|other| other.signature.clone());
+        if index.is_reserved() || taken_by.is_some() {
+            indices.release(signature, index);
+            return Err(Error::TypeIndexInUse {
+                index: index.bits(),
+                ty: signature.clone(),
+                other: taken_by,
+            });
+        }
+        Ok(index)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -103,9 +159,10 @@ impl Registry {
         if let Some(existing) = inner.by_signature.get(signature).and_then(Weak::upgrade) {
             return Ok(SharedSignature(existing));
         }
+        let index = self.index_for(&inner, signature)?;
         let registered = Arc::new(Registered {
             registry: Arc::clone(self),
-            index: allocate_index()?,
+            index,
             signature: signature.clone(),
             code: SigCode::default(),
         });
@@ -147,7 +204,10 @@ impl Drop for Registered {
         }
         inner.by_index.remove(&self.index.bits());
         drop(inner);
-        free_index(self.index);
+        match &self.registry.indices {
+            Some(indices) => indices.release(&self.signature, self.index),
+            None => free_index(self.index),
+        }
     }
 }
 

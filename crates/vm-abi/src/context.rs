@@ -13,6 +13,12 @@ use core::marker::PhantomPinned;
 /// The magic at offset 0 of a [`VMContext`]: `b"core"` as a little-endian `u32`.
 pub const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"core");
 
+/// The magic at offset 0 of the caller context Springboard's facade passes
+/// when the host calls and the runtime gave no context of its own:
+/// `b"SBHC"` ("Springboard host caller"). Code that receives it as its caller
+/// vmctx was called from the host, not from wasm.
+pub const SPRINGBOARD_HOST_CALLER_MAGIC: u32 = u32::from_le_bytes(*b"SBHC");
+
 /// The magic at offset 0 of a [`VMHostFuncContext`] whose function is called
 /// through the *array* convention: `b"ACHF"`.
 pub const VM_ARRAY_CALL_HOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"ACHF");

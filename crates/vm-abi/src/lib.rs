@@ -79,8 +79,8 @@ mod signature;
 mod val_raw;
 
 pub use context::{
-    VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMCONTEXT_MAGIC, VMContext,
-    VMHostFuncContext, VMOpaqueContext, magic_from_bytes,
+    SPRINGBOARD_HOST_CALLER_MAGIC, VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC,
+    VMCONTEXT_MAGIC, VMContext, VMHostFuncContext, VMOpaqueContext, magic_from_bytes,
 };
 pub use funcref::{
     VMArrayCallFunction, VMFuncRef, VMFunctionBody, VMNativeCallFunction, VMTrampoline,
