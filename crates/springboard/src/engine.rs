@@ -37,6 +37,7 @@ pub struct Config {
     wasm_conv: WasmConv,
     type_indices: Option<Arc<dyn TypeIndices>>,
     caller: Option<CallerVmctx>,
+    host_wasm_call: bool,
 }
 
 /// A caller context a runtime gave: an address only.
@@ -66,6 +67,7 @@ impl Default for Config {
             wasm_conv: WasmConv::default(),
             type_indices: None,
             caller: None,
+            host_wasm_call: true,
         }
     }
 }
@@ -108,6 +110,18 @@ impl Config {
     /// elsewhere). Objects of another convention are refused.
     pub fn wasm_conv(&mut self, conv: WasmConv) -> &mut Config {
         self.wasm_conv = conv;
+        self
+    }
+
+    /// Whether typed host functions ([`Func::wrap`](crate::Func::wrap)) get
+    /// a compiled `wasm_call` (the default), or leave it `None` for the
+    /// runtime to fill with its own trampoline into their `native_call` —
+    /// what a runtime whose wasm convention no [`WasmConv`] matches needs
+    /// (Wasmtime 17 with tail calls on). Untyped host functions
+    /// ([`Func::new`](crate::Func::new)) cannot do without one: with this
+    /// off, `Func::new` is refused ([`Error::NoWasmCall`]).
+    pub fn host_wasm_call(&mut self, enabled: bool) -> &mut Config {
+        self.host_wasm_call = enabled;
         self
     }
 
@@ -160,6 +174,7 @@ pub struct Engine {
 struct EngineInner {
     id: u64,
     wasm_conv: WasmConv,
+    host_wasm_call: bool,
     /// What `caller_vmctx` returns: the runtime's, or `own_caller`'s.
     caller: CallerVmctx,
     _own_caller: Box<HostCaller>,
@@ -216,6 +231,7 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 id,
                 wasm_conv: config.wasm_conv,
+                host_wasm_call: config.host_wasm_call,
                 caller,
                 _own_caller: own_caller,
                 registry: Registry::new(id, config.type_indices.clone()),
@@ -231,6 +247,12 @@ impl Engine {
     /// [`Config::caller_vmctx`]); never null, valid while the engine lives.
     pub fn caller_vmctx(&self) -> NonNull<VMOpaqueContext> {
         self.inner.caller.0
+    }
+
+    /// Whether host functions get a compiled `wasm_call` (see
+    /// [`Config::host_wasm_call`]).
+    pub(crate) fn host_wasm_call(&self) -> bool {
+        self.inner.host_wasm_call
     }
 
     /// The engine's wasm convention (see [`Config::wasm_conv`]).

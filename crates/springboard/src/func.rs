@@ -104,7 +104,11 @@ impl Func {
         R: HostReturn,
     {
         let ty = engine.register(&Signature::new(&P::types(), &R::Results::types())?)?;
-        let wasm_call = engine.trampoline(&ty, TrampolineKind::WasmToNative)?;
+        let wasm_call = if engine.host_wasm_call() {
+            engine.trampoline(&ty, TrampolineKind::WasmToNative)?
+        } else {
+            None
+        };
         let func_ref = VMFuncRef {
             native_call: F::native_shim(),
             array_call: array_shim_of::<F, P, R>(),
@@ -134,6 +138,9 @@ impl Func {
         F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
+        if !engine.host_wasm_call() {
+            return Err(Error::NoWasmCall { ty: ty.clone() });
+        }
         let shared = engine.register(ty)?;
         engine.prepare(&shared, &TrampolineKind::UNTYPED_HOST)?;
         let native_call = engine

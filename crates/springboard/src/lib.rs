@@ -181,6 +181,15 @@ pub enum Error {
         /// The engine's.
         engine: WasmConv,
     },
+    /// An untyped host function on an engine whose host functions leave
+    /// `wasm_call` to the runtime: runtimes fill it only for typed ones.
+    #[error(
+        "an untyped host function of {ty} needs a compiled wasm_call, and this engine makes none (Config::host_wasm_call is off); use a typed host function (Func::wrap)"
+    )]
+    NoWasmCall {
+        /// The function's type.
+        ty: Signature,
+    },
     /// A raw funcref whose `type_index` the engine does not know.
     #[error("the funcref's type index {index} is not a type of this engine")]
     UnknownTypeIndex {

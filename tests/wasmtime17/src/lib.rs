@@ -97,3 +97,58 @@ pub fn inside_wasmtime<R: Send + 'static>(
     host.call(&mut *store, &[], &mut []).unwrap();
     out.lock().unwrap().take().expect("the host function ran")
 }
+
+/// A Springboard signature as a Wasmtime 17 function type.
+pub fn func_type(sig: &Signature) -> wasmtime::FuncType {
+    let convert = |t: &ValType| match t {
+        ValType::I32 => wasmtime::ValType::I32,
+        ValType::I64 => wasmtime::ValType::I64,
+        ValType::F32 => wasmtime::ValType::F32,
+        ValType::F64 => wasmtime::ValType::F64,
+        ValType::V128 => wasmtime::ValType::V128,
+        ValType::FuncRef => wasmtime::ValType::FuncRef,
+        ValType::ExternRef => wasmtime::ValType::ExternRef,
+    };
+    wasmtime::FuncType::new(
+        sig.params().iter().map(convert),
+        sig.results().iter().map(convert),
+    )
+}
+
+/// Wasmtime 17's own numbering of function types, for a Springboard engine
+/// ([`springboard::TypeIndices`]): the index Wasmtime's engine-wide registry
+/// gives a type, read from the funcref of a host function of that type,
+/// which a store of its own keeps registered.
+pub struct WasmtimeIndices {
+    store: Mutex<wasmtime::Store<()>>,
+}
+
+impl WasmtimeIndices {
+    /// Indices of `engine`'s registry.
+    pub fn new(engine: &wasmtime::Engine) -> Arc<WasmtimeIndices> {
+        Arc::new(WasmtimeIndices {
+            store: Mutex::new(wasmtime::Store::new(engine, ())),
+        })
+    }
+
+    /// The index Wasmtime gives `ty`.
+    pub fn index_of_type(&self, ty: &wasmtime::FuncType) -> u32 {
+        let mut store = self.store.lock().unwrap();
+        let func = wasmtime::Func::new(&mut *store, ty.clone(), |_, _, _| Ok(()));
+        // SAFETY: the store lives in `self`; the funcref is only read.
+        let raw = unsafe { func.to_raw(&mut *store) }.cast::<springboard::vm::VMFuncRef>();
+        // SAFETY: a live Wasmtime 17 funcref, whose layout is vm-abi's.
+        unsafe { (*raw).type_index.bits() }
+    }
+}
+
+impl springboard::TypeIndices for WasmtimeIndices {
+    fn index_of(
+        &self,
+        ty: &Signature,
+    ) -> Result<springboard::vm::VMSharedSignatureIndex, springboard::BoxError> {
+        Ok(springboard::vm::VMSharedSignatureIndex::new(
+            self.index_of_type(&func_type(ty)),
+        ))
+    }
+}
