@@ -107,7 +107,7 @@ fn cases() -> Vec<(&'static str, Vec<wasmtime::Val>)> {
         out.push((
             "call_vectors",
             vec![
-                W::V128((u128::from(d as u64) << 64 | u128::from(c)).into()),
+                W::V128((u128::from(d) << 64 | u128::from(c)).into()),
                 W::V128((u128::MAX ^ u128::from(a as u32)).into()),
             ],
         ));
