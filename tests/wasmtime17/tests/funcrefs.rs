@@ -5,7 +5,7 @@
 //! by `check_funcref`, with Wasmtime's numbering and without it.
 #![cfg(target_arch = "x86_64")]
 
-use springboard::vm::{VMFuncRef, VMOpaqueContext};
+use springboard::vm::VMFuncRef;
 use springboard::{Config, Engine, Error, Func, FuncRef, Val};
 use springboard_wasmtime17_tests::{
     BODIES, WasmtimeIndices, inside_wasmtime, signature, to_springboard,
@@ -122,10 +122,7 @@ fn a_wasmtime_host_function_gets_the_runtime_caller_context() {
     // instances' contexts as their caller.
     unsafe { config.caller_vmctx(NonNull::new(caller).unwrap()) };
     let engine = Engine::new(&config).unwrap();
-    assert_eq!(
-        engine.caller_vmctx().as_ptr(),
-        caller as *mut VMOpaqueContext
-    );
+    assert_eq!(engine.caller_vmctx().as_ptr(), caller);
     let sig = signature(&host.ty(&store));
     let _ty = engine.register(&sig).unwrap();
     let funcref = raw(&mut store, &host);
