@@ -137,33 +137,44 @@ impl CodeSet {
             addr(CodeKind::Probe(CallConv::Array)),
         );
         let null = core::ptr::null_mut();
-        let routes: [(TrampolineKind, Via, NonNull<c_void>, *mut VMOpaqueContext); 6] = [
-            (ArrayToWasm, Via::Wasm, wasm_probe, null),
+        let (ctx, target) = (host_ctx.ptr(), host_ctx.target());
+        // What each kind is entered with (code, callee vmctx), and the callee
+        // vmctx its callee must see: the host kinds forward the target's
+        // own context from the host context's funcref, never the host
+        // context itself.
+        type Route = (
+            TrampolineKind,
+            Via,
+            NonNull<c_void>,
+            [*mut VMOpaqueContext; 2],
+        );
+        let routes: [Route; 6] = [
+            (ArrayToWasm, Via::Wasm, wasm_probe, [null, null]),
             (
                 Entry,
                 Via::Native,
                 addr(CodeKind::Probe(CallConv::Native)),
-                null,
+                [null, null],
             ),
             (
                 NativeToWasm,
                 Via::Native,
                 native_to_wasm.entry(0).expect("mapped"),
-                null,
+                [null, null],
             ),
             (
                 NativeToArray,
                 Via::Native,
                 addr(t(NativeToArray)),
-                host_ctx.ptr(),
+                [ctx, target],
             ),
             (
                 WasmToNative,
                 Via::Wasm,
                 addr(t(WasmToNative)),
-                host_ctx.ptr(),
+                [ctx, target],
             ),
-            (WasmToArray, Via::Wasm, addr(t(WasmToArray)), host_ctx.ptr()),
+            (WasmToArray, Via::Wasm, addr(t(WasmToArray)), [ctx, target]),
         ];
         for (kind, via, code, vmctx) in routes {
             self.run_one(&driver, kind, via, code, vmctx, args, results)?;
@@ -178,7 +189,7 @@ impl CodeSet {
         kind: TrampolineKind,
         via: Via,
         code: NonNull<c_void>,
-        vmctx: *mut VMOpaqueContext,
+        [vmctx, callee_sees]: [*mut VMOpaqueContext; 2],
         args: &[ValRaw],
         results: &[ValRaw],
     ) -> Result<(), CheckFailure> {
@@ -217,9 +228,9 @@ impl CodeSet {
                 got,
             })
         };
-        let vmctx = ValRaw::externref(vmctx.cast());
-        if !same_bits(ValType::ExternRef, record[0], vmctx) {
-            return fail("callee vmctx".into(), ValType::ExternRef, vmctx, record[0]);
+        let want = ValRaw::externref(callee_sees.cast());
+        if !same_bits(ValType::ExternRef, record[0], want) {
+            return fail("callee vmctx".into(), ValType::ExternRef, want, record[0]);
         }
         // Both were written by generated code, which zero-extends.
         for (i, (&ty, &want)) in sig.params().iter().zip(args).enumerate() {
@@ -238,32 +249,42 @@ impl CodeSet {
     }
 }
 
-/// A `VMHostFuncContext` whose funcref points at the native and array probes,
-/// as a host function's would.
-struct HostContext(Box<VMHostFuncContext<()>>);
+/// A `VMHostFuncContext` whose funcref points at the native and array
+/// probes, with a context of their own: as a host function that fronts
+/// another runtime's entry would. (Springboard's own host functions are the
+/// case where that context is the host context itself.)
+struct HostContext {
+    ctx: Box<VMHostFuncContext<()>>,
+    target: Box<ValRaw>,
+}
 
 impl HostContext {
     fn new(native: NonNull<c_void>, array: NonNull<c_void>) -> HostContext {
         let native = native.cast::<VMNativeCallFunction>();
         // SAFETY: the array probe is an array-convention function.
         let array: VMArrayCallFunction = unsafe { core::mem::transmute(array.as_ptr()) };
-        let mut ctx = Box::new(VMHostFuncContext {
+        let mut target = Box::new(ValRaw::ZERO);
+        let ctx = Box::new(VMHostFuncContext {
             magic: VM_NATIVE_CALL_HOST_FUNC_MAGIC,
             func_ref: VMFuncRef {
                 native_call: native,
                 array_call: array,
                 wasm_call: None,
                 type_index: VMSharedSignatureIndex::RESERVED,
-                vmctx: core::ptr::null_mut(),
+                vmctx: (&raw mut *target).cast(),
             },
             host_state: (),
         });
-        ctx.func_ref.vmctx = VMOpaqueContext::from_host_func_context(&raw mut *ctx);
-        HostContext(ctx)
+        HostContext { ctx, target }
     }
 
     fn ptr(&self) -> *mut VMOpaqueContext {
-        (&raw const *self.0).cast_mut().cast()
+        (&raw const *self.ctx).cast_mut().cast()
+    }
+
+    /// The probes' own context.
+    fn target(&self) -> *mut VMOpaqueContext {
+        (&raw const *self.target).cast_mut().cast()
     }
 }
 

@@ -90,11 +90,23 @@ fn build(abi: &Abi, sig: ir::Signature, body: impl FnOnce(&mut FunctionBuilder))
 fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
     let recv = abi.receive(b, kind.caller_conv());
     let callee = callee_address(abi, b, kind, &recv);
+    let callee_vmctx = match kind.callee_source() {
+        // The target's own context, from the funcref in the host context:
+        // the context itself for Springboard's host functions, another
+        // runtime's when the trampoline fronts a foreign entry.
+        CalleeSource::HostFuncContext => {
+            let p = abi.ptr_size();
+            let offset = i32::from(p.vm_host_func_context_func_ref() + p.vm_func_ref_vmctx());
+            let flags = MemFlagsData::trusted().with_readonly();
+            b.ins().load(abi.ptr(), flags, recv.callee_vmctx, offset)
+        }
+        CalleeSource::Relocation | CalleeSource::Argument => recv.callee_vmctx,
+    };
     let Received {
-        callee_vmctx,
         caller_vmctx,
         params,
         result_dest,
+        ..
     } = recv;
     let results = abi.call(
         b,

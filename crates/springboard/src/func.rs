@@ -72,6 +72,30 @@ unsafe impl Send for FuncInner {}
 // SAFETY: see `Send`.
 unsafe impl Sync for FuncInner {}
 
+/// The host state of a forwarding function: the funcref its callers see.
+struct Forwarded(VMFuncRef);
+
+// SAFETY: written once before the function is published, then only read;
+// its entries are callable from any thread (`from_array_entry`'s contract).
+unsafe impl Send for Forwarded {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Forwarded {}
+
+/// The `array_call` of a forwarding function: the same call, to the target
+/// in the host context's funcref, with the target's own context.
+unsafe extern "C" fn forward_array_call(
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+    values: *mut ValRaw,
+    capacity: usize,
+) {
+    // SAFETY: installed only in funcrefs whose vmctx is a host context (any
+    // `T`: the header is the same), whose funcref holds the target.
+    let target = unsafe { &(*callee.cast::<VMHostFuncContext<()>>()).func_ref };
+    // SAFETY: the caller's buffer and context go to the target unchanged.
+    unsafe { (target.array_call)(target.vmctx, caller, values, capacity) }
+}
+
 /// Frees a `Box<VMHostFuncContext<T>>` from its raw pointer.
 unsafe fn free_context<T>(context: *mut ()) {
     // SAFETY: the caller passes a pointer from `Box::into_raw` of this type.
@@ -196,6 +220,76 @@ impl Func {
             func_ref,
             owner,
         }))
+    }
+
+    /// A function that fronts an array-convention entry made elsewhere (a
+    /// foreign runtime's `array_call`, with its own `vmctx`): a call through
+    /// any of its entries reaches `array_call` with `vmctx` as its callee
+    /// context — through the compiled `native_to_array` and `wasm_to_array`
+    /// trampolines of `ty`, and a Rust forwarder for `array_call` itself.
+    /// The trampolines find both in the host context's funcref; the funcref
+    /// callers see has the host context as its `vmctx`.
+    ///
+    /// # Safety
+    /// `array_call` must be an array-convention function of `ty` that
+    /// accepts `vmctx` as its callee context and the engine's callers'
+    /// contexts as its caller; both must stay valid and callable from any
+    /// thread for as long as the returned `Func` (or any funcref copied from
+    /// it) may be called.
+    pub unsafe fn from_array_entry(
+        engine: &Engine,
+        ty: &Signature,
+        array_call: VMArrayCallFunction,
+        vmctx: *mut VMOpaqueContext,
+    ) -> Result<Func, Error> {
+        let shared = engine.register(ty)?;
+        engine.prepare(&shared, &TrampolineKind::UNTYPED_HOST)?;
+        let missing = |kind| Error::MissingTrampoline {
+            kind,
+            ty: ty.clone(),
+        };
+        let native_call = engine
+            .trampoline(&shared, TrampolineKind::NativeToArray)?
+            .ok_or_else(|| missing(TrampolineKind::NativeToArray))?
+            .cast();
+        let wasm_call = engine
+            .trampoline(&shared, TrampolineKind::WasmToArray)?
+            .map(NonNull::cast);
+        // What the trampolines and the forwarder call.
+        let target = VMFuncRef {
+            native_call,
+            array_call,
+            wasm_call: None,
+            type_index: shared.index(),
+            vmctx,
+        };
+        let context = Box::into_raw(Box::new(VMHostFuncContext {
+            magic: VM_ARRAY_CALL_HOST_FUNC_MAGIC,
+            func_ref: target,
+            host_state: Forwarded(VMFuncRef {
+                native_call,
+                array_call: forward_array_call,
+                wasm_call,
+                type_index: shared.index(),
+                vmctx: core::ptr::null_mut(),
+            }),
+        }));
+        // SAFETY: `context` is a fresh, exclusively owned allocation; the
+        // published funcref's vmctx is the host context, where its
+        // trampolines and forwarder find the target.
+        let func_ref = unsafe {
+            (*context).host_state.0.vmctx = VMOpaqueContext::from_host_func_context(context);
+            NonNull::new_unchecked(&raw mut (*context).host_state.0)
+        };
+        Ok(Func(Arc::new(FuncInner {
+            engine: engine.clone(),
+            ty: shared,
+            func_ref,
+            owner: Owner::Host {
+                context: context.cast(),
+                free: free_context::<Forwarded>,
+            },
+        })))
     }
 
     /// A function for a wasm body compiled elsewhere: `wasm_call` is `body`,

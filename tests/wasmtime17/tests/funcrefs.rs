@@ -185,3 +185,75 @@ fn check_funcref_with_and_without_wasmtimes_numbering() {
         assert!(matches!(err, Error::SignatureMismatch { .. }), "{err}");
     }
 }
+
+/// Springboard code in front of Wasmtime's own `array_call`: the host
+/// trampolines pass Wasmtime's context, not theirs, so every Springboard
+/// entry reaches the Wasmtime function intact.
+#[test]
+fn springboard_trampolines_front_a_wasmtime_array_call() {
+    use springboard_check::{Driver, Via};
+    let Fixture {
+        mut store,
+        instance,
+        indices: _,
+    } = fixture();
+    let engine = Engine::default();
+    let compiler = springboard_compiler::Compiler::host().unwrap();
+    for name in ["mixed", "twenty", "vectors"] {
+        let wt = instance.get_func(&mut store, name).unwrap();
+        let ty = wt.ty(&store);
+        let sig = signature(&ty);
+        let args: Vec<Val> = sig
+            .params()
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let bits = 0x8000_0000_7fa0_0001_u128.rotate_left(i as u32 * 7);
+                Val::from_raw(springboard::vm::ValRaw::v128(bits), t)
+            })
+            .collect();
+        let wt_args: Vec<wasmtime::Val> = args
+            .iter()
+            .map(springboard_wasmtime17_tests::to_wasmtime)
+            .collect();
+        let mut expected = vec![wasmtime::Val::I32(0); sig.results().len()];
+        wt.call(&mut store, &wt_args, &mut expected).unwrap();
+        let expected: Vec<Val> = expected.iter().map(to_springboard).collect();
+        let funcref = raw(&mut store, &wt);
+        // SAFETY: a live Wasmtime funcref.
+        let (array_call, vmctx) = unsafe { (funcref.as_ref().array_call, funcref.as_ref().vmctx) };
+        // SAFETY: Wasmtime's array entry of `sig` and its own context, live
+        // as long as the store.
+        let front = unsafe { Func::from_array_entry(&engine, &sig, array_call, vmctx) }.unwrap();
+        let driver = Driver::new(&compiler, &sig).unwrap();
+        let got = inside_wasmtime(&mut store, move || {
+            let mut through_array: Vec<Val> =
+                sig.results().iter().map(|&t| Val::default_for(t)).collect();
+            front.call(&args, &mut through_array).unwrap();
+            let raw_args: Vec<_> = args.iter().map(|v| v.to_raw()).collect();
+            let mut all = vec![(Via::Array, through_array)];
+            for via in [Via::Native, Via::Wasm] {
+                // SAFETY: a live funcref of the driver's signature.
+                let raw = unsafe {
+                    driver.call_funcref(
+                        via,
+                        front.vm_func_ref().as_ref(),
+                        front.engine().caller_vmctx().as_ptr(),
+                        &raw_args,
+                    )
+                }
+                .unwrap();
+                let vals = raw
+                    .iter()
+                    .zip(sig.results())
+                    .map(|(&r, &t)| Val::from_raw(r, t))
+                    .collect();
+                all.push((via, vals));
+            }
+            all
+        });
+        for (via, vals) in got {
+            assert_eq!(vals, expected, "{name} fronted, via {via:?}");
+        }
+    }
+}
