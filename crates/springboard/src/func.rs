@@ -2,7 +2,10 @@
 //! [`TypedFunc`], its statically typed view.
 
 use crate::registry::SharedSignature;
-use crate::shims::{HostReturn, IntoFunc, Untyped, array_shim_of, untyped_array_shim};
+use crate::shims::{
+    Caller, HostReturn, IntoFunc, NoCaller, Untyped, UntypedHost, WithCaller, array_shim_of,
+    untyped_array_shim,
+};
 use crate::trap::{self, BoxError};
 use crate::typed::{WasmParams, WasmResults};
 use crate::{Engine, Error, FuncRef, Val};
@@ -114,9 +117,10 @@ pub struct RawWasmFunc<'a> {
 }
 
 impl Func {
-    /// A typed host function from a Rust closure `Fn(A1, …, An) -> R`
-    /// (`n <= 16`; `R` is `()`, one value, a tuple of up to 16, or a
-    /// `Result` of those).
+    /// A typed host function from a Rust closure `Fn(A1, …, An) -> R` or
+    /// `Fn(Caller<'_>, A1, …, An) -> R` (`n <= 16`; `R` is `()`, one value,
+    /// a tuple of up to 16, or a `Result` of those). A [`Caller`] gives the
+    /// closure its caller's context.
     ///
     /// `native_call` and `array_call` are Rust shims; `wasm_call` is the
     /// compiled `wasm_to_native` trampoline of the type, or `None` if the
@@ -124,10 +128,9 @@ impl Func {
     pub fn wrap<P, R, F>(engine: &Engine, f: F) -> Result<Func, Error>
     where
         F: IntoFunc<P, R>,
-        P: WasmParams,
         R: HostReturn,
     {
-        let ty = engine.register(&Signature::new(&P::types(), &R::Results::types())?)?;
+        let ty = engine.register(&Signature::new(&F::Params::types(), &R::Results::types())?)?;
         let wasm_call = if engine.host_wasm_call() {
             engine.trampoline(&ty, TrampolineKind::WasmToNative)?
         } else {
@@ -160,8 +163,22 @@ impl Func {
     pub fn new<F, E>(engine: &Engine, ty: &Signature, f: F) -> Result<Func, Error>
     where
         F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
+        Func::untyped(engine, ty, NoCaller(f, PhantomData))
+    }
+
+    /// Like [`new`](Self::new), for a closure that also takes its
+    /// [`Caller`].
+    pub fn new_with_caller<F, E>(engine: &Engine, ty: &Signature, f: F) -> Result<Func, Error>
+    where
+        F: Fn(Caller<'_>, &[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        Func::untyped(engine, ty, WithCaller(f, PhantomData))
+    }
+
+    fn untyped<H: UntypedHost>(engine: &Engine, ty: &Signature, host: H) -> Result<Func, Error> {
         if !engine.host_wasm_call() {
             return Err(Error::NoWasmCall { ty: ty.clone() });
         }
@@ -176,12 +193,15 @@ impl Func {
         let wasm_call = engine.trampoline(&shared, TrampolineKind::WasmToArray)?;
         let func_ref = VMFuncRef {
             native_call: native_call.cast(),
-            array_call: untyped_array_shim::<F, E>,
+            array_call: untyped_array_shim::<H>,
             wasm_call: wasm_call.map(NonNull::cast),
             type_index: shared.index(),
             vmctx: core::ptr::null_mut(),
         };
-        let state = Untyped { ty: ty.clone(), f };
+        let state = Untyped {
+            ty: ty.clone(),
+            host,
+        };
         Ok(Func::host(
             engine,
             shared,

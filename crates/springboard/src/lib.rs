@@ -94,7 +94,7 @@ pub use engine::OptLevel;
 pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
 pub use func::{Func, RawWasmFunc, TypedFunc};
 pub use registry::{OWN_INDEX_BASE, SharedSignature, TypeIndices};
-pub use shims::{HostReturn, IntoFunc};
+pub use shims::{Caller, HostReturn, IntoFunc, NativeShims};
 pub use springboard_environ::{Signature, SignatureError, TrampolineKind, ValType, WasmConv};
 pub use springboard_loader::{CodePages, CodeProvider, MmapProvider};
 pub use springboard_vm_abi as vm;

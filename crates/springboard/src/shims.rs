@@ -15,10 +15,12 @@ use crate::trap::{self, BoxError};
 use crate::typed::{WasmParams, WasmResults};
 use crate::val::WasmTy;
 use crate::{Error, Val};
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use springboard_environ::Signature;
 use springboard_vm_abi::{
-    VMArrayCallFunction, VMHostFuncContext, VMNativeCallFunction, VMOpaqueContext, ValRaw,
+    SPRINGBOARD_HOST_CALLER_MAGIC, VMArrayCallFunction, VMHostFuncContext, VMNativeCallFunction,
+    VMOpaqueContext, ValRaw,
 };
 
 /// What a typed host closure returns: its results, or a `Result` of them.
@@ -44,16 +46,66 @@ impl<R: WasmResults, E: Into<BoxError> + Send + 'static> HostReturn for Result<R
     }
 }
 
-/// A Rust closure usable as a typed host function: `Fn(A1, …, An) -> R`
-/// for `n <= 16`, with every `Ai: WasmTy` and `R: HostReturn`.
-pub trait IntoFunc<P: WasmParams, R: HostReturn>: Send + Sync + Sized + 'static {
-    /// Calls the closure with a parameter tuple.
+/// The context a host function was called from, which a host closure may
+/// take as its first parameter ([`Func::wrap`](crate::Func::wrap),
+/// [`Func::new_with_caller`](crate::Func::new_with_caller)), as Wasmtime's
+/// `Caller` is.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    vmctx: *mut VMOpaqueContext,
+    _call: PhantomData<&'a ()>,
+}
+
+impl Caller<'_> {
+    fn new(vmctx: *mut VMOpaqueContext) -> Self {
+        Caller {
+            vmctx,
+            _call: PhantomData,
+        }
+    }
+
+    /// The caller vmctx: the calling wasm instance's context, the context a
+    /// runtime gave its engine ([`Config::caller_vmctx`](crate::Config::caller_vmctx)),
+    /// or the engine's own host context when the host called. Never null
+    /// when Springboard or Wasmtime calls; whatever a foreign caller passed
+    /// otherwise.
+    pub fn vmctx(&self) -> *mut VMOpaqueContext {
+        self.vmctx
+    }
+
+    /// Whether the host called, through an engine given no context of its
+    /// own: the caller context carries
+    /// [`SPRINGBOARD_HOST_CALLER_MAGIC`](crate::vm::SPRINGBOARD_HOST_CALLER_MAGIC).
+    pub fn is_host(&self) -> bool {
+        // SAFETY: callers pass a live context, and every context starts with
+        // its magic (see `springboard_vm_abi::VMOpaqueContext`).
+        !self.vmctx.is_null()
+            && unsafe { VMOpaqueContext::magic(self.vmctx) } == SPRINGBOARD_HOST_CALLER_MAGIC
+    }
+}
+
+/// A Rust closure usable as a typed host function: `Fn(A1, …, An) -> R` or
+/// `Fn(Caller<'_>, A1, …, An) -> R` for `n <= 16`, with every `Ai: WasmTy`
+/// and `R: HostReturn`. `P` tells the two apart.
+pub trait IntoFunc<P, R: HostReturn>: Send + Sync + Sized + 'static {
+    /// The wasm parameters (without the `Caller`).
     #[doc(hidden)]
-    fn call_tuple(&self, params: P) -> R;
+    type Params: WasmParams;
+    /// Calls the closure with its caller context and a parameter tuple.
+    #[doc(hidden)]
+    fn call_tuple(&self, caller: *mut VMOpaqueContext, params: Self::Params) -> R;
     /// The native-convention shim for `VMFuncRef::native_call`, which
     /// expects its callee vmctx to be a `VMHostFuncContext<Self>`.
     #[doc(hidden)]
     fn native_shim() -> NonNull<VMNativeCallFunction>;
+}
+
+/// The native shims of typed host functions with these parameters.
+#[doc(hidden)]
+pub trait NativeShims: WasmParams {
+    /// The shim of `F`: `single` for at most one result, else `multi`.
+    fn native_shim<F: IntoFunc<P, R, Params = Self>, P: 'static, R: HostReturn>()
+    -> NonNull<VMNativeCallFunction>;
 }
 
 /// The zero value of any native ABI type (integers, floats, pointers, vectors).
@@ -66,19 +118,16 @@ fn zeroed<T: Copy>() -> T {
 /// The array-convention shim of a typed host function.
 pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
     callee: *mut VMOpaqueContext,
-    _caller: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
     values: *mut ValRaw,
     capacity: usize,
 ) where
     F: IntoFunc<P, R>,
-    P: WasmParams,
     R: HostReturn,
 {
-    if values.is_null() || capacity < P::COUNT.max(R::Results::COUNT) {
-        trap::record(crate::Error::BufferTooSmall {
-            capacity,
-            needed: P::COUNT.max(R::Results::COUNT),
-        });
+    let needed = F::Params::COUNT.max(R::Results::COUNT);
+    if values.is_null() || capacity < needed {
+        trap::record(crate::Error::BufferTooSmall { capacity, needed });
         return;
     }
     // SAFETY: the caller passes a buffer of `capacity` slots (checked to be
@@ -90,36 +139,70 @@ pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
             &(*callee.cast::<VMHostFuncContext<F>>()).host_state,
         )
     };
-    if let Some(results) = trap::catch(|| f.call_tuple(P::load(values)).into_result()) {
+    if let Some(results) =
+        trap::catch(|| f.call_tuple(caller, F::Params::load(values)).into_result())
+    {
         results.store(values);
     }
 }
 
 /// The array shim of `F` as a function pointer.
-pub(crate) fn array_shim_of<F: IntoFunc<P, R>, P: WasmParams, R: HostReturn>() -> VMArrayCallFunction
-{
+pub(crate) fn array_shim_of<F: IntoFunc<P, R>, P, R: HostReturn>() -> VMArrayCallFunction {
     array_shim::<F, P, R>
 }
 
+/// An untyped host closure, with or without a `Caller`.
+pub(crate) trait UntypedHost: Send + Sync + 'static {
+    fn call(
+        &self,
+        caller: *mut VMOpaqueContext,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), BoxError>;
+}
+
+/// `Fn(&[Val], &mut [Val])`: [`Func::new`](crate::Func::new).
+pub(crate) struct NoCaller<F, E>(pub(crate) F, pub(crate) PhantomData<fn() -> E>);
+
+impl<F, E> UntypedHost for NoCaller<F, E>
+where
+    F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
+    E: Into<BoxError> + 'static,
+{
+    fn call(&self, _: *mut VMOpaqueContext, p: &[Val], r: &mut [Val]) -> Result<(), BoxError> {
+        (self.0)(p, r).map_err(Into::into)
+    }
+}
+
+/// `Fn(Caller, &[Val], &mut [Val])`: [`Func::new_with_caller`](crate::Func::new_with_caller).
+pub(crate) struct WithCaller<F, E>(pub(crate) F, pub(crate) PhantomData<fn() -> E>);
+
+impl<F, E> UntypedHost for WithCaller<F, E>
+where
+    F: Fn(Caller<'_>, &[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
+    E: Into<BoxError> + 'static,
+{
+    fn call(&self, c: *mut VMOpaqueContext, p: &[Val], r: &mut [Val]) -> Result<(), BoxError> {
+        (self.0)(Caller::new(c), p, r).map_err(Into::into)
+    }
+}
+
 /// The state of an untyped host function: its type and its closure.
-pub(crate) struct Untyped<F> {
+pub(crate) struct Untyped<H> {
     pub(crate) ty: Signature,
-    pub(crate) f: F,
+    pub(crate) host: H,
 }
 
 /// The array-convention shim of an untyped host function.
-pub(crate) unsafe extern "C" fn untyped_array_shim<F, E>(
+pub(crate) unsafe extern "C" fn untyped_array_shim<H: UntypedHost>(
     callee: *mut VMOpaqueContext,
-    _caller: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
     values: *mut ValRaw,
     capacity: usize,
-) where
-    F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
-    E: Into<BoxError>,
-{
-    // SAFETY: this shim is only installed in a `VMHostFuncContext<Untyped<F>>`,
+) {
+    // SAFETY: this shim is only installed in a `VMHostFuncContext<Untyped<H>>`,
     // passed as the callee vmctx.
-    let host = unsafe { &(*callee.cast::<VMHostFuncContext<Untyped<F>>>()).host_state };
+    let host = unsafe { &(*callee.cast::<VMHostFuncContext<Untyped<H>>>()).host_state };
     let ty = &host.ty;
     if values.is_null() || capacity < ty.array_len() {
         trap::record(Error::BufferTooSmall {
@@ -137,7 +220,7 @@ pub(crate) unsafe extern "C" fn untyped_array_shim<F, E>(
         .map(|(&t, &raw)| Val::from_raw(raw, t))
         .collect();
     let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
-    if trap::catch(|| (host.f)(&params, &mut results).map_err(Into::into)).is_none() {
+    if trap::catch(|| host.host.call(caller, &params, &mut results)).is_none() {
         return;
     }
     if let Err(e) = check_values(
@@ -162,57 +245,85 @@ macro_rules! into_func {
             Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
             Ret: HostReturn,
         {
-            fn call_tuple(&self, params: ($($a,)*)) -> Ret {
+            type Params = ($($a,)*);
+
+            fn call_tuple(&self, _caller: *mut VMOpaqueContext, params: Self::Params) -> Ret {
                 let ($($a,)*) = params;
                 self($($a),*)
             }
 
             fn native_shim() -> NonNull<VMNativeCallFunction> {
-                type Res<Ret> = <Ret as HostReturn>::Results;
+                <Self::Params as NativeShims>::native_shim::<Func, ($($a,)*), Ret>()
+            }
+        }
 
-                unsafe extern "C" fn single<Func, Ret, $($a: WasmTy),*>(
+        #[allow(non_snake_case)]
+        impl<Func, Ret, $($a: WasmTy),*> IntoFunc<(Caller<'static>, $($a,)*), Ret> for Func
+        where
+            Func: Fn(Caller<'_>, $($a),*) -> Ret + Send + Sync + 'static,
+            Ret: HostReturn,
+        {
+            type Params = ($($a,)*);
+
+            fn call_tuple(&self, caller: *mut VMOpaqueContext, params: Self::Params) -> Ret {
+                let ($($a,)*) = params;
+                self(Caller::new(caller), $($a),*)
+            }
+
+            fn native_shim() -> NonNull<VMNativeCallFunction> {
+                <Self::Params as NativeShims>::native_shim::<Func, (Caller<'static>, $($a,)*), Ret>()
+            }
+        }
+
+        #[allow(non_snake_case)]
+        impl<$($a: WasmTy),*> NativeShims for ($($a,)*) {
+            fn native_shim<F: IntoFunc<P, R, Params = Self>, P: 'static, R: HostReturn>()
+            -> NonNull<VMNativeCallFunction> {
+                type Res<R> = <R as HostReturn>::Results;
+
+                unsafe extern "C" fn single<F, P, R, $($a: WasmTy),*>(
                     callee: *mut VMOpaqueContext,
-                    _caller: *mut VMOpaqueContext,
+                    caller: *mut VMOpaqueContext,
                     $($a: $a::Abi,)*
-                ) -> <Res<Ret> as WasmResults>::First
+                ) -> <Res<R> as WasmResults>::First
                 where
-                    Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
-                    Ret: HostReturn,
+                    F: IntoFunc<P, R, Params = ($($a,)*)>,
+                    R: HostReturn,
                 {
                     // SAFETY: this shim is only installed in a
-                    // `VMHostFuncContext<Func>`, passed as the callee vmctx.
-                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<Func>>()).host_state };
-                    match trap::catch(|| f($($a::from_abi($a)),*).into_result()) {
+                    // `VMHostFuncContext<F>`, passed as the callee vmctx.
+                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<F>>()).host_state };
+                    match trap::catch(|| f.call_tuple(caller, ($($a::from_abi($a),)*)).into_result()) {
                         // SAFETY: at most one result: no area is written.
                         Some(results) => unsafe { results.into_native(core::ptr::null_mut()) },
                         None => zeroed(),
                     }
                 }
 
-                unsafe extern "C" fn multi<Func, Ret, $($a: WasmTy),*>(
+                unsafe extern "C" fn multi<F, P, R, $($a: WasmTy),*>(
                     callee: *mut VMOpaqueContext,
-                    _caller: *mut VMOpaqueContext,
+                    caller: *mut VMOpaqueContext,
                     $($a: $a::Abi,)*
-                    area: *mut <Res<Ret> as WasmResults>::Area,
-                ) -> <Res<Ret> as WasmResults>::First
+                    area: *mut <Res<R> as WasmResults>::Area,
+                ) -> <Res<R> as WasmResults>::First
                 where
-                    Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
-                    Ret: HostReturn,
+                    F: IntoFunc<P, R, Params = ($($a,)*)>,
+                    R: HostReturn,
                 {
                     // SAFETY: as in `single`; the caller passes a results
                     // area for results `1..`.
-                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<Func>>()).host_state };
-                    match trap::catch(|| f($($a::from_abi($a)),*).into_result()) {
+                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<F>>()).host_state };
+                    match trap::catch(|| f.call_tuple(caller, ($($a::from_abi($a),)*)).into_result()) {
                         // SAFETY: `area` is the caller's results area.
                         Some(results) => unsafe { results.into_native(area) },
                         None => zeroed(),
                     }
                 }
 
-                let shim = if Res::<Ret>::COUNT > 1 {
-                    multi::<Func, Ret, $($a),*> as *mut VMNativeCallFunction
+                let shim = if Res::<R>::COUNT > 1 {
+                    multi::<F, P, R, $($a),*> as *mut VMNativeCallFunction
                 } else {
-                    single::<Func, Ret, $($a),*> as *mut VMNativeCallFunction
+                    single::<F, P, R, $($a),*> as *mut VMNativeCallFunction
                 };
                 NonNull::new(shim).expect("function pointers are not null")
             }

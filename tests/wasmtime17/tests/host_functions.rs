@@ -249,3 +249,57 @@ fn with_tail_calls_on_wasmtime_fills_wasm_call() {
     assert_eq!(got, expected);
     assert_eq!(got.len(), 3);
 }
+
+/// Called from Wasmtime 17's wasm, a Springboard host closure's `Caller`
+/// is the calling instance's own `VMContext`.
+#[test]
+fn the_caller_is_the_calling_wasmtime_instance() {
+    use springboard::Caller;
+    use springboard::vm::{VMCONTEXT_MAGIC, VMOpaqueContext};
+    use std::sync::{Arc, Mutex};
+    let wt_engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(
+        &wt_engine,
+        r#"(module
+             (import "host" "f" (func $f (param i32) (result i32)))
+             (func (export "call") (param i32) (result i32) local.get 0 call $f))"#,
+    )
+    .unwrap();
+    let mut store = wasmtime::Store::new(&wt_engine, ());
+    let mut config = Config::new();
+    config
+        .wasm_conv(WasmConv::Wasmtime17)
+        .type_indices(WasmtimeIndices::new(&wt_engine));
+    let engine = Engine::new(&config).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let f = springboard::Func::wrap(&engine, move |caller: Caller<'_>, x: i32| {
+        // SAFETY: Wasmtime passes its instance's live context.
+        let magic = unsafe { VMOpaqueContext::magic(caller.vmctx()) };
+        log.lock()
+            .unwrap()
+            .push((caller.vmctx() as usize, magic, caller.is_host()));
+        x.wrapping_mul(3)
+    })
+    .unwrap();
+    // SAFETY: as in the tests above.
+    let import =
+        unsafe { wasmtime::Func::from_raw(&mut store, f.vm_func_ref().as_ptr().cast()) }.unwrap();
+    let instance = wasmtime::Instance::new(&mut store, &module, &[import.into()]).unwrap();
+    let call = instance
+        .get_typed_func::<i32, i32>(&mut store, "call")
+        .unwrap();
+    assert_eq!(call.call(&mut store, 14).unwrap(), 42);
+    let export = instance.get_func(&mut store, "call").unwrap();
+    // SAFETY: a live funcref of the store: its vmctx is the instance's.
+    let instance_vmctx = unsafe {
+        (*export
+            .to_raw(&mut store)
+            .cast::<springboard::vm::VMFuncRef>())
+        .vmctx
+    };
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(instance_vmctx as usize, VMCONTEXT_MAGIC, false)]
+    );
+}
