@@ -5,6 +5,7 @@
 //! `wasm_call`, bit-exact against Wasmtime's own `Func::call`.
 #![cfg(target_arch = "x86_64")]
 
+use core::ptr::NonNull;
 use springboard::vm::{VMFuncRef, VMOpaqueContext, ValRaw};
 use springboard::{Config, Engine, Func, Val, WasmConv};
 use springboard_check::{Driver, Via};
@@ -131,5 +132,88 @@ fn every_plain_export_through_every_springboard_entry_is_bit_exact() {
                 assert_eq!(vals, expected, "{name} via {via:?}, round {round}");
             }
         }
+    }
+}
+
+/// `funcref` and `externref` through a Wasmtime 17 body and back: a real
+/// Wasmtime funcref and a null externref, through every Springboard entry.
+#[test]
+fn references_pass_through_wasmtime_bodies() {
+    use springboard::{ExternRef, FuncRef};
+    let wt_engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(&wt_engine, BODIES).unwrap();
+    let mut store = wasmtime::Store::new(&wt_engine, ());
+    let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+    let add = instance.get_func(&mut store, "add").unwrap();
+    // SAFETY: the store outlives every use.
+    let add_raw = unsafe { add.to_raw(&mut store) }.cast::<VMFuncRef>();
+    let refs = instance.get_func(&mut store, "refs").unwrap();
+    let mut theirs = [wasmtime::Val::I32(0), wasmtime::Val::I32(0)];
+    refs.call(
+        &mut store,
+        &[
+            wasmtime::Val::FuncRef(Some(add)),
+            wasmtime::Val::ExternRef(None),
+        ],
+        &mut theirs,
+    )
+    .unwrap();
+    let wasmtime::Val::FuncRef(Some(back)) = &theirs[1] else {
+        panic!("{theirs:?}")
+    };
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { back.to_raw(&mut store) }.cast::<VMFuncRef>(),
+        add_raw
+    );
+    assert!(matches!(theirs[0], wasmtime::Val::ExternRef(None)));
+
+    let sig = signature(&refs.ty(&store));
+    // SAFETY: a live Wasmtime funcref; its body and context live as long as
+    // the store.
+    let (body, vmctx) = unsafe {
+        let raw = refs.to_raw(&mut store).cast::<VMFuncRef>();
+        ((*raw).wasm_call.unwrap(), (*raw).vmctx)
+    };
+    let engine = wasmtime17_engine();
+    // SAFETY: Wasmtime 17 wasm code of `sig` in the `wasmtime17` convention.
+    let func = unsafe { Func::from_raw_wasm(&engine, &sig, body, vmctx) }.unwrap();
+    let compiler = Compiler::builder()
+        .wasm_conv(WasmConv::Wasmtime17)
+        .build()
+        .unwrap();
+    let add_ref = FuncRef(NonNull::new(add_raw));
+    let expected = [Val::ExternRef(ExternRef(None)), Val::FuncRef(add_ref)];
+    let got = inside_wasmtime(&mut store, move || {
+        let params = [Val::FuncRef(add_ref), Val::ExternRef(ExternRef(None))];
+        let mut out = [Val::I32(0), Val::I32(0)];
+        out[0] = Val::default_for(sig.results()[0]);
+        out[1] = Val::default_for(sig.results()[1]);
+        func.call(&params, &mut out).unwrap();
+        let driver = Driver::new(&compiler, &sig).unwrap();
+        let raw_args: Vec<ValRaw> = params.iter().map(|v| v.to_raw()).collect();
+        let mut all = vec![out.to_vec()];
+        for via in [Via::Native, Via::Wasm] {
+            // SAFETY: a live funcref of the driver's signature.
+            let raw = unsafe {
+                driver.call_funcref(
+                    via,
+                    func.vm_func_ref().as_ref(),
+                    core::ptr::null_mut::<VMOpaqueContext>(),
+                    &raw_args,
+                )
+            }
+            .unwrap();
+            all.push(
+                raw.iter()
+                    .zip(sig.results())
+                    .map(|(&r, &t)| Val::from_raw(r, t))
+                    .collect(),
+            );
+        }
+        all
+    });
+    for vals in got {
+        assert_eq!(vals, expected);
     }
 }
