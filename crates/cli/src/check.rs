@@ -6,7 +6,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use springboard::vm::ValRaw;
-use springboard::{Engine, Error, Func, Signature, Val, ValType};
+use springboard::{Config, Engine, Error, Func, Signature, Val, ValType, WasmConv};
 use springboard_check::CodeSet;
 use springboard_check::values::{ValueGen, edge_values};
 use springboard_compiler::{Compiler, OptLevel, TrampolineKind};
@@ -43,10 +43,18 @@ struct SignatureReport {
     failure: Option<String>,
 }
 
-pub(crate) fn run(path: &Path, seed: u64, rounds: u32, json: bool) -> Result<bool> {
+pub(crate) fn run(
+    path: &Path,
+    seed: u64,
+    rounds: u32,
+    wasm_conv: WasmConv,
+    json: bool,
+) -> Result<bool> {
     let module = read_module(path)?;
-    let compiler = compiler(None, OptLevel::default())?;
-    let engine = Engine::default();
+    let compiler = compiler(None, OptLevel::default(), wasm_conv)?;
+    let mut config = Config::new();
+    config.wasm_conv(wasm_conv);
+    let engine = Engine::new(&config)?;
     let started = Instant::now();
     let bar = if json {
         ProgressBar::hidden()

@@ -3,7 +3,7 @@
 use crate::{compiler, read_module};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use springboard_compiler::{Error, ObjectBuilder, OptLevel};
+use springboard_compiler::{Error, ObjectBuilder, OptLevel, WasmConv};
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,6 +12,8 @@ struct Report {
     file: String,
     output: String,
     target: String,
+    /// The wasm convention the object's code uses (recorded in it).
+    wasm_conv: &'static str,
     signatures: usize,
     trampolines: usize,
     code_bytes: usize,
@@ -21,15 +23,16 @@ struct Report {
     refused: Vec<String>,
 }
 
-pub(crate) fn run(
-    path: &Path,
-    output: &Path,
-    target: Option<&str>,
-    opt: OptLevel,
-    json: bool,
-) -> Result<bool> {
+/// How to compile.
+pub(crate) struct Options<'a> {
+    pub(crate) target: Option<&'a str>,
+    pub(crate) opt: OptLevel,
+    pub(crate) wasm_conv: WasmConv,
+}
+
+pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool) -> Result<bool> {
     let module = read_module(path)?;
-    let compiler = compiler(target, opt)?;
+    let compiler = compiler(options.target, options.opt, options.wasm_conv)?;
     let mut object = ObjectBuilder::new(&compiler)?;
     let (mut trampolines, mut code_bytes, mut refused) = (0, 0, Vec::new());
     let started = Instant::now();
@@ -61,6 +64,7 @@ pub(crate) fn run(
         file: path.display().to_string(),
         output: output.display().to_string(),
         target: compiler.triple(),
+        wasm_conv: compiler.wasm_conv().name(),
         signatures: module.signatures.len(),
         trampolines,
         code_bytes,

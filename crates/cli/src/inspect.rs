@@ -3,7 +3,7 @@
 use crate::{compiler, print_table, read_module, short};
 use anyhow::Result;
 use serde::Serialize;
-use springboard_compiler::{OptLevel, TrampolineKind};
+use springboard_compiler::{OptLevel, TrampolineKind, WasmConv};
 use std::path::Path;
 
 #[derive(Serialize)]
@@ -29,7 +29,7 @@ struct SignatureReport {
 pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
     let module = read_module(path)?;
     // Code size is measured, not guessed: trampolines compile in microseconds.
-    let compiler = compiler(None, OptLevel::default())?;
+    let compiler = compiler(None, OptLevel::default(), WasmConv::default())?;
     let mut signatures = Vec::new();
     for (ty, sig) in module.info.types.iter().zip(&module.signatures) {
         let kinds: Vec<TrampolineKind> = ty.needed_kinds();

@@ -8,7 +8,7 @@ mod inspect;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use springboard_check::module::{ModuleInfo, TypeUse};
-use springboard_compiler::{Compiler, OptLevel, Signature};
+use springboard_compiler::{Compiler, OptLevel, Signature, WasmConv};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -49,6 +49,10 @@ enum Command {
         /// Optimisation level: none, speed or speed_and_size.
         #[arg(long, default_value = "none", value_parser = parse_opt)]
         opt: OptLevel,
+        /// The runtime's wasm convention: tail (Cranelift's, the default)
+        /// or wasmtime17 (Wasmtime 17's default configuration; x86-64).
+        #[arg(long, default_value = "tail", value_parser = parse_conv)]
+        wasm_conv: WasmConv,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -68,6 +72,9 @@ enum Command {
         /// Random rounds per signature, after the edge-value rounds.
         #[arg(long, default_value_t = 8)]
         rounds: u32,
+        /// The wasm convention to check: tail (the default) or wasmtime17.
+        #[arg(long, default_value = "tail", value_parser = parse_conv)]
+        wasm_conv: WasmConv,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -85,6 +92,13 @@ fn parse_opt(s: &str) -> Result<OptLevel, String> {
     }
 }
 
+fn parse_conv(s: &str) -> Result<WasmConv, String> {
+    WasmConv::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = WasmConv::ALL.iter().map(|c| c.name()).collect();
+        format!("unknown convention `{s}` ({})", names.join(", "))
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (file, result) = match cli.command {
@@ -97,18 +111,25 @@ fn main() -> ExitCode {
             output,
             target,
             opt,
+            wasm_conv,
             json,
         } => {
-            let r = compile::run(&file, &output, target.as_deref(), opt, json);
+            let options = compile::Options {
+                target: target.as_deref(),
+                opt,
+                wasm_conv,
+            };
+            let r = compile::run(&file, &output, &options, json);
             (file, r)
         }
         Command::Check {
             file,
             seed,
             rounds,
+            wasm_conv,
             json,
         } => {
-            let r = check::run(&file, seed, rounds, json);
+            let r = check::run(&file, seed, rounds, wasm_conv, json);
             (file, r)
         }
     };
@@ -190,8 +211,12 @@ pub(crate) fn short(s: &str, max: usize) -> String {
     }
 }
 
-pub(crate) fn compiler(target: Option<&str>, opt: OptLevel) -> Result<Compiler> {
-    let mut builder = Compiler::builder().opt_level(opt);
+pub(crate) fn compiler(
+    target: Option<&str>,
+    opt: OptLevel,
+    wasm_conv: WasmConv,
+) -> Result<Compiler> {
+    let mut builder = Compiler::builder().opt_level(opt).wasm_conv(wasm_conv);
     if let Some(triple) = target {
         builder = builder.target(triple);
     }

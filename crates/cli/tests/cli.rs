@@ -150,6 +150,61 @@ fn compile_writes_an_object_the_loader_accepts() {
     }
 }
 
+/// An object records its wasm convention; an engine of another one refuses
+/// it, and `check` proves the convention on real generated code.
+#[test]
+fn the_wasm_convention_is_chosen_recorded_and_checked() {
+    if !cfg!(target_arch = "x86_64") {
+        println!("skipped: the wasmtime17 convention is x86-64 only");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let object = dir.join("showcase-wasmtime17.o");
+    let out = springboard(&[
+        "compile",
+        "examples/showcase.wat",
+        "-o",
+        object.to_str().unwrap(),
+        "--wasm-conv",
+        "wasmtime17",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["wasm_conv"], "wasmtime17");
+    let bytes = std::fs::read(&object).unwrap();
+    let parsed = springboard_loader::ObjectFile::parse(&bytes).unwrap();
+    assert_eq!(parsed.wasm_conv(), springboard::WasmConv::Wasmtime17);
+    let err = springboard::Engine::default()
+        .load_object(&bytes)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`wasmtime17`") && err.contains("`tail`"),
+        "{err}"
+    );
+    let mut config = springboard::Config::new();
+    config.wasm_conv(springboard::WasmConv::Wasmtime17);
+    let engine = springboard::Engine::new(&config).unwrap();
+    assert_eq!(engine.load_object(&bytes).unwrap(), 36);
+
+    let out = springboard(&[
+        "check",
+        "examples/showcase.wat",
+        "--wasm-conv",
+        "wasmtime17",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("check passed"), "{}", stdout(&out));
+    let out = springboard(&["check", "examples/showcase.wat", "--wasm-conv", "fast"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown convention `fast`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Runs a command that must fail on `file`: exit status 2 (not a panic's
 /// 101), one line on stderr naming the file and containing `problem`.
 fn assert_refused(args: &[&str], file: &str, problem: &str) {
