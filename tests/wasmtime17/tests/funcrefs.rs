@@ -19,7 +19,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let engine = wasmtime::Engine::default();
+    fixture_with(&wasmtime::Config::new())
+}
+
+fn fixture_with(config: &wasmtime::Config) -> Fixture {
+    let engine = wasmtime::Engine::new(config).unwrap();
     let module = wasmtime::Module::new(&engine, BODIES).unwrap();
     let mut store = wasmtime::Store::new(&engine, ());
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
@@ -254,6 +258,88 @@ fn springboard_trampolines_front_a_wasmtime_array_call() {
         });
         for (via, vals) in got {
             assert_eq!(vals, expected, "{name} fronted, via {via:?}");
+        }
+    }
+}
+
+/// A Wasmtime funcref's entries driven by Springboard's own trampolines:
+/// `native_call` through the legacy `entry` trampoline, `wasm_call` through a
+/// stamped `array_to_wasm` of the `wasmtime17` convention — in Wasmtime's
+/// default configuration, and with tail calls on, where `wasm_call` is
+/// another convention and only the array and native entries are used.
+#[test]
+fn wasmtime_funcrefs_through_springboard_trampolines_in_both_configurations() {
+    use springboard::WasmConv;
+    use springboard_check::{Driver, Via};
+    for tail_calls in [false, true] {
+        let mut wt_config = wasmtime::Config::new();
+        wt_config.wasm_tail_call(tail_calls);
+        let Fixture {
+            mut store,
+            instance,
+            indices: _,
+        } = fixture_with(&wt_config);
+        let compiler = springboard_compiler::Compiler::builder()
+            .wasm_conv(WasmConv::Wasmtime17)
+            .build()
+            .unwrap();
+        let vias: &[Via] = if tail_calls {
+            &[Via::Array, Via::Native]
+        } else {
+            &Via::ALL
+        };
+        for name in ["add", "mixed", "four_ints", "eight", "twenty", "vectors"] {
+            let wt = instance.get_func(&mut store, name).unwrap();
+            let sig = signature(&wt.ty(&store));
+            let args: Vec<Val> = sig
+                .params()
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| {
+                    let bits =
+                        0xfff8_dead_beef_0001_8000_0000_7fa0_0001_u128.rotate_right(i as u32 * 5);
+                    Val::from_raw(springboard::vm::ValRaw::v128(bits), t)
+                })
+                .collect();
+            let wt_args: Vec<wasmtime::Val> = args
+                .iter()
+                .map(springboard_wasmtime17_tests::to_wasmtime)
+                .collect();
+            let mut expected = vec![wasmtime::Val::I32(0); sig.results().len()];
+            wt.call(&mut store, &wt_args, &mut expected).unwrap();
+            let expected: Vec<Val> = expected.iter().map(to_springboard).collect();
+            // An address only, which `FuncRef` carries across threads.
+            let funcref = FuncRef(Some(raw(&mut store, &wt)));
+            let driver = Driver::new(&compiler, &sig).unwrap();
+            let vias = vias.to_vec();
+            let got = inside_wasmtime(&mut store, move || {
+                let funcref: FuncRef = funcref; // the whole value, which is Send
+                let raw_args: Vec<_> = args.iter().map(|v| v.to_raw()).collect();
+                vias.into_iter()
+                    .map(|via| {
+                        // SAFETY: a live Wasmtime funcref of the driver's
+                        // signature; its wasm_call (used only with tail
+                        // calls off) has the `wasmtime17` convention.
+                        let out = unsafe {
+                            let funcref = funcref.0.expect("not null").as_ref();
+                            driver.call_funcref(via, funcref, funcref.vmctx, &raw_args)
+                        }
+                        .unwrap();
+                        let vals: Vec<Val> = out
+                            .iter()
+                            .zip(sig.results())
+                            .map(|(&r, &t)| Val::from_raw(r, t))
+                            .collect();
+                        (via, vals)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            for (via, vals) in got {
+                assert_eq!(
+                    vals, expected,
+                    "{name} via {via:?}, tail calls {tail_calls}"
+                );
+            }
         }
     }
 }
