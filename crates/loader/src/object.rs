@@ -71,6 +71,17 @@ pub enum ObjectError {
         /// What is wrong with it.
         problem: String,
     },
+    /// An object whose wasm-convention code uses another convention than
+    /// the runtime's.
+    #[error(
+        "the object's wasm convention is `{object}`, the runtime's `{expected}`: its trampolines would misread every wasm call"
+    )]
+    WasmConvMismatch {
+        /// The object's.
+        object: WasmConv,
+        /// The runtime's.
+        expected: WasmConv,
+    },
     /// A relocation the compiler never emits.
     #[error("symbol `{symbol}` has an unsupported relocation: {problem}")]
     BadRelocation {
@@ -210,6 +221,18 @@ impl<'data> ObjectFile<'data> {
     /// The calling convention of the object's wasm-convention code.
     pub fn wasm_conv(&self) -> WasmConv {
         self.wasm_conv
+    }
+
+    /// Refuses the object unless its wasm-convention code uses `expected`,
+    /// the convention of the runtime that will call it.
+    pub fn expect_wasm_conv(&self, expected: WasmConv) -> Result<(), ObjectError> {
+        if self.wasm_conv != expected {
+            return Err(ObjectError::WasmConvMismatch {
+                object: self.wasm_conv,
+                expected,
+            });
+        }
+        Ok(())
     }
 
     /// The code of `kind` for `signature`, with its relocations, checked.

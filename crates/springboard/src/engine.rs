@@ -313,12 +313,7 @@ impl Engine {
     /// object held.
     pub fn load_object(&self, bytes: &[u8]) -> Result<usize, Error> {
         let object = ObjectFile::parse(bytes)?;
-        if object.wasm_conv() != self.inner.wasm_conv {
-            return Err(Error::WasmConvMismatch {
-                object: object.wasm_conv(),
-                engine: self.inner.wasm_conv,
-            });
-        }
+        object.expect_wasm_conv(self.inner.wasm_conv)?;
         let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
         for entry in object.entries() {
             if let CodeKind::Trampoline(_) = entry.kind {

@@ -170,17 +170,6 @@ pub enum Error {
         /// For which type.
         ty: Signature,
     },
-    /// An object whose wasm-convention code uses another convention than
-    /// the engine.
-    #[error(
-        "the object's wasm convention is `{object}`, the engine's `{engine}`: its trampolines would misread every wasm call"
-    )]
-    WasmConvMismatch {
-        /// The object's.
-        object: WasmConv,
-        /// The engine's.
-        engine: WasmConv,
-    },
     /// An untyped host function on an engine whose host functions leave
     /// `wasm_call` to the runtime: runtimes fill it only for typed ones.
     #[error(
