@@ -152,3 +152,59 @@ impl springboard::TypeIndices for WasmtimeIndices {
         ))
     }
 }
+
+/// The results Wasmtime's own `Func::call` gives for `args`: what every
+/// test compares Springboard's against.
+pub fn wasmtime_results(
+    store: &mut wasmtime::Store<()>,
+    f: &wasmtime::Func,
+    args: &[Val],
+) -> Vec<Val> {
+    let args: Vec<wasmtime::Val> = args.iter().map(to_wasmtime).collect();
+    let mut results = vec![wasmtime::Val::I32(0); f.ty(&*store).results().len()];
+    f.call(&mut *store, &args, &mut results).unwrap();
+    results.iter().map(to_springboard).collect()
+}
+
+/// Arguments of `tys` whose bits differ everywhere: each a rotation of a
+/// pattern holding a NaN payload, sign bits and `-0.0`'s bit, by `shift`.
+pub fn pattern_args(tys: &[ValType], shift: u32) -> Vec<Val> {
+    tys.iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let bits = 0xfff8_dead_beef_0001_8000_0000_7fa0_0001_u128
+                .rotate_left(shift.wrapping_add(i as u32 * 7));
+            Val::from_raw(springboard::vm::ValRaw::v128(bits), t)
+        })
+        .collect()
+}
+
+/// Calls `func` through each of `vias`, with `args` and `caller`, by the
+/// one driver of `springboard-check`; returns each entry's results.
+///
+/// # Safety
+/// `func` must be a live funcref of the driver's signature, whose
+/// `wasm_call` (for `Via::Wasm`) has the driver's wasm convention, and
+/// `caller` a context its entries accept.
+pub unsafe fn through(
+    driver: &springboard_check::Driver,
+    vias: &[springboard_check::Via],
+    func: &springboard::vm::VMFuncRef,
+    caller: *mut springboard::vm::VMOpaqueContext,
+    args: &[Val],
+) -> Vec<(springboard_check::Via, Vec<Val>)> {
+    let raw_args: Vec<_> = args.iter().map(|v| v.to_raw()).collect();
+    let results = driver.signature().results();
+    vias.iter()
+        .map(|&via| {
+            // SAFETY: forwarded to the caller.
+            let raw = unsafe { driver.call_funcref(via, func, caller, &raw_args) }.unwrap();
+            let vals = raw
+                .iter()
+                .zip(results)
+                .map(|(&r, &t)| Val::from_raw(r, t))
+                .collect();
+            (via, vals)
+        })
+        .collect()
+}

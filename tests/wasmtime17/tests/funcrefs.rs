@@ -8,7 +8,8 @@
 use springboard::vm::VMFuncRef;
 use springboard::{Config, Engine, Error, Func, FuncRef, Val};
 use springboard_wasmtime17_tests::{
-    BODIES, WasmtimeIndices, inside_wasmtime, signature, to_springboard,
+    BODIES, WasmtimeIndices, inside_wasmtime, pattern_args, signature, through, to_springboard,
+    wasmtime_results,
 };
 use std::ptr::NonNull;
 
@@ -207,22 +208,8 @@ fn springboard_trampolines_front_a_wasmtime_array_call() {
         let wt = instance.get_func(&mut store, name).unwrap();
         let ty = wt.ty(&store);
         let sig = signature(&ty);
-        let args: Vec<Val> = sig
-            .params()
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| {
-                let bits = 0x8000_0000_7fa0_0001_u128.rotate_left(i as u32 * 7);
-                Val::from_raw(springboard::vm::ValRaw::v128(bits), t)
-            })
-            .collect();
-        let wt_args: Vec<wasmtime::Val> = args
-            .iter()
-            .map(springboard_wasmtime17_tests::to_wasmtime)
-            .collect();
-        let mut expected = vec![wasmtime::Val::I32(0); sig.results().len()];
-        wt.call(&mut store, &wt_args, &mut expected).unwrap();
-        let expected: Vec<Val> = expected.iter().map(to_springboard).collect();
+        let args = pattern_args(sig.params(), 0);
+        let expected = wasmtime_results(&mut store, &wt, &args);
         let funcref = raw(&mut store, &wt);
         // SAFETY: a live Wasmtime funcref.
         let (array_call, vmctx) = unsafe { (funcref.as_ref().array_call, funcref.as_ref().vmctx) };
@@ -234,26 +221,17 @@ fn springboard_trampolines_front_a_wasmtime_array_call() {
             let mut through_array: Vec<Val> =
                 sig.results().iter().map(|&t| Val::default_for(t)).collect();
             front.call(&args, &mut through_array).unwrap();
-            let raw_args: Vec<_> = args.iter().map(|v| v.to_raw()).collect();
             let mut all = vec![(Via::Array, through_array)];
-            for via in [Via::Native, Via::Wasm] {
-                // SAFETY: a live funcref of the driver's signature.
-                let raw = unsafe {
-                    driver.call_funcref(
-                        via,
-                        front.vm_func_ref().as_ref(),
-                        front.engine().caller_vmctx().as_ptr(),
-                        &raw_args,
-                    )
-                }
-                .unwrap();
-                let vals = raw
-                    .iter()
-                    .zip(sig.results())
-                    .map(|(&r, &t)| Val::from_raw(r, t))
-                    .collect();
-                all.push((via, vals));
-            }
+            // SAFETY: a live funcref of the driver's signature.
+            all.extend(unsafe {
+                through(
+                    &driver,
+                    &[Via::Native, Via::Wasm],
+                    front.vm_func_ref().as_ref(),
+                    front.engine().caller_vmctx().as_ptr(),
+                    &args,
+                )
+            });
             all
         });
         for (via, vals) in got {
@@ -291,48 +269,21 @@ fn wasmtime_funcrefs_through_springboard_trampolines_in_both_configurations() {
         for name in ["add", "mixed", "four_ints", "eight", "twenty", "vectors"] {
             let wt = instance.get_func(&mut store, name).unwrap();
             let sig = signature(&wt.ty(&store));
-            let args: Vec<Val> = sig
-                .params()
-                .iter()
-                .enumerate()
-                .map(|(i, &t)| {
-                    let bits =
-                        0xfff8_dead_beef_0001_8000_0000_7fa0_0001_u128.rotate_right(i as u32 * 5);
-                    Val::from_raw(springboard::vm::ValRaw::v128(bits), t)
-                })
-                .collect();
-            let wt_args: Vec<wasmtime::Val> = args
-                .iter()
-                .map(springboard_wasmtime17_tests::to_wasmtime)
-                .collect();
-            let mut expected = vec![wasmtime::Val::I32(0); sig.results().len()];
-            wt.call(&mut store, &wt_args, &mut expected).unwrap();
-            let expected: Vec<Val> = expected.iter().map(to_springboard).collect();
+            let args = pattern_args(sig.params(), 3);
+            let expected = wasmtime_results(&mut store, &wt, &args);
             // An address only, which `FuncRef` carries across threads.
             let funcref = FuncRef(Some(raw(&mut store, &wt)));
             let driver = Driver::new(&compiler, &sig).unwrap();
             let vias = vias.to_vec();
             let got = inside_wasmtime(&mut store, move || {
                 let funcref: FuncRef = funcref; // the whole value, which is Send
-                let raw_args: Vec<_> = args.iter().map(|v| v.to_raw()).collect();
-                vias.into_iter()
-                    .map(|via| {
-                        // SAFETY: a live Wasmtime funcref of the driver's
-                        // signature; its wasm_call (used only with tail
-                        // calls off) has the `wasmtime17` convention.
-                        let out = unsafe {
-                            let funcref = funcref.0.expect("not null").as_ref();
-                            driver.call_funcref(via, funcref, funcref.vmctx, &raw_args)
-                        }
-                        .unwrap();
-                        let vals: Vec<Val> = out
-                            .iter()
-                            .zip(sig.results())
-                            .map(|(&r, &t)| Val::from_raw(r, t))
-                            .collect();
-                        (via, vals)
-                    })
-                    .collect::<Vec<_>>()
+                // SAFETY: a live Wasmtime funcref of the driver's signature,
+                // whose wasm_call (used only with tail calls off) has the
+                // `wasmtime17` convention; its own context as caller.
+                unsafe {
+                    let funcref = funcref.0.expect("not null").as_ref();
+                    through(&driver, &vias, funcref, funcref.vmctx, &args)
+                }
             });
             for (via, vals) in got {
                 assert_eq!(

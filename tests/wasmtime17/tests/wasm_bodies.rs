@@ -6,14 +6,14 @@
 #![cfg(target_arch = "x86_64")]
 
 use core::ptr::NonNull;
-use springboard::vm::{VMFuncRef, VMOpaqueContext, ValRaw};
-use springboard::{Config, Engine, Func, Val, WasmConv};
+use springboard::vm::{VMFuncRef, VMOpaqueContext};
+use springboard::{Config, Engine, ExternRef, Func, FuncRef, Signature, Val, WasmConv};
 use springboard_check::{Driver, Via};
 use springboard_compiler::Compiler;
-use springboard_wasmtime17_tests::{BODIES, inside_wasmtime, signature, to_springboard};
+use springboard_wasmtime17_tests::{BODIES, inside_wasmtime, signature, through, wasmtime_results};
 
 /// Edge values of each type, cycled through the parameters.
-fn args_for(ty: &wasmtime::FuncType, round: usize) -> Vec<wasmtime::Val> {
+fn args_for(sig: &Signature, round: usize) -> Vec<Val> {
     let i32s = [0, -1, i32::MIN, i32::MAX, 0x0102_0304];
     let i64s = [i64::MIN, -1, i64::MAX, 0x0102_0304_0506_0708, 0];
     let f32s = [0x8000_0000u32, 0x7fa0_0001, 0xffc0_1234, 0x7f80_0000, 1];
@@ -31,16 +31,17 @@ fn args_for(ty: &wasmtime::FuncType, round: usize) -> Vec<wasmtime::Val> {
         0,
         0x8000_0000_7fff_ffff_0000_0001_ffff_fffe,
     ];
-    ty.params()
+    sig.params()
+        .iter()
         .enumerate()
         .map(|(i, t)| {
             let k = (i + round) % 5;
             match t {
-                wasmtime::ValType::I32 => wasmtime::Val::I32(i32s[k]),
-                wasmtime::ValType::I64 => wasmtime::Val::I64(i64s[k]),
-                wasmtime::ValType::F32 => wasmtime::Val::F32(f32s[k]),
-                wasmtime::ValType::F64 => wasmtime::Val::F64(f64s[k]),
-                wasmtime::ValType::V128 => wasmtime::Val::V128(v128s[k].into()),
+                springboard::ValType::I32 => Val::I32(i32s[k]),
+                springboard::ValType::I64 => Val::I64(i64s[k]),
+                springboard::ValType::F32 => Val::F32(f32s[k]),
+                springboard::ValType::F64 => Val::F64(f64s[k]),
+                springboard::ValType::V128 => Val::V128(v128s[k]),
                 other => panic!("no plain value of {other}"),
             }
         })
@@ -53,6 +54,59 @@ fn wasmtime17_engine() -> Engine {
     Engine::new(&config).unwrap()
 }
 
+fn wasmtime17_compiler() -> Compiler {
+    Compiler::builder()
+        .wasm_conv(WasmConv::Wasmtime17)
+        .build()
+        .unwrap()
+}
+
+/// A Springboard `Func` for the Wasmtime body of `wt`, and its type.
+fn springboard_func(
+    store: &mut wasmtime::Store<()>,
+    engine: &Engine,
+    wt: &wasmtime::Func,
+) -> (Func, Signature) {
+    let sig = signature(&wt.ty(&*store));
+    // SAFETY: the store is alive for the whole test.
+    let raw = unsafe { wt.to_raw(&mut *store) }.cast::<VMFuncRef>();
+    // SAFETY: a live Wasmtime 17 funcref, whose layout is ours.
+    let (body, vmctx) = unsafe { ((*raw).wasm_call.unwrap(), (*raw).vmctx) };
+    // SAFETY: `body` is Wasmtime 17 wasm code of `sig` in the `wasmtime17`
+    // convention, expecting `vmctx`; both live as long as the store, which
+    // outlives the function.
+    let func = unsafe { Func::from_raw_wasm(engine, &sig, body, vmctx) }.unwrap();
+    (func, sig)
+}
+
+/// `func` through its `array_call`, `native_call` and `wasm_call`, inside
+/// a call Wasmtime entered.
+fn every_entry(
+    store: &mut wasmtime::Store<()>,
+    func: Func,
+    sig: Signature,
+    args: Vec<Val>,
+) -> Vec<(Via, Vec<Val>)> {
+    inside_wasmtime(store, move || {
+        let mut through_array: Vec<Val> =
+            sig.results().iter().map(|&t| Val::default_for(t)).collect();
+        func.call(&args, &mut through_array).unwrap();
+        let driver = Driver::new(&wasmtime17_compiler(), &sig).unwrap();
+        let mut all = vec![(Via::Array, through_array)];
+        // SAFETY: a live funcref of the driver's signature and convention.
+        all.extend(unsafe {
+            through(
+                &driver,
+                &[Via::Native, Via::Wasm],
+                func.vm_func_ref().as_ref(),
+                core::ptr::null_mut::<VMOpaqueContext>(),
+                &args,
+            )
+        });
+        all
+    })
+}
+
 #[test]
 fn every_plain_export_through_every_springboard_entry_is_bit_exact() {
     let wt_engine = wasmtime::Engine::default();
@@ -60,10 +114,6 @@ fn every_plain_export_through_every_springboard_entry_is_bit_exact() {
     let mut store = wasmtime::Store::new(&wt_engine, ());
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
     let engine = wasmtime17_engine();
-    let compiler = Compiler::builder()
-        .wasm_conv(WasmConv::Wasmtime17)
-        .build()
-        .unwrap();
     for name in [
         "add",
         "mixed",
@@ -73,62 +123,12 @@ fn every_plain_export_through_every_springboard_entry_is_bit_exact() {
         "vectors",
         "twenty",
     ] {
-        let wt_func = instance.get_func(&mut store, name).unwrap();
-        let ty = wt_func.ty(&store);
-        let sig = signature(&ty);
-        // SAFETY: the store is alive for the whole test.
-        let raw = unsafe { wt_func.to_raw(&mut store) }.cast::<VMFuncRef>();
-        // SAFETY: a live Wasmtime 17 funcref, whose layout is ours.
-        let (body, vmctx) = unsafe { ((*raw).wasm_call.unwrap(), (*raw).vmctx) };
-        // SAFETY: `body` is Wasmtime 17 wasm code of `sig` in the
-        // `wasmtime17` convention, expecting `vmctx`; both live as long as
-        // the store, which outlives `func`.
-        let func = unsafe { Func::from_raw_wasm(&engine, &sig, body, vmctx) }.unwrap();
+        let wt = instance.get_func(&mut store, name).unwrap();
+        let (func, sig) = springboard_func(&mut store, &engine, &wt);
         for round in 0..5 {
-            let args = args_for(&ty, round);
-            let mut expected = vec![wasmtime::Val::I32(0); ty.results().len()];
-            wt_func.call(&mut store, &args, &mut expected).unwrap();
-            let expected: Vec<Val> = expected.iter().map(to_springboard).collect();
-            let params: Vec<Val> = args.iter().map(to_springboard).collect();
-            let (func, sig2) = (func.clone(), sig.clone());
-            let driver_sig = sig.clone();
-            let compiler2 = compiler.clone();
-            let got = inside_wasmtime(&mut store, move || {
-                let mut through_array: Vec<Val> = sig2
-                    .results()
-                    .iter()
-                    .map(|&t| Val::default_for(t))
-                    .collect();
-                func.call(&params, &mut through_array).unwrap();
-                let raw_args: Vec<ValRaw> = params.iter().map(|v| v.to_raw()).collect();
-                let driver = Driver::new(&compiler2, &driver_sig).unwrap();
-                let mut others = Vec::new();
-                for via in [Via::Native, Via::Wasm] {
-                    // SAFETY: a live funcref of the driver's signature.
-                    let raw = unsafe {
-                        driver.call_funcref(
-                            via,
-                            func.vm_func_ref().as_ref(),
-                            core::ptr::null_mut::<VMOpaqueContext>(),
-                            &raw_args,
-                        )
-                    }
-                    .unwrap();
-                    let vals: Vec<Val> = raw
-                        .iter()
-                        .zip(driver_sig.results())
-                        .map(|(&r, &t)| Val::from_raw(r, t))
-                        .collect();
-                    others.push((via, vals));
-                }
-                (through_array, others)
-            });
-            let (through_array, others) = got;
-            assert_eq!(
-                through_array, expected,
-                "{name} via array_call, round {round}"
-            );
-            for (via, vals) in others {
+            let args = args_for(&sig, round);
+            let expected = wasmtime_results(&mut store, &wt, &args);
+            for (via, vals) in every_entry(&mut store, func.clone(), sig.clone(), args) {
                 assert_eq!(vals, expected, "{name} via {via:?}, round {round}");
             }
         }
@@ -139,7 +139,6 @@ fn every_plain_export_through_every_springboard_entry_is_bit_exact() {
 /// Wasmtime funcref and a null externref, through every Springboard entry.
 #[test]
 fn references_pass_through_wasmtime_bodies() {
-    use springboard::{ExternRef, FuncRef};
     let wt_engine = wasmtime::Engine::default();
     let module = wasmtime::Module::new(&wt_engine, BODIES).unwrap();
     let mut store = wasmtime::Store::new(&wt_engine, ());
@@ -167,53 +166,13 @@ fn references_pass_through_wasmtime_bodies() {
         add_raw
     );
     assert!(matches!(theirs[0], wasmtime::Val::ExternRef(None)));
-
-    let sig = signature(&refs.ty(&store));
-    // SAFETY: a live Wasmtime funcref; its body and context live as long as
-    // the store.
-    let (body, vmctx) = unsafe {
-        let raw = refs.to_raw(&mut store).cast::<VMFuncRef>();
-        ((*raw).wasm_call.unwrap(), (*raw).vmctx)
-    };
-    let engine = wasmtime17_engine();
-    // SAFETY: Wasmtime 17 wasm code of `sig` in the `wasmtime17` convention.
-    let func = unsafe { Func::from_raw_wasm(&engine, &sig, body, vmctx) }.unwrap();
-    let compiler = Compiler::builder()
-        .wasm_conv(WasmConv::Wasmtime17)
-        .build()
-        .unwrap();
     let add_ref = FuncRef(NonNull::new(add_raw));
-    let expected = [Val::ExternRef(ExternRef(None)), Val::FuncRef(add_ref)];
-    let got = inside_wasmtime(&mut store, move || {
-        let params = [Val::FuncRef(add_ref), Val::ExternRef(ExternRef(None))];
-        let mut out = [Val::I32(0), Val::I32(0)];
-        out[0] = Val::default_for(sig.results()[0]);
-        out[1] = Val::default_for(sig.results()[1]);
-        func.call(&params, &mut out).unwrap();
-        let driver = Driver::new(&compiler, &sig).unwrap();
-        let raw_args: Vec<ValRaw> = params.iter().map(|v| v.to_raw()).collect();
-        let mut all = vec![out.to_vec()];
-        for via in [Via::Native, Via::Wasm] {
-            // SAFETY: a live funcref of the driver's signature.
-            let raw = unsafe {
-                driver.call_funcref(
-                    via,
-                    func.vm_func_ref().as_ref(),
-                    core::ptr::null_mut::<VMOpaqueContext>(),
-                    &raw_args,
-                )
-            }
-            .unwrap();
-            all.push(
-                raw.iter()
-                    .zip(sig.results())
-                    .map(|(&r, &t)| Val::from_raw(r, t))
-                    .collect(),
-            );
-        }
-        all
-    });
-    for vals in got {
-        assert_eq!(vals, expected);
+    let expected = vec![Val::ExternRef(ExternRef(None)), Val::FuncRef(add_ref)];
+
+    let engine = wasmtime17_engine();
+    let (func, sig) = springboard_func(&mut store, &engine, &refs);
+    let args = vec![Val::FuncRef(add_ref), Val::ExternRef(ExternRef(None))];
+    for (via, vals) in every_entry(&mut store, func, sig, args) {
+        assert_eq!(vals, expected, "via {via:?}");
     }
 }
