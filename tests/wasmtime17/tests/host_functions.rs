@@ -144,25 +144,44 @@ fn run(
         .collect()
 }
 
-fn import_types(engine: &wasmtime::Engine) -> Vec<wasmtime::FuncType> {
-    let module = wasmtime::Module::new(engine, IMPORTER).unwrap();
-    module
-        .imports()
-        .map(|i| i.ty().func().unwrap().clone())
-        .collect()
+/// The importing module, a store, its import types, and Wasmtime's own
+/// host functions for them: the reference.
+struct Importer {
+    module: wasmtime::Module,
+    store: wasmtime::Store<()>,
+    types: Vec<wasmtime::FuncType>,
+    theirs: [wasmtime::Extern; 3],
 }
 
-#[test]
-fn springboard_host_functions_called_from_wasmtime_17_wasm() {
-    let wt_engine = wasmtime::Engine::default();
-    let module = wasmtime::Module::new(&wt_engine, IMPORTER).unwrap();
-    let mut store = wasmtime::Store::new(&wt_engine, ());
-    let types = import_types(&wt_engine);
+fn importer(engine: &wasmtime::Engine) -> Importer {
+    let module = wasmtime::Module::new(engine, IMPORTER).unwrap();
+    let mut store = wasmtime::Store::new(engine, ());
+    let types: Vec<wasmtime::FuncType> = module
+        .imports()
+        .map(|i| i.ty().func().unwrap().clone())
+        .collect();
     let theirs = [
         wasmtime::Func::wrap(&mut store, mixed).into(),
         wasmtime_untyped(&mut store, types[1].clone(), vectors).into(),
         wasmtime_untyped(&mut store, types[2].clone(), twenty).into(),
     ];
+    Importer {
+        module,
+        store,
+        types,
+        theirs,
+    }
+}
+
+#[test]
+fn springboard_host_functions_called_from_wasmtime_17_wasm() {
+    let wt_engine = wasmtime::Engine::default();
+    let Importer {
+        module,
+        mut store,
+        types,
+        theirs,
+    } = importer(&wt_engine);
     let all = ["call_mixed", "call_vectors", "call_twenty"];
     let expected = run(&mut store, &module, &theirs, &all);
 
@@ -213,14 +232,12 @@ fn with_tail_calls_on_wasmtime_fills_wasm_call() {
     let mut wt_config = wasmtime::Config::new();
     wt_config.wasm_tail_call(true);
     let wt_engine = wasmtime::Engine::new(&wt_config).unwrap();
-    let module = wasmtime::Module::new(&wt_engine, IMPORTER).unwrap();
-    let mut store = wasmtime::Store::new(&wt_engine, ());
-    let types = import_types(&wt_engine);
-    let theirs = [
-        wasmtime::Func::wrap(&mut store, mixed).into(),
-        wasmtime_untyped(&mut store, types[1].clone(), vectors).into(),
-        wasmtime_untyped(&mut store, types[2].clone(), twenty).into(),
-    ];
+    let Importer {
+        module,
+        mut store,
+        types,
+        theirs,
+    } = importer(&wt_engine);
     let expected = run(&mut store, &module, &theirs, &["call_mixed"]);
 
     let mut config = Config::new();
