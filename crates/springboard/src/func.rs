@@ -3,8 +3,8 @@
 
 use crate::registry::SharedSignature;
 use crate::shims::{
-    Caller, HostReturn, IntoFunc, NoCaller, Untyped, UntypedHost, WithCaller, array_shim_of,
-    untyped_array_shim,
+    Caller, HostReturn, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost, WithCaller,
+    array_shim_of, untyped_array_shim,
 };
 use crate::trap::{self, BoxError};
 use crate::typed::{WasmParams, WasmResults};
@@ -17,7 +17,7 @@ use springboard_environ::{Signature, TrampolineKind, ValType};
 use springboard_loader::{CodeItem, CodeMemory};
 use springboard_vm_abi::{
     VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMArrayCallFunction, VMFuncRef,
-    VMHostFuncContext, VMOpaqueContext, VMWasmCallFunction, ValRaw,
+    VMHostFuncContext, VMNativeCallFunction, VMOpaqueContext, VMWasmCallFunction, ValRaw,
 };
 use std::sync::Arc;
 
@@ -310,6 +310,38 @@ impl Func {
                 free: free_context::<Forwarded>,
             },
         })))
+    }
+
+    /// A function that fronts a native-convention entry made elsewhere (a
+    /// foreign runtime's `native_call`, with its own `vmctx`), of the
+    /// statically known type `(P) -> R`: a typed host function whose every
+    /// entry calls `native_call` with `vmctx` as its callee context. (All
+    /// three entries of a funcref share one `vmctx`, so a foreign native
+    /// entry of a type known only at run time cannot be fronted: front its
+    /// `array_call` with [`from_array_entry`](Self::from_array_entry).)
+    ///
+    /// # Safety
+    /// `native_call` must be native-convention code of exactly `(P) -> R`
+    /// that accepts `vmctx` as its callee context and the engine's callers'
+    /// contexts as its caller; both must stay valid and callable from any
+    /// thread for as long as the returned `Func` may be called.
+    pub unsafe fn from_native_entry<P, R>(
+        engine: &Engine,
+        native_call: NonNull<VMNativeCallFunction>,
+        vmctx: *mut VMOpaqueContext,
+    ) -> Result<Func, Error>
+    where
+        P: crate::NativeShims + 'static,
+        R: WasmResults,
+    {
+        Func::wrap(
+            engine,
+            NativeTarget::<P, R> {
+                code: native_call,
+                vmctx,
+                _types: PhantomData,
+            },
+        )
     }
 
     /// A function for a wasm body compiled elsewhere: `wasm_call` is `body`,

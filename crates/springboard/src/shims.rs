@@ -332,3 +332,40 @@ macro_rules! into_func {
 }
 
 for_each_arity!(into_func);
+
+/// The host state of a function that fronts a foreign native-convention
+/// entry ([`Func::from_native_entry`](crate::Func::from_native_entry)):
+/// every shim of the function calls the target with the target's context.
+pub(crate) struct NativeTarget<P, R> {
+    pub(crate) code: NonNull<VMNativeCallFunction>,
+    pub(crate) vmctx: *mut VMOpaqueContext,
+    pub(crate) _types: PhantomData<fn(P) -> R>,
+}
+
+// SAFETY: addresses only; `from_native_entry`'s caller guarantees the target
+// is callable from any thread for as long as the function lives.
+unsafe impl<P, R> Send for NativeTarget<P, R> {}
+// SAFETY: as for `Send`.
+unsafe impl<P, R> Sync for NativeTarget<P, R> {}
+
+/// The `P` of [`IntoFunc`] for a [`NativeTarget`].
+#[doc(hidden)]
+pub struct Forward<P>(PhantomData<P>);
+
+impl<P, R> IntoFunc<Forward<P>, R> for NativeTarget<P, R>
+where
+    P: NativeShims + 'static,
+    R: WasmResults,
+{
+    type Params = P;
+
+    fn call_tuple(&self, caller: *mut VMOpaqueContext, params: P) -> R {
+        // SAFETY: the target is native-convention code of `(P) -> R` that
+        // accepts `vmctx` (`from_native_entry`'s contract).
+        unsafe { P::call_native::<R>(self.code, self.vmctx, caller, params) }
+    }
+
+    fn native_shim() -> NonNull<VMNativeCallFunction> {
+        P::native_shim::<Self, Forward<P>, R>()
+    }
+}

@@ -294,3 +294,65 @@ fn wasmtime_funcrefs_through_springboard_trampolines_in_both_configurations() {
         }
     }
 }
+
+/// Springboard in front of Wasmtime's own `native_call`, for a type known
+/// statically: every entry reaches Wasmtime's function with Wasmtime's
+/// context.
+#[test]
+fn springboard_fronts_a_wasmtime_native_call() {
+    use springboard_check::{Driver, Via};
+    let Fixture {
+        mut store,
+        instance,
+        indices: _,
+    } = fixture();
+    let engine = Engine::default();
+    let wt = instance.get_func(&mut store, "mixed").unwrap();
+    let sig = signature(&wt.ty(&store));
+    let args = pattern_args(sig.params(), 11);
+    let expected = wasmtime_results(&mut store, &wt, &args);
+    let funcref = raw(&mut store, &wt);
+    // SAFETY: a live Wasmtime funcref.
+    let (native_call, vmctx) = unsafe { (funcref.as_ref().native_call, funcref.as_ref().vmctx) };
+    type P = (i32, i64, f32, f64);
+    type R = (i64, f64, i32, f32);
+    // SAFETY: Wasmtime's native entry of `(P) -> R` and its own context,
+    // live as long as the store.
+    let front = unsafe { Func::from_native_entry::<P, R>(&engine, native_call, vmctx) }.unwrap();
+    assert_eq!(front.ty(), &sig);
+    let driver = Driver::new(&springboard_compiler::Compiler::host().unwrap(), &sig).unwrap();
+    let got = inside_wasmtime(&mut store, move || {
+        let mut through_array: Vec<Val> =
+            sig.results().iter().map(|&t| Val::default_for(t)).collect();
+        front.call(&args, &mut through_array).unwrap();
+        let [Val::I32(a), Val::I64(b), Val::F32(c), Val::F64(d)] = args[..] else {
+            unreachable!()
+        };
+        let (e, f, g, h) = front
+            .typed::<P, R>()
+            .unwrap()
+            .call((a, b, f32::from_bits(c), f64::from_bits(d)))
+            .unwrap();
+        let typed = vec![
+            Val::I64(e),
+            Val::F64(f.to_bits()),
+            Val::I32(g),
+            Val::F32(h.to_bits()),
+        ];
+        let mut all = vec![(Via::Array, through_array), (Via::Native, typed)];
+        // SAFETY: a live funcref of the driver's signature and convention.
+        all.extend(unsafe {
+            through(
+                &driver,
+                &Via::ALL,
+                front.vm_func_ref().as_ref(),
+                front.engine().caller_vmctx().as_ptr(),
+                &args,
+            )
+        });
+        all
+    });
+    for (via, vals) in got {
+        assert_eq!(vals, expected, "fronted native_call, via {via:?}");
+    }
+}
