@@ -78,6 +78,10 @@ impl core::fmt::Debug for Config {
         #[cfg(feature = "compiler")]
         d.field("opt_level", &self.opt_level);
         d.field("compilation", &self.compilation)
+            .field("wasm_conv", &self.wasm_conv)
+            .field("host_wasm_call", &self.host_wasm_call)
+            .field("type_indices", &self.type_indices.is_some())
+            .field("caller_vmctx", &self.caller.map(|c| c.0))
             .finish_non_exhaustive()
     }
 }
