@@ -523,8 +523,14 @@ impl Func {
                 actual: self.ty().to_string(),
             });
         }
+        let func_ref = self.func_ref();
         Ok(TypedFunc {
             func: self.clone(),
+            entry: NativeEntry {
+                code: func_ref.native_call,
+                callee: func_ref.vmctx,
+                caller: self.0.engine.caller_vmctx().as_ptr(),
+            },
             _marker: PhantomData,
         })
     }
@@ -628,13 +634,31 @@ pub(crate) fn check_values(
 /// `native_call`, with no per-call check.
 pub struct TypedFunc<P, R> {
     func: Func,
+    /// What every call passes, copied out of the funcref and the engine
+    /// (both immutable while `func` lives) so a call loads them from here.
+    entry: NativeEntry,
     _marker: PhantomData<fn(P) -> R>,
 }
+
+/// A native entry, its callee context and the caller context to pass.
+#[derive(Clone, Copy)]
+struct NativeEntry {
+    code: NonNull<VMNativeCallFunction>,
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+}
+
+// SAFETY: addresses into the `Func` (and its engine) that `TypedFunc` keeps
+// alive; calling them from any thread is the funcref contract.
+unsafe impl Send for NativeEntry {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for NativeEntry {}
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
         TypedFunc {
             func: self.func.clone(),
+            entry: self.entry,
             _marker: PhantomData,
         }
     }
@@ -644,17 +668,15 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function.
     #[inline]
     pub fn call(&self, params: P) -> Result<R, Error> {
-        let func_ref = self.func.func_ref();
+        let NativeEntry {
+            code,
+            callee,
+            caller,
+        } = self.entry;
         // SAFETY: `typed()` checked that the function's type is exactly
-        // `(P) -> R`, and its native entry has that type.
-        let results = unsafe {
-            P::call_native::<R>(
-                func_ref.native_call,
-                func_ref.vmctx,
-                self.func.0.engine.caller_vmctx().as_ptr(),
-                params,
-            )
-        };
+        // `(P) -> R`, and its native entry has that type; the contexts are
+        // the funcref's and the engine's, alive with `self.func`.
+        let results = unsafe { P::call_native::<R>(code, callee, caller, params) };
         trap::take()?;
         Ok(results)
     }

@@ -103,11 +103,10 @@ impl ValRaw {
         u128::from_le_bytes(self.bytes)
     }
 
-    /// The low 64 bits of the slot (bytes 0..8).
+    /// The low 64 bits of the slot (bytes 0..8; the rest do not matter).
     #[inline]
     pub const fn get_u64(self) -> u64 {
-        let b = self.bytes;
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        self.get_v128() as u64
     }
 
     /// The low 64 bits of the slot as an `i64`.
@@ -116,11 +115,10 @@ impl ValRaw {
         self.get_u64() as i64
     }
 
-    /// The low 32 bits of the slot (bytes 0..4).
+    /// The low 32 bits of the slot (bytes 0..4; the rest do not matter).
     #[inline]
     pub const fn get_u32(self) -> u32 {
-        let b = self.bytes;
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        self.get_v128() as u32
     }
 
     /// The low 32 bits of the slot as an `i32`.
