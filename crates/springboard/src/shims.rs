@@ -247,6 +247,7 @@ macro_rules! into_func {
         {
             type Params = ($($a,)*);
 
+            #[inline]
             fn call_tuple(&self, _caller: *mut VMOpaqueContext, params: Self::Params) -> Ret {
                 let ($($a,)*) = params;
                 self($($a),*)
@@ -265,6 +266,7 @@ macro_rules! into_func {
         {
             type Params = ($($a,)*);
 
+            #[inline]
             fn call_tuple(&self, caller: *mut VMOpaqueContext, params: Self::Params) -> Ret {
                 let ($($a,)*) = params;
                 self(Caller::new(caller), $($a),*)
@@ -359,6 +361,7 @@ where
 {
     type Params = P;
 
+    #[inline]
     fn call_tuple(&self, caller: *mut VMOpaqueContext, params: P) -> R {
         // SAFETY: the target is native-convention code of `(P) -> R` that
         // accepts `vmctx` (`from_native_entry`'s contract).

@@ -115,7 +115,9 @@ impl WasmResults for () {
     fn types() -> Vec<ValType> {
         Vec::new()
     }
+    #[inline]
     fn load(_: &[ValRaw]) {}
+    #[inline]
     fn store(self, _: &mut [ValRaw]) {}
     type First = ();
     type Area = ();
@@ -128,9 +130,11 @@ impl<T: WasmTy> WasmResults for T {
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
+    #[inline]
     fn load(raw: &[ValRaw]) -> T {
         T::from_raw(raw[0])
     }
+    #[inline]
     fn store(self, raw: &mut [ValRaw]) {
         raw[0] = self.into_raw();
     }
@@ -150,9 +154,11 @@ impl<T: WasmTy> WasmResults for (T,) {
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
+    #[inline]
     fn load(raw: &[ValRaw]) -> (T,) {
         (T::from_raw(raw[0]),)
     }
+    #[inline]
     fn store(self, raw: &mut [ValRaw]) {
         raw[0] = self.0.into_raw();
     }
@@ -174,9 +180,11 @@ macro_rules! results_tuple {
             fn types() -> Vec<ValType> {
                 vec![$a::TYPE, $($t::TYPE),*]
             }
+            #[inline]
             fn load(raw: &[ValRaw]) -> Self {
                 ($a::from_raw(raw[0]), $($t::from_raw(raw[$i]),)*)
             }
+            #[inline]
             fn store(self, raw: &mut [ValRaw]) {
                 let ($a, $($t,)*) = self;
                 raw[0] = $a.into_raw();
@@ -226,9 +234,11 @@ macro_rules! params_tuple {
             fn types() -> Vec<ValType> {
                 vec![$($a::TYPE),*]
             }
+            #[inline]
             fn load(raw: &[ValRaw]) -> Self {
                 ($($a::from_raw(raw[$i]),)*)
             }
+            #[inline]
             fn store(self, raw: &mut [ValRaw]) {
                 let ($($a,)*) = self;
                 $(raw[$i] = $a.into_raw();)*
@@ -268,9 +278,11 @@ impl<T: WasmTy> WasmParams for T {
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
+    #[inline]
     fn load(raw: &[ValRaw]) -> T {
         T::from_raw(raw[0])
     }
+    #[inline]
     fn store(self, raw: &mut [ValRaw]) {
         raw[0] = self.into_raw();
     }
