@@ -39,20 +39,21 @@ pub struct CodeSet {
     code: HashMap<CodeKind, CompiledTrampoline>,
 }
 
-/// Every code kind a [`CodeSet`] holds: every kind but the signature check.
-fn set_kinds() -> impl Iterator<Item = CodeKind> {
-    CodeKind::ALL
-        .into_iter()
-        .filter(|&k| k != CodeKind::SignatureCheck)
-}
-
 impl CodeSet {
+    /// The kinds of code a set holds: every trampoline kind and every probe
+    /// (every kind but the signature check).
+    pub fn kinds() -> impl Iterator<Item = CodeKind> {
+        CodeKind::ALL
+            .into_iter()
+            .filter(|&k| k != CodeKind::SignatureCheck)
+    }
+
     /// Compiles every kind and probe for `signature`.
     pub fn compile(
         compiler: &Compiler,
         signature: &Signature,
     ) -> Result<CodeSet, springboard_compiler::Error> {
-        let code = set_kinds()
+        let code = CodeSet::kinds()
             .map(|kind| Ok((kind, compiler.compile_kind(kind, signature)?)))
             .collect::<Result<_, springboard_compiler::Error>>()?;
         Ok(CodeSet {
@@ -69,15 +70,12 @@ impl CodeSet {
             .filter(|c| c.signature == *signature)
             .map(|c| (c.kind, c))
             .collect();
-        set_kinds().all(|k| code.contains_key(&k)).then(|| CodeSet {
-            signature: signature.clone(),
-            code,
-        })
-    }
-
-    /// The kinds of code a set holds: every trampoline kind and every probe.
-    pub fn kinds() -> impl Iterator<Item = CodeKind> {
-        set_kinds()
+        CodeSet::kinds()
+            .all(|k| code.contains_key(&k))
+            .then(|| CodeSet {
+                signature: signature.clone(),
+                code,
+            })
     }
 
     /// Every piece of code in the set.

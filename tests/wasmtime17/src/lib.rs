@@ -208,3 +208,28 @@ pub unsafe fn through(
         })
         .collect()
 }
+
+/// `func` through its `array_call` (`Func::call`), then through each of
+/// `vias` by `driver`, with `args` and `caller`: each entry's results.
+///
+/// # Safety
+/// As for [`through`], for `func`'s funcref.
+pub unsafe fn func_then_through(
+    func: &springboard::Func,
+    driver: &springboard_check::Driver,
+    vias: &[springboard_check::Via],
+    caller: *mut springboard::vm::VMOpaqueContext,
+    args: &[Val],
+) -> Vec<(springboard_check::Via, Vec<Val>)> {
+    let mut through_array: Vec<Val> = func
+        .ty()
+        .results()
+        .iter()
+        .map(|&t| Val::default_for(t))
+        .collect();
+    func.call(args, &mut through_array).unwrap();
+    let mut all = vec![(springboard_check::Via::Array, through_array)];
+    // SAFETY: forwarded to the caller.
+    all.extend(unsafe { through(driver, vias, func.vm_func_ref().as_ref(), caller, args) });
+    all
+}

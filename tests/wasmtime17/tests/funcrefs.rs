@@ -8,8 +8,8 @@
 use springboard::vm::VMFuncRef;
 use springboard::{Config, Engine, Error, Func, FuncRef, Val};
 use springboard_wasmtime17_tests::{
-    BODIES, WasmtimeIndices, inside_wasmtime, pattern_args, signature, through, to_springboard,
-    wasmtime_results,
+    BODIES, WasmtimeIndices, func_then_through, inside_wasmtime, pattern_args, signature, through,
+    to_springboard, wasmtime_results,
 };
 use std::ptr::NonNull;
 
@@ -218,21 +218,16 @@ fn springboard_trampolines_front_a_wasmtime_array_call() {
         let front = unsafe { Func::from_array_entry(&engine, &sig, array_call, vmctx) }.unwrap();
         let driver = Driver::new(&compiler, &sig).unwrap();
         let got = inside_wasmtime(&mut store, move || {
-            let mut through_array: Vec<Val> =
-                sig.results().iter().map(|&t| Val::default_for(t)).collect();
-            front.call(&args, &mut through_array).unwrap();
-            let mut all = vec![(Via::Array, through_array)];
             // SAFETY: a live funcref of the driver's signature.
-            all.extend(unsafe {
-                through(
+            unsafe {
+                func_then_through(
+                    &front,
                     &driver,
                     &[Via::Native, Via::Wasm],
-                    front.vm_func_ref().as_ref(),
                     front.engine().caller_vmctx().as_ptr(),
                     &args,
                 )
-            });
-            all
+            }
         });
         for (via, vals) in got {
             assert_eq!(vals, expected, "{name} fronted, via {via:?}");
@@ -322,9 +317,6 @@ fn springboard_fronts_a_wasmtime_native_call() {
     assert_eq!(front.ty(), &sig);
     let driver = Driver::new(&springboard_compiler::Compiler::host().unwrap(), &sig).unwrap();
     let got = inside_wasmtime(&mut store, move || {
-        let mut through_array: Vec<Val> =
-            sig.results().iter().map(|&t| Val::default_for(t)).collect();
-        front.call(&args, &mut through_array).unwrap();
         let [Val::I32(a), Val::I64(b), Val::F32(c), Val::F64(d)] = args[..] else {
             unreachable!()
         };
@@ -339,17 +331,17 @@ fn springboard_fronts_a_wasmtime_native_call() {
             Val::I32(g),
             Val::F32(h.to_bits()),
         ];
-        let mut all = vec![(Via::Array, through_array), (Via::Native, typed)];
         // SAFETY: a live funcref of the driver's signature and convention.
-        all.extend(unsafe {
-            through(
+        let mut all = unsafe {
+            func_then_through(
+                &front,
                 &driver,
                 &Via::ALL,
-                front.vm_func_ref().as_ref(),
                 front.engine().caller_vmctx().as_ptr(),
                 &args,
             )
-        });
+        };
+        all.push((Via::Native, typed));
         all
     });
     for (via, vals) in got {

@@ -10,7 +10,9 @@ use springboard::vm::{VMFuncRef, VMOpaqueContext};
 use springboard::{Config, Engine, ExternRef, Func, FuncRef, Signature, Val, WasmConv};
 use springboard_check::{Driver, Via};
 use springboard_compiler::Compiler;
-use springboard_wasmtime17_tests::{BODIES, inside_wasmtime, signature, through, wasmtime_results};
+use springboard_wasmtime17_tests::{
+    BODIES, func_then_through, inside_wasmtime, signature, wasmtime_results,
+};
 
 /// Edge values of each type, cycled through the parameters.
 fn args_for(sig: &Signature, round: usize) -> Vec<Val> {
@@ -88,22 +90,17 @@ fn every_entry(
     args: Vec<Val>,
 ) -> Vec<(Via, Vec<Val>)> {
     inside_wasmtime(store, move || {
-        let mut through_array: Vec<Val> =
-            sig.results().iter().map(|&t| Val::default_for(t)).collect();
-        func.call(&args, &mut through_array).unwrap();
         let driver = Driver::new(&wasmtime17_compiler(), &sig).unwrap();
-        let mut all = vec![(Via::Array, through_array)];
         // SAFETY: a live funcref of the driver's signature and convention.
-        all.extend(unsafe {
-            through(
+        unsafe {
+            func_then_through(
+                &func,
                 &driver,
                 &[Via::Native, Via::Wasm],
-                func.vm_func_ref().as_ref(),
                 core::ptr::null_mut::<VMOpaqueContext>(),
                 &args,
             )
-        });
-        all
+        }
     })
 }
 
