@@ -8,13 +8,14 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{self, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
-use springboard_environ::{CallConv, Signature, ValType, WasmConv};
+use springboard_environ::{Bookkeeping, CallConv, Signature, ValType, WasmConv};
 use springboard_vm_abi::{PtrSize, ResultsArea};
 
 /// What a function needs to know about its target to build trampolines.
 pub(crate) struct Abi<'a> {
     pub(crate) isa: &'a dyn TargetIsa,
     pub(crate) wasm_conv: WasmConv,
+    pub(crate) bookkeeping: Option<Bookkeeping>,
     pub(crate) sig: &'a Signature,
 }
 

@@ -26,6 +26,7 @@ pub(crate) fn finish(
     let func = build(&Abi {
         isa: compiler.isa(),
         wasm_conv: compiler.wasm_conv(),
+        bookkeeping: compiler.bookkeeping(),
         sig: signature,
     });
     let codegen_error = |message: String| Error::Codegen {

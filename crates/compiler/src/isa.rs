@@ -4,7 +4,7 @@
 use crate::{Compiler, Error, Signature, ValType};
 use cranelift_codegen::isa;
 use cranelift_codegen::settings::{self, Configurable};
-use springboard_environ::{Isa, WasmConv};
+use springboard_environ::{Bookkeeping, Isa, WasmConv};
 
 /// How hard Cranelift optimises.
 ///
@@ -39,6 +39,7 @@ pub struct CompilerBuilder {
     target: Option<String>,
     opt_level: OptLevel,
     wasm_conv: WasmConv,
+    bookkeeping: Option<Bookkeeping>,
 }
 
 impl CompilerBuilder {
@@ -62,6 +63,17 @@ impl CompilerBuilder {
     /// match Wasmtime 17's.
     pub fn wasm_conv(mut self, conv: WasmConv) -> Self {
         self.wasm_conv = conv;
+        self
+    }
+
+    /// Entry and exit bookkeeping (off by default): the `*_to_wasm`
+    /// trampolines record their stack pointer, and the `wasm_to_*` ones
+    /// their wasm caller's frame pointer and return address, where
+    /// `bookkeeping` says — what a runtime's backtraces and trap unwinding
+    /// need to walk through them. Every vmctx given to such a trampoline
+    /// must then carry the runtime's limits pointer (see [`Bookkeeping`]).
+    pub fn bookkeeping(mut self, bookkeeping: Option<Bookkeeping>) -> Self {
+        self.bookkeeping = bookkeeping;
         self
     }
 
@@ -114,9 +126,18 @@ impl CompilerBuilder {
                 &"the wasmtime17 wasm convention is supported on x86-64 only",
             ));
         }
+        if let Some(bk) = self.bookkeeping {
+            let fields = [bk.limits, bk.entry_sp, bk.exit_fp, bk.exit_pc];
+            if let Some(bad) = fields.iter().find(|&&o| i32::try_from(o).is_err()) {
+                return Err(Error::Setting(format!(
+                    "bookkeeping offset {bad} does not fit a 32-bit signed displacement"
+                )));
+            }
+        }
         Ok(Compiler {
             isa,
             wasm_conv: self.wasm_conv,
+            bookkeeping: self.bookkeeping,
         })
     }
 }

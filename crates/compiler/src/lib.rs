@@ -47,7 +47,7 @@ mod trampoline;
 pub use isa::{CompilerBuilder, OptLevel};
 pub use object::ObjectBuilder;
 pub use springboard_environ::{
-    CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature,
+    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature,
     SignatureError, TrampolineKind, ValType, WasmConv,
 };
 
@@ -106,6 +106,7 @@ impl From<SignatureError> for Error {
 pub struct Compiler {
     isa: OwnedTargetIsa,
     wasm_conv: WasmConv,
+    bookkeeping: Option<Bookkeeping>,
 }
 
 impl core::fmt::Debug for Compiler {
@@ -113,6 +114,7 @@ impl core::fmt::Debug for Compiler {
         f.debug_struct("Compiler")
             .field("target", &self.triple())
             .field("wasm_conv", &self.wasm_conv)
+            .field("bookkeeping", &self.bookkeeping)
             .finish()
     }
 }
@@ -136,6 +138,12 @@ impl Compiler {
     /// The convention of the wasm-convention code it makes.
     pub fn wasm_conv(&self) -> WasmConv {
         self.wasm_conv
+    }
+
+    /// Where its entry and exit trampolines record the runtime's stack
+    /// state, if anywhere (see [`CompilerBuilder::bookkeeping`]).
+    pub fn bookkeeping(&self) -> Option<Bookkeeping> {
+        self.bookkeeping
     }
 
     /// The target's pointer size in bytes.

@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{
     Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use springboard_environ::{CallConv, CalleeSource, TrampolineKind, ValType};
+use springboard_environ::{Bookkeeping, CallConv, CalleeSource, TrampolineKind, ValType};
 
 /// The IR of the `kind` trampoline for `abi.sig`.
 pub(crate) fn trampoline(abi: &Abi, kind: TrampolineKind) -> ir::Function {
@@ -108,6 +108,14 @@ fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
         result_dest,
         ..
     } = recv;
+    if let Some(bookkeeping) = abi.bookkeeping {
+        if kind.callee_conv() == CallConv::Wasm {
+            record_entry(abi, b, bookkeeping, callee_vmctx);
+        }
+        if kind.caller_conv() == CallConv::Wasm {
+            record_exit(abi, b, bookkeeping, caller_vmctx);
+        }
+    }
     let results = abi.call(
         b,
         kind.callee_conv(),
@@ -116,6 +124,45 @@ fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
         &params,
     );
     abi.ret(b, kind.caller_conv(), result_dest, &results);
+}
+
+/// The runtime's limits structure, from the pointer in `vmctx`.
+fn limits(abi: &Abi, b: &mut FunctionBuilder, bookkeeping: Bookkeeping, vmctx: Value) -> Value {
+    let offset = offset(bookkeeping.limits);
+    b.ins()
+        .load(abi.ptr(), MemFlagsData::trusted(), vmctx, offset)
+}
+
+/// A bookkeeping offset as Cranelift takes it (`CompilerBuilder::build`
+/// refused any that does not fit).
+fn offset(bytes: u32) -> i32 {
+    i32::try_from(bytes).unwrap_or(i32::MAX)
+}
+
+/// Entering wasm: the stack pointer, above every wasm frame this call
+/// makes, where the runtime's walker stops (Wasmtime's
+/// `save_last_wasm_entry_sp`).
+fn record_entry(abi: &Abi, b: &mut FunctionBuilder, bk: Bookkeeping, callee_vmctx: Value) {
+    let limits = limits(abi, b, bk, callee_vmctx);
+    let sp = b.ins().get_stack_pointer(abi.ptr());
+    b.ins()
+        .store(MemFlagsData::trusted(), sp, limits, offset(bk.entry_sp));
+}
+
+/// Leaving wasm: the wasm caller's frame pointer (the one this frame's
+/// points to: frame pointers are kept) and return address, where the
+/// runtime's walker starts (Wasmtime's `save_last_wasm_exit_fp_and_pc`).
+fn record_exit(abi: &Abi, b: &mut FunctionBuilder, bk: Bookkeeping, caller_vmctx: Value) {
+    let limits = limits(abi, b, bk, caller_vmctx);
+    let own_fp = b.ins().get_frame_pointer(abi.ptr());
+    let wasm_fp = b
+        .ins()
+        .load(abi.ptr(), MemFlagsData::trusted(), own_fp, 0);
+    b.ins()
+        .store(MemFlagsData::trusted(), wasm_fp, limits, offset(bk.exit_fp));
+    let wasm_pc = b.ins().get_return_address(abi.ptr());
+    b.ins()
+        .store(MemFlagsData::trusted(), wasm_pc, limits, offset(bk.exit_pc));
 }
 
 /// `VMTrampoline(callee_vmctx, caller_vmctx, body, values)`: arguments from

@@ -7,6 +7,8 @@
 //!   WebAssembly types);
 //! * the [`TrampolineKind`]s, [`CallConv`]s and [`CodeKind`]s, with the kinds
 //!   each sort of function needs and their frozen on-disk byte codes;
+//! * [`Bookkeeping`]: where trampolines record a runtime's entry and exit
+//!   state for its stack walker;
 //! * [`Relocation`]s and [`CompiledTrampoline`]s: what compiled code is;
 //! * the object [`format`](mod@format): symbol names, the index section and
 //!   the ELF rules that the writer and the reader both obey.
@@ -15,12 +17,14 @@
 //! contexts, the native results area) live in `springboard-vm-abi`.
 #![deny(missing_docs)]
 
+mod bookkeeping;
 mod code;
 pub mod format;
 mod kind;
 mod reloc;
 mod signature;
 
+pub use bookkeeping::Bookkeeping;
 pub use code::{CompiledTrampoline, MIN_CODE_ALIGN};
 pub use format::Isa;
 pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind, WasmConv};

@@ -4,9 +4,12 @@ use crate::func::call_array;
 use crate::registry::{Registry, SharedSignature, TypeIndices};
 use crate::slots::{self, KindCode};
 use crate::source::Source;
+use crate::trap::RaiseHook;
 use crate::{Error, FuncRef, Val};
 use core::ffi::c_void;
 use core::ptr::NonNull;
+#[cfg(feature = "compiler")]
+use springboard_environ::Bookkeeping;
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
 use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex};
@@ -38,6 +41,9 @@ pub struct Config {
     type_indices: Option<Arc<dyn TypeIndices>>,
     caller: Option<CallerVmctx>,
     host_wasm_call: bool,
+    raise: Option<RaiseHook>,
+    #[cfg(feature = "compiler")]
+    bookkeeping: Option<Bookkeeping>,
 }
 
 /// A caller context a runtime gave: an address only.
@@ -68,6 +74,9 @@ impl Default for Config {
             type_indices: None,
             caller: None,
             host_wasm_call: true,
+            raise: None,
+            #[cfg(feature = "compiler")]
+            bookkeeping: None,
         }
     }
 }
@@ -76,12 +85,14 @@ impl core::fmt::Debug for Config {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mut d = f.debug_struct("Config");
         #[cfg(feature = "compiler")]
-        d.field("opt_level", &self.opt_level);
+        d.field("opt_level", &self.opt_level)
+            .field("bookkeeping", &self.bookkeeping);
         d.field("compilation", &self.compilation)
             .field("wasm_conv", &self.wasm_conv)
             .field("host_wasm_call", &self.host_wasm_call)
             .field("type_indices", &self.type_indices.is_some())
             .field("caller_vmctx", &self.caller.map(|c| c.0))
+            .field("raise_hook", &self.raise.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +167,49 @@ impl Config {
         self
     }
 
+    /// Hands host failures to the runtime's own trap machinery.
+    ///
+    /// By default a host function that fails (panics or returns `Err`)
+    /// under a Springboard entry jumps back to that entry's catch point,
+    /// which returns the failure; under code Springboard did not enter (a
+    /// runtime's wasm), it can only return zeros and record the failure
+    /// ([`take_host_failure`](crate::take_host_failure)). With a hook, the
+    /// engine leaves trap handling to the runtime: its entries install no
+    /// catch point (so the runtime's own traps may unwind past them), and
+    /// every host function of the engine that fails under generated code
+    /// calls `hook` with its failure, after the closure's destructors ran.
+    /// Direct calls of host functions ([`TypedFunc::call`](crate::TypedFunc::call)
+    /// of a [`Func::wrap`](crate::Func::wrap)) still return their failure.
+    ///
+    /// # Safety
+    /// `hook` must not return, and must be able to abandon the frames
+    /// between its caller and the runtime's catch point (generated code
+    /// and Springboard's shims, which own nothing by then): every call into
+    /// generated code through this engine, and every call of its host
+    /// functions from generated code, must happen inside the runtime's trap
+    /// scope. Wasmtime 17's `wasmtime_runtime::raise_user_trap` is such a
+    /// hook for calls made inside Wasmtime.
+    pub unsafe fn raise_hook(&mut self, hook: RaiseHook) -> &mut Config {
+        self.raise = Some(hook);
+        self
+    }
+
+    /// Entry and exit bookkeeping in the compiled trampolines, for the
+    /// runtime's backtraces and trap unwinding (off by default): see
+    /// [`Bookkeeping`] and `CompilerBuilder::bookkeeping`.
+    ///
+    /// # Safety
+    /// Every vmctx the engine's trampolines are given must hold the
+    /// runtime's limits pointer at `bookkeeping.limits`, and the limits the
+    /// other offsets: a wasm body's context (entries), a wasm caller's
+    /// context (exits) and so the engine's [`caller_vmctx`](Self::caller_vmctx),
+    /// which must be given.
+    #[cfg(feature = "compiler")]
+    pub unsafe fn bookkeeping(&mut self, bookkeeping: Bookkeeping) -> &mut Config {
+        self.bookkeeping = Some(bookkeeping);
+        self
+    }
+
     /// Where the engine's executable code lives: fresh pages from the
     /// operating system by default ([`MmapProvider`]), or a runtime's own.
     pub fn code_provider(&mut self, provider: Arc<dyn CodeProvider>) -> &mut Config {
@@ -179,6 +233,7 @@ struct EngineInner {
     id: u64,
     wasm_conv: WasmConv,
     host_wasm_call: bool,
+    raise: Option<RaiseHook>,
     /// What `caller_vmctx` returns: the runtime's, or `own_caller`'s.
     caller: CallerVmctx,
     _own_caller: Box<HostCaller>,
@@ -223,6 +278,7 @@ impl Engine {
             compiler: springboard_compiler::Compiler::builder()
                 .opt_level(config.opt_level)
                 .wasm_conv(config.wasm_conv)
+                .bookkeeping(config.bookkeeping)
                 .build()?,
             #[cfg(feature = "compiler")]
             eager: config.compilation == Compilation::Eager,
@@ -236,6 +292,7 @@ impl Engine {
                 id,
                 wasm_conv: config.wasm_conv,
                 host_wasm_call: config.host_wasm_call,
+                raise: config.raise,
                 caller,
                 _own_caller: own_caller,
                 registry: Registry::new(id, config.type_indices.clone()),
@@ -251,6 +308,19 @@ impl Engine {
     /// [`Config::caller_vmctx`]); never null, valid while the engine lives.
     pub fn caller_vmctx(&self) -> NonNull<VMOpaqueContext> {
         self.inner.caller.0
+    }
+
+    /// The raise hook its host functions call (see [`Config::raise_hook`]).
+    pub(crate) fn raise_hook(&self) -> Option<RaiseHook> {
+        self.inner.raise
+    }
+
+    /// How its calls into code that may be wasm are entered.
+    pub(crate) fn entry(&self) -> crate::trap::Entry {
+        match self.inner.raise {
+            None => crate::trap::Entry::Caught,
+            Some(_) => crate::trap::Entry::Uncaught,
+        }
     }
 
     /// Whether host functions get a compiled `wasm_call` (see
@@ -457,6 +527,7 @@ impl Engine {
                 ptr.as_ref(),
                 expected.signature(),
                 self.caller_vmctx(),
+                self.entry(),
                 params,
                 results,
             )

@@ -3,8 +3,8 @@
 
 use crate::registry::SharedSignature;
 use crate::shims::{
-    Caller, HostReturn, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost, WithCaller,
-    array_shim_of, untyped_array_shim,
+    Caller, Hosted, HostReturn, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost,
+    WithCaller, array_shim_of, untyped_array_shim,
 };
 use crate::trap::{self, BoxError};
 use crate::typed::{WasmParams, WasmResults};
@@ -35,6 +35,10 @@ struct FuncInner {
     ty: SharedSignature,
     func_ref: NonNull<VMFuncRef>,
     owner: Owner,
+    /// Whether every entry reaches a Rust closure with no wasm (nor any
+    /// other runtime's code) in between: a host call of it needs no catch
+    /// point.
+    direct: bool,
 }
 
 /// What owns the memory `func_ref` points into.
@@ -149,6 +153,7 @@ impl Func {
             VM_NATIVE_CALL_HOST_FUNC_MAGIC,
             func_ref,
             f,
+            !F::FORWARDS,
         ))
     }
 
@@ -208,6 +213,7 @@ impl Func {
             VM_ARRAY_CALL_HOST_FUNC_MAGIC,
             func_ref,
             state,
+            true,
         ))
     }
 
@@ -216,12 +222,16 @@ impl Func {
         ty: SharedSignature,
         magic: u32,
         func_ref: VMFuncRef,
-        host_state: T,
+        state: T,
+        direct: bool,
     ) -> Func {
         let context = Box::into_raw(Box::new(VMHostFuncContext {
             magic,
             func_ref,
-            host_state,
+            host_state: Hosted {
+                raise: engine.raise_hook(),
+                state,
+            },
         }));
         // SAFETY: `context` is a fresh, exclusively owned allocation; the
         // funcref's vmctx points back at its own context, as the host
@@ -232,13 +242,14 @@ impl Func {
         };
         let owner = Owner::Host {
             context: context.cast(),
-            free: free_context::<T>,
+            free: free_context::<Hosted<T>>,
         };
         Func(Arc::new(FuncInner {
             engine: engine.clone(),
             ty,
             func_ref,
             owner,
+            direct,
         }))
     }
 
@@ -309,6 +320,7 @@ impl Func {
                 context: context.cast(),
                 free: free_context::<Forwarded>,
             },
+            direct: false,
         })))
     }
 
@@ -423,6 +435,7 @@ impl Func {
                     ty,
                     func_ref: ptr,
                     owner,
+                    direct: false,
                 }))
             })
             .collect())
@@ -454,6 +467,7 @@ impl Func {
             ty,
             func_ref: funcref,
             owner: Owner::Borrowed,
+            direct: false,
         })))
     }
 
@@ -494,7 +508,7 @@ impl Func {
         let caller = self.0.engine.caller_vmctx();
         // SAFETY: our own funcref of our own type; the engine's caller
         // context lives as long as the engine.
-        unsafe { call_array(self.func_ref(), self.ty(), caller, params, results) }
+        unsafe { call_array(self.func_ref(), self.ty(), caller, self.entry(), params, results) }
     }
 
     /// Like [`call`](Self::call), with `caller` as the caller vmctx: what a
@@ -510,7 +524,16 @@ impl Func {
         results: &mut [Val],
     ) -> Result<(), Error> {
         // SAFETY: our own funcref of our own type; `caller` per the caller.
-        unsafe { call_array(self.func_ref(), self.ty(), caller, params, results) }
+        unsafe { call_array(self.func_ref(), self.ty(), caller, self.entry(), params, results) }
+    }
+
+    /// How a host call of this function enters it.
+    fn entry(&self) -> trap::Entry {
+        if self.0.direct {
+            trap::Entry::Direct
+        } else {
+            self.0.engine.entry()
+        }
     }
 
     /// A typed view, if `P` and `R` are exactly the function's parameter and
@@ -530,6 +553,7 @@ impl Func {
                 code: func_ref.native_call,
                 callee: func_ref.vmctx,
                 caller: self.0.engine.caller_vmctx().as_ptr(),
+                how: self.entry(),
             },
             _marker: PhantomData,
         })
@@ -549,7 +573,7 @@ impl core::fmt::Debug for Func {
 const INLINE_SLOTS: usize = 16;
 
 /// Checks values against `ty` and calls `func_ref` through `array_call`
-/// with `caller` as the caller vmctx.
+/// with `caller` as the caller vmctx, as an `entry`.
 ///
 /// # Safety
 /// `func_ref` must be a live funcref whose entry points have type `ty`, and
@@ -558,6 +582,7 @@ pub(crate) unsafe fn call_array(
     func_ref: &VMFuncRef,
     ty: &Signature,
     caller: NonNull<VMOpaqueContext>,
+    entry: trap::Entry,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
@@ -594,10 +619,12 @@ pub(crate) unsafe fn call_array(
     }
     // SAFETY: every one of the `len` slots was written just above.
     let values = unsafe { &mut *(slots as *mut [MaybeUninit<ValRaw>] as *mut [ValRaw]) };
-    // SAFETY: the caller guarantees the funcref is live and of type `ty`;
-    // the buffer holds max(params, results) slots.
-    unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), values.as_mut_ptr(), len) };
-    trap::take()?;
+    let buffer = values.as_mut_ptr();
+    entry.call(|| {
+        // SAFETY: the caller guarantees the funcref is live and of type
+        // `ty`; the buffer holds max(params, results) slots.
+        unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), buffer, len) }
+    })?;
     for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
         *out = Val::from_raw(*raw, t);
     }
@@ -640,12 +667,14 @@ pub struct TypedFunc<P, R> {
     _marker: PhantomData<fn(P) -> R>,
 }
 
-/// A native entry, its callee context and the caller context to pass.
+/// A native entry, its callee context, the caller context to pass, and how
+/// to enter it.
 #[derive(Clone, Copy)]
 struct NativeEntry {
     code: NonNull<VMNativeCallFunction>,
     callee: *mut VMOpaqueContext,
     caller: *mut VMOpaqueContext,
+    how: trap::Entry,
 }
 
 // SAFETY: addresses into the `Func` (and its engine) that `TypedFunc` keeps
@@ -672,13 +701,14 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             code,
             callee,
             caller,
+            how,
         } = self.entry;
-        // SAFETY: `typed()` checked that the function's type is exactly
-        // `(P) -> R`, and its native entry has that type; the contexts are
-        // the funcref's and the engine's, alive with `self.func`.
-        let results = unsafe { P::call_native::<R>(code, callee, caller, params) };
-        trap::take()?;
-        Ok(results)
+        how.call(|| {
+            // SAFETY: `typed()` checked that the function's type is exactly
+            // `(P) -> R`, and its native entry has that type; the contexts
+            // are the funcref's and the engine's, alive with `self.func`.
+            unsafe { P::call_native::<R>(code, callee, caller, params) }
+        })
     }
 
     /// The untyped function.

@@ -7,11 +7,12 @@
 //! | untyped ([`Func::new`](crate::Func::new)) | compiled `native_to_array` | [`untyped_array_shim`] |
 //!
 //! Each shim finds its closure in the `VMHostFuncContext` passed as its
-//! callee vmctx, runs it under [`trap::catch`], and never unwinds into its
-//! caller.
+//! callee vmctx ([`Hosted`]), runs it under [`trap::host_call`], and never
+//! unwinds into its caller: a failure goes where the caller's landing says
+//! (see [`trap`]).
 
 use crate::func::check_values;
-use crate::trap::{self, BoxError};
+use crate::trap::{self, BoxError, RaiseHook};
 use crate::typed::{WasmParams, WasmResults};
 use crate::val::WasmTy;
 use crate::{Error, Val};
@@ -91,6 +92,10 @@ pub trait IntoFunc<P, R: HostReturn>: Send + Sync + Sized + 'static {
     /// The wasm parameters (without the `Caller`).
     #[doc(hidden)]
     type Params: WasmParams;
+    /// Whether the closure only forwards to code of another runtime, which
+    /// may call back into wasm: then it runs under its caller's landing.
+    #[doc(hidden)]
+    const FORWARDS: bool = false;
     /// Calls the closure with its caller context and a parameter tuple.
     #[doc(hidden)]
     fn call_tuple(&self, caller: *mut VMOpaqueContext, params: Self::Params) -> R;
@@ -106,6 +111,22 @@ pub trait NativeShims: WasmParams {
     /// The shim of `F`: `single` for at most one result, else `multi`.
     fn native_shim<F: IntoFunc<P, R, Params = Self>, P: 'static, R: HostReturn>()
     -> NonNull<VMNativeCallFunction>;
+}
+
+/// The host state of every host function: its engine's raise hook, and the
+/// function's own state (its closure).
+pub(crate) struct Hosted<T> {
+    pub(crate) raise: Option<RaiseHook>,
+    pub(crate) state: T,
+}
+
+/// The host state in the context a shim was called with.
+///
+/// # Safety
+/// `callee` must be a live `VMHostFuncContext<Hosted<T>>`.
+unsafe fn hosted<'a, T>(callee: *mut VMOpaqueContext) -> &'a Hosted<T> {
+    // SAFETY: per the caller.
+    unsafe { &(*callee.cast::<VMHostFuncContext<Hosted<T>>>()).host_state }
 }
 
 /// The zero value of any native ABI type (integers, floats, pointers, vectors).
@@ -125,25 +146,25 @@ pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
     F: IntoFunc<P, R>,
     R: HostReturn,
 {
-    let needed = F::Params::COUNT.max(R::Results::COUNT);
-    if values.is_null() || capacity < needed {
-        trap::record(crate::Error::BufferTooSmall { capacity, needed });
-        return;
-    }
-    // SAFETY: the caller passes a buffer of `capacity` slots (checked to be
-    // enough), and `callee` is the `VMHostFuncContext<F>` this shim was
-    // installed in.
-    let (values, f) = unsafe {
-        (
-            core::slice::from_raw_parts_mut(values, capacity),
-            &(*callee.cast::<VMHostFuncContext<F>>()).host_state,
-        )
-    };
-    if let Some(results) =
-        trap::catch(|| f.call_tuple(caller, F::Params::load(values)).into_result())
-    {
+    // SAFETY: this shim is only installed in a `VMHostFuncContext<Hosted<F>>`,
+    // passed as the callee vmctx.
+    let host = unsafe { hosted::<F>(callee) };
+    trap::host_call(host.raise, || {
+        let needed = F::Params::COUNT.max(R::Results::COUNT);
+        if values.is_null() || capacity < needed {
+            return Err(Error::BufferTooSmall { capacity, needed });
+        }
+        // SAFETY: the caller passes a buffer of `capacity` slots, checked to
+        // be enough.
+        let values = unsafe { core::slice::from_raw_parts_mut(values, capacity) };
+        let results = host
+            .state
+            .call_tuple(caller, F::Params::load(values))
+            .into_result()
+            .map_err(Error::Host)?;
         results.store(values);
-    }
+        Ok(())
+    });
 }
 
 /// The array shim of `F` as a function pointer.
@@ -200,41 +221,62 @@ pub(crate) unsafe extern "C" fn untyped_array_shim<H: UntypedHost>(
     values: *mut ValRaw,
     capacity: usize,
 ) {
-    // SAFETY: this shim is only installed in a `VMHostFuncContext<Untyped<H>>`,
-    // passed as the callee vmctx.
-    let host = unsafe { &(*callee.cast::<VMHostFuncContext<Untyped<H>>>()).host_state };
-    let ty = &host.ty;
-    if values.is_null() || capacity < ty.array_len() {
-        trap::record(Error::BufferTooSmall {
-            capacity,
-            needed: ty.array_len(),
-        });
-        return;
+    // SAFETY: this shim is only installed in a
+    // `VMHostFuncContext<Hosted<Untyped<H>>>`, passed as the callee vmctx.
+    let host = unsafe { hosted::<Untyped<H>>(callee) };
+    // Everything that allocates runs inside the closure, so it is dropped
+    // before a failure leaves the shim.
+    trap::host_call(host.raise, || {
+        let ty = &host.state.ty;
+        if values.is_null() || capacity < ty.array_len() {
+            return Err(Error::BufferTooSmall {
+                capacity,
+                needed: ty.array_len(),
+            });
+        }
+        // SAFETY: the caller passes `capacity` slots, checked to be enough.
+        let values = unsafe { core::slice::from_raw_parts_mut(values, capacity) };
+        let params: Vec<Val> = ty
+            .params()
+            .iter()
+            .zip(values.iter())
+            .map(|(&t, &raw)| Val::from_raw(raw, t))
+            .collect();
+        let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+        host.state
+            .host
+            .call(caller, &params, &mut results)
+            .map_err(Error::Host)?;
+        check_values(
+            "results",
+            ty.results(),
+            results.iter().map(Val::ty),
+            results.len(),
+        )?;
+        for (slot, v) in values.iter_mut().zip(&results) {
+            *slot = v.to_raw();
+        }
+        Ok(())
+    });
+}
+
+/// Runs a typed host function's closure for its native shim. A forwarder
+/// runs under its caller's landing: it is transparent to failures beneath.
+#[inline]
+fn run_native<F: IntoFunc<P, R>, P, R: HostReturn>(
+    host: &Hosted<F>,
+    caller: *mut VMOpaqueContext,
+    params: F::Params,
+) -> Option<R::Results> {
+    if F::FORWARDS {
+        return host.state.call_tuple(caller, params).into_result().ok();
     }
-    // SAFETY: the caller passes `capacity` slots, checked to be enough.
-    let values = unsafe { core::slice::from_raw_parts_mut(values, capacity) };
-    let params: Vec<Val> = ty
-        .params()
-        .iter()
-        .zip(values.iter())
-        .map(|(&t, &raw)| Val::from_raw(raw, t))
-        .collect();
-    let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
-    if trap::catch(|| host.host.call(caller, &params, &mut results)).is_none() {
-        return;
-    }
-    if let Err(e) = check_values(
-        "results",
-        ty.results(),
-        results.iter().map(Val::ty),
-        results.len(),
-    ) {
-        trap::record(e);
-        return;
-    }
-    for (slot, v) in values.iter_mut().zip(&results) {
-        *slot = v.to_raw();
-    }
+    trap::host_call(host.raise, || {
+        host.state
+            .call_tuple(caller, params)
+            .into_result()
+            .map_err(Error::Host)
+    })
 }
 
 macro_rules! into_func {
@@ -293,9 +335,9 @@ macro_rules! into_func {
                     R: HostReturn,
                 {
                     // SAFETY: this shim is only installed in a
-                    // `VMHostFuncContext<F>`, passed as the callee vmctx.
-                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<F>>()).host_state };
-                    match trap::catch(|| f.call_tuple(caller, ($($a::from_abi($a),)*)).into_result()) {
+                    // `VMHostFuncContext<Hosted<F>>`, passed as the callee vmctx.
+                    let host = unsafe { hosted::<F>(callee) };
+                    match run_native(host, caller, ($($a::from_abi($a),)*)) {
                         // SAFETY: at most one result: no area is written.
                         Some(results) => unsafe { results.into_native(core::ptr::null_mut()) },
                         None => zeroed(),
@@ -314,8 +356,8 @@ macro_rules! into_func {
                 {
                     // SAFETY: as in `single`; the caller passes a results
                     // area for results `1..`.
-                    let f = unsafe { &(*callee.cast::<VMHostFuncContext<F>>()).host_state };
-                    match trap::catch(|| f.call_tuple(caller, ($($a::from_abi($a),)*)).into_result()) {
+                    let host = unsafe { hosted::<F>(callee) };
+                    match run_native(host, caller, ($($a::from_abi($a),)*)) {
                         // SAFETY: `area` is the caller's results area.
                         Some(results) => unsafe { results.into_native(area) },
                         None => zeroed(),
@@ -360,6 +402,7 @@ where
     R: WasmResults,
 {
     type Params = P;
+    const FORWARDS: bool = true;
 
     #[inline]
     fn call_tuple(&self, caller: *mut VMOpaqueContext, params: P) -> R {

@@ -1,0 +1,234 @@
+//! Host failures: where control goes when a host function fails.
+//!
+//! Generated code cannot be unwound through, and a failing host function
+//! must not return into the wasm that called it. So every Springboard entry
+//! into code that may be wasm installs a catch point ([`enter`]), and a
+//! failing shim ([`host_call`]) jumps straight back to it, abandoning the
+//! frames in between. Which way a failure goes is decided by the *landing*
+//! of this thread: the state the shim's caller left, which the shim saves
+//! on entry and resets for the closure it runs:
+//!
+//! - a catch point: the shim was called by code under a Springboard entry
+//!   with no host frame in between. The failure is recorded and the shim
+//!   jumps; the entry returns it as its `Err`.
+//! - [`RETURN`]: Springboard called the shim directly (a typed call of a
+//!   host function): no wasm lies between, the shim returns zeros and the
+//!   caller returns the failure.
+//! - foreign (null, the state of all host code): someone else's code called
+//!   the shim — another runtime's wasm, say. The engine's raise hook gets
+//!   the failure, if it has one; else the failure is recorded, the shim
+//!   returns zeros, and whoever entered that code takes it with
+//!   [`take_host_failure`].
+
+mod jump;
+
+use crate::Error;
+use core::mem::MaybeUninit;
+use jump::{JumpBuf, catch_call};
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+thread_local! {
+    static PENDING: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Whether `PENDING` holds an error. Every call reads this, and only
+    /// this: a `Cell<bool>` needs no destructor, so reading it is a plain
+    /// thread-local load, where `PENDING` (which owns an error) checks its
+    /// destructor registration on each access.
+    static FAILED: Cell<bool> = const { Cell::new(false) };
+    /// Where a failing shim's failure goes (see the module docs).
+    static LANDING: Cell<*const JumpBuf> = const { Cell::new(FOREIGN) };
+}
+
+/// The landing of host code and of other runtimes' code.
+const FOREIGN: *const JumpBuf = core::ptr::null();
+/// The landing of a direct call from Springboard: never a real buffer
+/// (those are 16-byte aligned).
+const RETURN: *const JumpBuf = core::ptr::without_provenance(1);
+
+/// The error type host closures may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A runtime's way to turn a host failure into its own trap: called by a
+/// failing host function that no Springboard entry can catch (see
+/// [`Config::raise_hook`](crate::Config::raise_hook)). It must not return.
+pub type RaiseHook = unsafe fn(Error) -> !;
+
+/// Records `error` unless an earlier failure is already pending (the first
+/// failure is the cause; later ones are consequences of the zeroed results).
+fn record(error: Error) {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.is_none() {
+            *p = Some(error);
+            FAILED.set(true);
+        }
+    });
+}
+
+/// Runs a host closure from a shim: under the foreign landing (its host
+/// code is not under the shim's caller's catch point), catching its panic.
+/// Returns its value, or sends its failure where the caller's landing says
+/// — which may not return — and returns `None`. By then the closure and
+/// everything it owned are dropped.
+#[inline]
+pub(crate) fn host_call<T>(
+    raise: Option<RaiseHook>,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Option<T> {
+    let landing = LANDING.replace(FOREIGN);
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    LANDING.set(landing);
+    let error = match outcome {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(error)) => error,
+        Err(payload) => Error::HostPanic(panic_message(payload)),
+    };
+    fail(landing, raise, error);
+    None
+}
+
+#[cold]
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// Sends `error` where `landing` says. Owns nothing when it jumps.
+#[cold]
+fn fail(landing: *const JumpBuf, raise: Option<RaiseHook>, error: Error) {
+    if landing == RETURN {
+        record(error);
+    } else if landing == FOREIGN {
+        match raise {
+            // SAFETY: the runtime that set the hook vouched that it may be
+            // called from any failing host function of its engine.
+            Some(raise) => unsafe { raise(error) },
+            None => record(error),
+        }
+    } else {
+        record(error);
+        // SAFETY: a catch point is the landing only while its `catch_call`
+        // runs on this thread (`enter` restores the outer landing before it
+        // returns), and the frames above it are generated code and shims
+        // that own nothing: the closure's frames are gone by now.
+        unsafe { jump::jump(landing) }
+    }
+}
+
+/// How a Springboard entry calls into generated code or a shim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// Straight into a host function's shim, with no wasm in between: the
+    /// shim returns its failure ([`RETURN`]).
+    Direct,
+    /// Into code that may be wasm, under a catch point.
+    Caught,
+    /// Into code that may be wasm, with no catch point: the engine's
+    /// runtime handles host failures (its raise hook), and its traps may
+    /// unwind past this frame, which a catch point would not survive.
+    Uncaught,
+}
+
+impl Entry {
+    /// Runs `call` as this kind of entry, and returns the failure of a host
+    /// function beneath it, if any.
+    ///
+    /// `call` must not keep anything that needs dropping across its call
+    /// into generated code: after a jump, its frame is gone.
+    #[inline]
+    pub(crate) fn call<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
+        let result = match self {
+            Entry::Caught => return enter_caught(call),
+            Entry::Uncaught => call(),
+            Entry::Direct => {
+                let outer = LANDING.replace(RETURN);
+                let result = call();
+                LANDING.set(outer);
+                result
+            }
+        };
+        take()?;
+        Ok(result)
+    }
+}
+
+fn enter_caught<F: FnOnce() -> R, R>(call: F) -> Result<R, Error> {
+    /// The closure in, its result out.
+    struct Slots<F, R> {
+        call: Option<F>,
+        result: Option<R>,
+    }
+    unsafe extern "C" fn run<F: FnOnce() -> R, R>(slots: *mut u8) {
+        // SAFETY: `enter_caught` passes its own live `Slots<F, R>`.
+        let slots = unsafe { &mut *slots.cast::<Slots<F, R>>() };
+        if let Some(call) = slots.call.take() {
+            slots.result = Some(call());
+        }
+    }
+    let mut slots = Slots {
+        call: Some(call),
+        result: None,
+    };
+    let mut buf = MaybeUninit::<JumpBuf>::uninit();
+    let outer = LANDING.replace(buf.as_ptr());
+    // SAFETY: `buf` lives in this frame until `catch_call` returns; `run`
+    // does not unwind (it calls generated code, whose host functions catch
+    // every panic).
+    unsafe {
+        catch_call(
+            buf.as_mut_ptr(),
+            run::<F, R>,
+            (&raw mut slots).cast::<u8>(),
+        )
+    };
+    LANDING.set(outer);
+    take()?;
+    // A jump always records a failure first, so `result` is there.
+    slots.result.ok_or(Error::HostPanic(
+        "host function failed without a recorded failure".to_owned(),
+    ))
+}
+
+/// The failure recorded while the call that just returned ran, if any.
+#[inline]
+fn take() -> Result<(), Error> {
+    if !FAILED.get() {
+        return Ok(());
+    }
+    FAILED.set(false);
+    match PENDING.with(|p| p.borrow_mut().take()) {
+        None => Ok(()),
+        Some(error) => Err(error),
+    }
+}
+
+/// Takes the host failure recorded on this thread since the last
+/// Springboard call returned, if any.
+///
+/// Springboard's own calls do this themselves. A runtime that enters a
+/// funcref from its own generated code (through `wasm_call`, say) on an
+/// engine with no raise hook calls this when control comes back to it, to
+/// learn whether a host function failed beneath (it returned zeros).
+pub fn take_host_failure() -> Option<Error> {
+    take().err()
+}
+
+/// Runs `f` as host code: a failing Springboard host function beneath it
+/// never jumps past it. A runtime's own host function — one that is not a
+/// Springboard `Func` — wraps its body in this when wasm entered through
+/// Springboard can call it, so that a Springboard entry's catch point does
+/// not reach through the runtime's frames.
+pub fn as_host<R>(f: impl FnOnce() -> R) -> R {
+    /// Puts the outer landing back, however `f` leaves.
+    struct Restore(*const JumpBuf);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LANDING.set(self.0);
+        }
+    }
+    let _restore = Restore(LANDING.replace(FOREIGN));
+    f()
+}
