@@ -47,8 +47,8 @@ mod trampoline;
 pub use isa::{CompilerBuilder, OptLevel};
 pub use object::ObjectBuilder;
 pub use springboard_environ::{
-    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature,
-    SignatureError, TrampolineKind, ValType, WasmConv,
+    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation,
+    Signature, SignatureError, TrampolineKind, ValType, WasmConv,
 };
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};

@@ -155,9 +155,7 @@ fn record_entry(abi: &Abi, b: &mut FunctionBuilder, bk: Bookkeeping, callee_vmct
 fn record_exit(abi: &Abi, b: &mut FunctionBuilder, bk: Bookkeeping, caller_vmctx: Value) {
     let limits = limits(abi, b, bk, caller_vmctx);
     let own_fp = b.ins().get_frame_pointer(abi.ptr());
-    let wasm_fp = b
-        .ins()
-        .load(abi.ptr(), MemFlagsData::trusted(), own_fp, 0);
+    let wasm_fp = b.ins().load(abi.ptr(), MemFlagsData::trusted(), own_fp, 0);
     b.ins()
         .store(MemFlagsData::trusted(), wasm_fp, limits, offset(bk.exit_fp));
     let wasm_pc = b.ins().get_return_address(abi.ptr());

@@ -3,8 +3,8 @@
 
 use crate::registry::SharedSignature;
 use crate::shims::{
-    Caller, Hosted, HostReturn, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost,
-    WithCaller, array_shim_of, untyped_array_shim,
+    Caller, HostReturn, Hosted, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost, WithCaller,
+    array_shim_of, untyped_array_shim,
 };
 use crate::trap::{self, BoxError};
 use crate::typed::{WasmParams, WasmResults};
@@ -508,7 +508,16 @@ impl Func {
         let caller = self.0.engine.caller_vmctx();
         // SAFETY: our own funcref of our own type; the engine's caller
         // context lives as long as the engine.
-        unsafe { call_array(self.func_ref(), self.ty(), caller, self.entry(), params, results) }
+        unsafe {
+            call_array(
+                self.func_ref(),
+                self.ty(),
+                caller,
+                self.entry(),
+                params,
+                results,
+            )
+        }
     }
 
     /// Like [`call`](Self::call), with `caller` as the caller vmctx: what a
@@ -524,7 +533,16 @@ impl Func {
         results: &mut [Val],
     ) -> Result<(), Error> {
         // SAFETY: our own funcref of our own type; `caller` per the caller.
-        unsafe { call_array(self.func_ref(), self.ty(), caller, self.entry(), params, results) }
+        unsafe {
+            call_array(
+                self.func_ref(),
+                self.ty(),
+                caller,
+                self.entry(),
+                params,
+                results,
+            )
+        }
     }
 
     /// How a host call of this function enters it.

@@ -95,7 +95,9 @@ pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
 pub use func::{Func, RawWasmFunc, TypedFunc};
 pub use registry::{OWN_INDEX_BASE, SharedSignature, TypeIndices};
 pub use shims::{Caller, HostReturn, IntoFunc, NativeShims};
-pub use springboard_environ::{Bookkeeping, Signature, SignatureError, TrampolineKind, ValType, WasmConv};
+pub use springboard_environ::{
+    Bookkeeping, Signature, SignatureError, TrampolineKind, ValType, WasmConv,
+};
 pub use springboard_loader::{CodePages, CodeProvider, MmapProvider};
 pub use springboard_vm_abi as vm;
 pub use trap::{BoxError, RaiseHook, as_host, take_host_failure};

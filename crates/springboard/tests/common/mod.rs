@@ -52,3 +52,152 @@ pub fn assert_same(what: &str, tys: &[ValType], got: &[ValRaw], want: &[ValRaw])
         );
     }
 }
+
+/// The context of an [`ImportCaller`] body.
+#[repr(C)]
+pub struct CallerContext {
+    /// The function it calls.
+    pub import: *const springboard::vm::VMFuncRef,
+    /// Set to 1 after the import returns.
+    pub marker: std::sync::atomic::AtomicU64,
+}
+
+/// A wasm body built with Cranelift in Springboard's default wasm
+/// convention (`tail`): given a [`CallerContext`] as its vmctx, it calls
+/// the import's `wasm_call` with its own arguments and its own vmctx as
+/// the caller, then writes 1 to the marker, then returns the import's
+/// results — the shape of any wasm function that calls an import.
+pub struct ImportCaller {
+    pub memory: CodeMemory,
+}
+
+impl ImportCaller {
+    pub fn new(sig: &Signature) -> ImportCaller {
+        use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, types};
+        use cranelift_codegen::isa;
+        use cranelift_codegen::settings::{self, Configurable};
+        use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+        use springboard::vm::PtrSize;
+
+        let mut flags = settings::builder();
+        flags.set("preserve_frame_pointers", "true").unwrap();
+        flags.set("enable_multi_ret_implicit_sret", "true").unwrap();
+        let isa = cranelift_native::builder()
+            .unwrap()
+            .finish(settings::Flags::new(flags))
+            .unwrap();
+        let ptr = isa.pointer_type();
+        let clif = |t: ValType| match t {
+            ValType::I32 => types::I32,
+            ValType::I64 => types::I64,
+            ValType::F32 => types::F32,
+            ValType::F64 => types::F64,
+            ValType::V128 => types::I8X16,
+            ValType::FuncRef | ValType::ExternRef => ptr,
+        };
+        let mut wasm_sig = ir::Signature::new(isa::CallConv::Tail);
+        wasm_sig
+            .params
+            .extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
+        wasm_sig
+            .params
+            .extend(sig.params().iter().map(|&t| AbiParam::new(clif(t))));
+        wasm_sig
+            .returns
+            .extend(sig.results().iter().map(|&t| AbiParam::new(clif(t))));
+
+        let mut func =
+            ir::Function::with_name_signature(ir::UserFuncName::default(), wasm_sig.clone());
+        let mut fctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        let args = b.block_params(block).to_vec();
+        let vmctx = args[0];
+        let trusted = MemFlagsData::trusted();
+        let p = PtrSize::HOST;
+        let import = b.ins().load(ptr, trusted, vmctx, 0);
+        let wasm_call = b
+            .ins()
+            .load(ptr, trusted, import, i32::from(p.vm_func_ref_wasm_call()));
+        let import_vmctx = b
+            .ins()
+            .load(ptr, trusted, import, i32::from(p.vm_func_ref_vmctx()));
+        let sigref = b.import_signature(wasm_sig);
+        let mut call_args = vec![import_vmctx, vmctx];
+        call_args.extend(&args[2..]);
+        let call = b.ins().call_indirect(sigref, wasm_call, &call_args);
+        let results = b.inst_results(call).to_vec();
+        let one = b.ins().iconst(types::I64, 1);
+        let marker = core::mem::offset_of!(CallerContext, marker) as i32;
+        b.ins().store(trusted, one, vmctx, marker);
+        b.ins().return_(&results);
+        b.seal_all_blocks();
+        b.finalize(isa.frontend_config());
+
+        let mut ctx = cranelift_codegen::Context::for_function(func);
+        let compiled = ctx
+            .compile(&*isa, &mut Default::default())
+            .map_err(|e| format!("{:?}", e.inner))
+            .unwrap();
+        let code = springboard_compiler::CompiledTrampoline {
+            kind: springboard_compiler::CodeKind::Probe(CallConv::Wasm),
+            signature: sig.clone(),
+            code: compiled.code_buffer().to_vec(),
+            relocations: Vec::new(),
+            align: 16,
+        };
+        ImportCaller {
+            memory: CodeMemory::new(&[CodeItem::new(&code, None)]).unwrap(),
+        }
+    }
+
+    pub fn body(&self) -> NonNull<springboard::vm::VMWasmCallFunction> {
+        self.memory.entry(0).unwrap().cast()
+    }
+}
+
+/// A wasm function of `import`'s type that calls `import`, then writes its
+/// marker. Keeps everything it points into alive.
+pub struct Body {
+    pub func: springboard::Func,
+    pub context: Box<CallerContext>,
+    _code: ImportCaller,
+    _import: springboard::Func,
+}
+
+impl Body {
+    pub fn new(engine: &springboard::Engine, import: &springboard::Func) -> Body {
+        let code = ImportCaller::new(import.ty());
+        let context = Box::new(CallerContext {
+            import: import.vm_func_ref().as_ptr(),
+            marker: 0.into(),
+        });
+        // SAFETY: the body is wasm code of the import's type expecting a
+        // `CallerContext`; code, context and import live in `Body`.
+        let func = unsafe {
+            springboard::Func::from_raw_wasm(
+                engine,
+                import.ty(),
+                code.body(),
+                (&raw const *context).cast_mut().cast(),
+            )
+        }
+        .unwrap();
+        Body {
+            func,
+            context,
+            _code: code,
+            _import: import.clone(),
+        }
+    }
+
+    /// Whether the code after the import call ran, and resets it.
+    pub fn marker(&self) -> bool {
+        self.context
+            .marker
+            .swap(0, std::sync::atomic::Ordering::SeqCst)
+            == 1
+    }
+}

@@ -1,0 +1,358 @@
+//! Trap semantics: a failing host function never returns into the wasm that
+//! called it. Wasm bodies built with Cranelift call a failing import and then
+//! write a marker; the marker must stay unwritten, and the Springboard entry
+//! that entered the body returns the failure — through every entry, every
+//! host-function shape, nested entries and concurrent threads.
+#![cfg(feature = "compiler")]
+
+mod common;
+
+use common::{Body, CallerContext};
+use springboard::{Engine, Error, Func, Signature, Val, ValType};
+use std::sync::atomic::Ordering;
+
+/// Every way a Springboard call enters `body` with `args`: for each, its
+/// name, its outcome, and whether the marker was written.
+fn every_entry(
+    engine: &Engine,
+    body: &Body,
+    args: &[Val],
+) -> Vec<(&'static str, Result<(), Error>, bool)> {
+    let f = &body.func;
+    let mut results: Vec<Val> = f
+        .ty()
+        .results()
+        .iter()
+        .map(|&t| Val::default_for(t))
+        .collect();
+    let expected = engine.register(f.ty()).unwrap();
+    let mut out = Vec::new();
+    let result = f.call(args, &mut results);
+    out.push(("Func::call", result, body.marker()));
+    // SAFETY: a live funcref of this engine.
+    let result = unsafe { engine.call_indirect(f.as_funcref(), &expected, args, &mut results) };
+    out.push(("call_indirect", result, body.marker()));
+    // SAFETY: the engine's own caller context.
+    let result = unsafe { f.call_with_caller(engine.caller_vmctx(), args, &mut results) };
+    out.push(("call_with_caller", result, body.marker()));
+    out
+}
+
+#[test]
+fn a_failing_import_never_returns_into_the_wasm_that_called_it() {
+    let engine = Engine::default();
+    let i32_to_i32 = Signature::new(&[ValType::I32], &[ValType::I32]).unwrap();
+    let hosts: Vec<(&str, Func, &str)> = vec![
+        (
+            "typed, panics",
+            Func::wrap(&engine, |x: i32| -> i32 {
+                if x == 13 {
+                    panic!("unlucky {x}")
+                } else {
+                    x + 1
+                }
+            })
+            .unwrap(),
+            "host function panicked: unlucky 13",
+        ),
+        (
+            "typed, returns Err",
+            Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+                if x == 13 {
+                    Err(format!("refused {x}"))
+                } else {
+                    Ok(x + 1)
+                }
+            })
+            .unwrap(),
+            "host function failed: refused 13",
+        ),
+        (
+            "untyped, returns Err",
+            Func::new(&engine, &i32_to_i32, |p: &[Val], r: &mut [Val]| {
+                match p[0] {
+                    Val::I32(13) => Err(std::io::Error::other("untyped refused 13")),
+                    Val::I32(x) => {
+                        r[0] = Val::I32(x + 1);
+                        Ok(())
+                    }
+                    _ => unreachable!(),
+                }
+            })
+            .unwrap(),
+            "host function failed: untyped refused 13",
+        ),
+        (
+            "untyped, panics",
+            Func::new(&engine, &i32_to_i32, |p: &[Val], r: &mut [Val]| {
+                let Val::I32(x) = p[0] else { unreachable!() };
+                assert_ne!(x, 13, "untyped panic");
+                r[0] = Val::I32(x + 1);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .unwrap(),
+            "untyped panic",
+        ),
+        (
+            "untyped, results of the wrong type",
+            Func::new(&engine, &i32_to_i32, |p: &[Val], r: &mut [Val]| {
+                r[0] = match p[0] {
+                    Val::I32(13) => Val::I64(13),
+                    Val::I32(x) => Val::I32(x + 1),
+                    _ => unreachable!(),
+                };
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .unwrap(),
+            "results 0: expected i32, got i64",
+        ),
+    ];
+    for (what, host, message) in hosts {
+        let body = Body::new(&engine, &host);
+        let typed = body.func.typed::<i32, i32>().unwrap();
+        // The control: no failure, the code after the call runs.
+        assert_eq!(typed.call(1).unwrap(), 2, "{what}");
+        assert!(
+            body.marker(),
+            "{what}: the marker is written without a failure"
+        );
+        let mut entries = every_entry(&engine, &body, &[Val::I32(1)]);
+        entries.push(("TypedFunc::call", typed.call(1).map(drop), body.marker()));
+        for (entry, result, marker) in entries {
+            result.unwrap_or_else(|e| panic!("{what} via {entry}: {e}"));
+            assert!(marker, "{what} via {entry}");
+        }
+        // The failure: every entry returns it, and the marker stays unwritten.
+        let mut entries = every_entry(&engine, &body, &[Val::I32(13)]);
+        entries.push(("TypedFunc::call", typed.call(13).map(drop), body.marker()));
+        for (entry, result, marker) in entries {
+            let err = result.expect_err(entry);
+            assert!(
+                err.to_string().contains(message),
+                "{what} via {entry}: {err}"
+            );
+            assert!(!marker, "{what} via {entry}: wasm ran on after the failure");
+        }
+        assert!(
+            springboard::take_host_failure().is_none(),
+            "{what}: nothing pending"
+        );
+        assert_eq!(typed.call(41).unwrap(), 42, "{what}: usable after");
+        assert!(body.marker());
+    }
+}
+
+#[test]
+fn multi_value_and_stack_arguments_fail_the_same_way() {
+    // Sixteen parameters (some on the stack on every ISA) and four results
+    // (a results area in the native convention).
+    let engine = Engine::default();
+    type P = (
+        i64,
+        f64,
+        i32,
+        f32,
+        i64,
+        f64,
+        i32,
+        f32,
+        i64,
+        f64,
+        i32,
+        f32,
+        i64,
+        f64,
+        i32,
+        f32,
+    );
+    let host = Func::wrap(
+        &engine,
+        |a: i64,
+         b: f64,
+         c: i32,
+         d: f32,
+         e: i64,
+         _: f64,
+         _: i32,
+         _: f32,
+         _: i64,
+         _: f64,
+         _: i32,
+         _: f32,
+         _: i64,
+         _: f64,
+         _: i32,
+         p: f32|
+         -> Result<(i64, f64, i32, f32), String> {
+            if a == i64::MIN {
+                return Err("i64::MIN".into());
+            }
+            Ok((a + e, b, c, d + p))
+        },
+    )
+    .unwrap();
+    let body = Body::new(&engine, &host);
+    let typed = body.func.typed::<P, (i64, f64, i32, f32)>().unwrap();
+    let args: P = (
+        7,
+        -0.0,
+        u32::MAX as i32,
+        2.5,
+        8,
+        0.0,
+        0,
+        0.0,
+        0,
+        0.0,
+        0,
+        0.0,
+        0,
+        0.0,
+        0,
+        1.0,
+    );
+    let (a, b, c, d) = typed.call(args).unwrap();
+    assert_eq!((a, b.to_bits(), c, d), (15, (-0.0f64).to_bits(), -1, 3.5));
+    assert!(body.marker());
+    let mut failing = args;
+    failing.0 = i64::MIN;
+    let err = typed.call(failing).unwrap_err();
+    assert_eq!(err.to_string(), "host function failed: i64::MIN");
+    assert!(!body.marker());
+    let vals: Vec<Val> = {
+        let mut raw = vec![springboard::vm::ValRaw::ZERO; 16];
+        springboard::WasmParams::store(failing, &mut raw);
+        raw.iter()
+            .zip(host.ty().params())
+            .map(|(&r, &t)| Val::from_raw(r, t))
+            .collect()
+    };
+    for (entry, result, marker) in every_entry(&engine, &body, &vals) {
+        assert_eq!(
+            result.expect_err(entry).to_string(),
+            "host function failed: i64::MIN"
+        );
+        assert!(!marker, "{entry}");
+    }
+}
+
+#[test]
+fn nested_entries_each_catch_their_own_failure() {
+    // host → wasm A → host h1 → wasm B → failing host h2: h1 sees B's
+    // failure as its inner call's `Err`, handles it, and A runs on.
+    let engine = Engine::default();
+    let h2 = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        if x < 0 {
+            Err("inner failure".into())
+        } else {
+            Ok(x * 10)
+        }
+    })
+    .unwrap();
+    let inner = Body::new(&engine, &h2);
+    let inner_typed = inner.func.typed::<i32, i32>().unwrap();
+    let inner_marker = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = std::sync::Arc::clone(&inner_marker);
+    // SAFETY (of the raw pointer below): `inner` outlives every call.
+    let inner_ctx = &raw const *inner.context as usize;
+    let h1 = Func::wrap(&engine, move |x: i32| -> i32 {
+        match inner_typed.call(x) {
+            Ok(v) => v + 1,
+            Err(e) => {
+                assert_eq!(e.to_string(), "host function failed: inner failure");
+                // SAFETY: see above.
+                let ctx = unsafe { &*(inner_ctx as *const CallerContext) };
+                seen.store(ctx.marker.load(Ordering::SeqCst), Ordering::SeqCst);
+                -1
+            }
+        }
+    })
+    .unwrap();
+    let outer = Body::new(&engine, &h1);
+    let outer_typed = outer.func.typed::<i32, i32>().unwrap();
+    assert_eq!(outer_typed.call(2).unwrap(), 21);
+    assert!(outer.marker() && inner.marker());
+    // The inner failure: only the inner entry sees it.
+    assert_eq!(outer_typed.call(-5).unwrap(), -1);
+    assert!(outer.marker(), "the outer wasm ran on");
+    assert_eq!(
+        inner_marker.load(Ordering::SeqCst),
+        0,
+        "the inner wasm stopped"
+    );
+    assert!(!inner.marker());
+    // Propagated with `?`, it stops the outer wasm too.
+    let h1_propagates = Func::wrap(&engine, {
+        let inner_typed = inner.func.typed::<i32, i32>().unwrap();
+        move |x: i32| -> Result<i32, Error> { Ok(inner_typed.call(x)? + 1) }
+    })
+    .unwrap();
+    let outer2 = Body::new(&engine, &h1_propagates);
+    let err = outer2
+        .func
+        .typed::<i32, i32>()
+        .unwrap()
+        .call(-5)
+        .unwrap_err();
+    assert!(err.to_string().contains("inner failure"), "{err}");
+    assert!(!outer2.marker() && !inner.marker());
+    assert_eq!(outer_typed.call(3).unwrap(), 31, "usable after");
+}
+
+#[test]
+fn threads_catch_their_own_failures() {
+    let engine = Engine::default();
+    let host = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        if x % 3 == 0 {
+            Err(format!("multiple of three: {x}"))
+        } else {
+            Ok(x)
+        }
+    })
+    .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let engine = engine.clone();
+            let host = host.clone();
+            std::thread::spawn(move || {
+                let body = Body::new(&engine, &host);
+                let typed = body.func.typed::<i32, i32>().unwrap();
+                for i in 0..2_000 {
+                    let x = t * 10_000 + i;
+                    match typed.call(x) {
+                        Ok(v) => {
+                            assert_eq!(v, x);
+                            assert!(x % 3 != 0 && body.marker());
+                        }
+                        Err(e) => {
+                            assert_eq!(
+                                e.to_string(),
+                                format!("host function failed: multiple of three: {x}")
+                            );
+                            assert!(x % 3 == 0 && !body.marker());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_direct_typed_call_of_a_host_function_returns_its_failure() {
+    // No wasm in between: the shim returns, and the call returns the `Err`.
+    let engine = Engine::default();
+    let f = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        if x == 0 { Err("zero".into()) } else { Ok(x) }
+    })
+    .unwrap();
+    let typed = f.typed::<i32, i32>().unwrap();
+    assert_eq!(
+        typed.call(0).unwrap_err().to_string(),
+        "host function failed: zero"
+    );
+    assert_eq!(typed.call(5).unwrap(), 5);
+}
