@@ -98,6 +98,24 @@ pub fn inside_wasmtime<R: Send + 'static>(
     out.lock().unwrap().take().expect("the host function ran")
 }
 
+/// Runs `f` as Wasmtime runs a call into wasm: inside a call Wasmtime
+/// entered (its stack limit set), under Wasmtime's own catch point for the
+/// instance `vmctx`, with backtraces on. A trap beneath — a wasm trap, or a
+/// host failure raised with `raise_user_trap` — returns here as Wasmtime's
+/// `Trap`, abandoning `f`'s frames (which must own nothing then).
+pub fn under_wasmtime_traps(
+    store: &mut wasmtime::Store<()>,
+    vmctx: *mut springboard::vm::VMOpaqueContext,
+    mut f: impl FnMut() + Send + 'static,
+) -> Result<(), Box<wasmtime_runtime::Trap>> {
+    let vmctx = vmctx as usize;
+    inside_wasmtime(store, move || {
+        // SAFETY: `vmctx` is a live core instance context of this store;
+        // `f` owns nothing across the wasm it calls (the caller's word).
+        unsafe { wasmtime_runtime::catch_traps(None, true, false, vmctx as *mut _, |_| f()) }
+    })
+}
+
 /// A Springboard signature as a Wasmtime 17 function type.
 pub fn func_type(sig: &Signature) -> wasmtime::FuncType {
     let convert = |t: &ValType| match t {
