@@ -206,6 +206,54 @@ fn a_failing_springboard_import_stops_wasmtime_wasm_at_once() {
     assert_eq!(frames, 1, "`run`, between Springboard's entry and its exit");
 }
 
+#[test]
+fn without_a_hook_springboards_own_entry_catches_under_wasmtime_wasm() {
+    // The default: Springboard's catch point at its entry, and a failing
+    // host function under Wasmtime's wasm jumps back to it.
+    let wt = wasmtime::Engine::default();
+    let mut config = Config::new();
+    config
+        .wasm_conv(WasmConv::Wasmtime17)
+        .type_indices(WasmtimeIndices::new(&wt));
+    let engine = Engine::new(&config).unwrap();
+    let keep = Arc::new(Mutex::new(None));
+    let k = Arc::clone(&keep);
+    let e = engine.clone();
+    let mut setup = instantiate(&wt, move |store| {
+        let (f, wt) = failing_import(&e, store);
+        *k.lock().unwrap() = Some(f);
+        wt
+    });
+    let ours = setup.export(&engine, "run");
+    let typed = ours.typed::<(i32, i64), i64>().unwrap();
+    let t = typed.clone();
+    let failures = springboard_wasmtime17_tests::inside_wasmtime(&mut setup.store, move || {
+        let mut out = [springboard::Val::I64(0)];
+        let args = [springboard::Val::I32(-2), springboard::Val::I64(1)];
+        let untyped = ours.call(&args, &mut out).map_err(|e| e.to_string());
+        (t.call((-3, 1)).map_err(|e| e.to_string()), untyped)
+    });
+    assert_eq!(
+        failures.0,
+        Err("host function failed: refused -3".to_owned())
+    );
+    assert_eq!(
+        failures.1,
+        Err("host function failed: refused -2".to_owned())
+    );
+    assert_eq!(setup.marker(), 0, "wasm ran on after the import failed");
+    let control = springboard_wasmtime17_tests::inside_wasmtime(&mut setup.store, move || {
+        typed.call((3, 1)).map_err(|e| e.to_string())
+    });
+    assert_eq!(control, Ok(5));
+    assert_eq!(
+        setup.marker(),
+        1,
+        "the control: the code after the import runs"
+    );
+    drop(keep);
+}
+
 /// Wasmtime's `trap` export entered through Springboard's `array_to_wasm`
 /// (`Func::call`) and `native_to_wasm` (`TypedFunc::call`), under
 /// Wasmtime's catch point: the trap's backtrace runs from `$deep` up to the
