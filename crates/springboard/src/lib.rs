@@ -41,11 +41,14 @@
 //! # Host failures
 //!
 //! A host closure that panics or returns `Err` never unwinds through
-//! generated code: its shim catches the failure and hands zeroed results back
-//! to its caller, and the Springboard call that entered generated code
-//! returns the failure as `Err` ([`Error::Host`] or [`Error::HostPanic`]).
-//! Wasm code between the two keeps running until it returns; runtimes that
-//! need trap semantics there raise their own trap from the host function.
+//! generated code and never returns into the wasm that called it: its shim
+//! catches the failure, runs the closure's destructors, and jumps straight
+//! back to the innermost Springboard call on this thread that entered
+//! generated code, which returns the failure as `Err` ([`Error::Host`] or
+//! [`Error::HostPanic`]); no wasm instruction after the import call runs.
+//! Nested calls each catch their own failures. A runtime with trap machinery
+//! of its own plugs it in with [`Config::raise_hook`] and, for its stack
+//! walker, [`Config::bookkeeping`]; see `docs/ABI.md`, "Host failures".
 //!
 //! # Features
 //!
