@@ -23,7 +23,7 @@
 mod jump;
 
 use crate::Error;
-use core::mem::MaybeUninit;
+use core::mem::{ManuallyDrop, MaybeUninit};
 use jump::{JumpBuf, catch_call};
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -138,38 +138,55 @@ impl Entry {
     ///
     /// `call` must not keep anything that needs dropping across its call
     /// into generated code: after a jump, its frame is gone.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn call<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
-        let result = match self {
-            Entry::Caught => return enter_caught(call),
-            Entry::Uncaught => call(),
-            Entry::Direct => {
-                let outer = LANDING.replace(RETURN);
-                let result = call();
-                LANDING.set(outer);
-                result
-            }
-        };
+        // The direct path inline, everything else out of line: a caller's
+        // fast path then builds no closure state and carries no jump buffer.
+        if self != Entry::Direct {
+            return self.enter(call);
+        }
+        let outer = LANDING.replace(RETURN);
+        let result = call();
+        LANDING.set(outer);
         take()?;
         Ok(result)
     }
+
+    #[inline(never)]
+    fn enter<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
+        let result = match self {
+            Entry::Caught => caught(call),
+            Entry::Uncaught | Entry::Direct => Some(call()),
+        };
+        take()?;
+        // A jump always records a failure first, so `result` is there.
+        result.ok_or_else(|| {
+            Error::HostPanic("host function failed without a recorded failure".to_owned())
+        })
+    }
 }
 
-fn enter_caught<F: FnOnce() -> R, R>(call: F) -> Result<R, Error> {
+/// Runs `call` under a catch point: `None` if a failure beneath jumped
+/// back.
+#[inline]
+fn caught<F: FnOnce() -> R, R>(call: F) -> Option<R> {
     /// The closure in, its result out.
     struct Slots<F, R> {
-        call: Option<F>,
+        call: ManuallyDrop<F>,
         result: Option<R>,
     }
     unsafe extern "C" fn run<F: FnOnce() -> R, R>(slots: *mut u8) {
-        // SAFETY: `enter_caught` passes its own live `Slots<F, R>`.
-        let slots = unsafe { &mut *slots.cast::<Slots<F, R>>() };
-        if let Some(call) = slots.call.take() {
+        // SAFETY: `caught` passes its own live `Slots<F, R>`, whose `call`
+        // is taken exactly once, here (after a jump, `run` never ran to
+        // completion but had already taken it: nothing is dropped twice).
+        unsafe {
+            let slots = &mut *slots.cast::<Slots<F, R>>();
+            let call = ManuallyDrop::take(&mut slots.call);
             slots.result = Some(call());
         }
     }
     let mut slots = Slots {
-        call: Some(call),
+        call: ManuallyDrop::new(call),
         result: None,
     };
     let mut buf = MaybeUninit::<JumpBuf>::uninit();
@@ -177,13 +194,15 @@ fn enter_caught<F: FnOnce() -> R, R>(call: F) -> Result<R, Error> {
     // SAFETY: `buf` lives in this frame until `catch_call` returns; `run`
     // does not unwind (it calls generated code, whose host functions catch
     // every panic).
-    unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, (&raw mut slots).cast::<u8>()) };
+    unsafe {
+        catch_call(
+            buf.as_mut_ptr(),
+            run::<F, R>,
+            (&raw mut slots).cast::<u8>(),
+        )
+    };
     LANDING.set(outer);
-    take()?;
-    // A jump always records a failure first, so `result` is there.
-    slots.result.ok_or(Error::HostPanic(
-        "host function failed without a recorded failure".to_owned(),
-    ))
+    slots.result
 }
 
 /// The failure recorded while the call that just returned ran, if any.
