@@ -152,6 +152,29 @@ fn bench_signature<P, R, F, WP, WR>(
     group.bench_function(id("springboard/host-from-wasm"), |b| {
         b.iter(|| via_wasm.call(black_box(params)).unwrap())
     });
+    // The same two calls without the entry's trap handling (no landing, no
+    // catch point): the raw `native_call`, then the failure check — what
+    // `TypedFunc::call` did before host failures stopped wasm at once. The
+    // difference is what that costs a call that does not fail.
+    let caller_vmctx = engine.caller_vmctx().as_ptr();
+    for (name, f) in [
+        ("springboard/no-catch/TypedFunc::call", &func),
+        ("springboard/no-catch/host-from-wasm", via_wasm.func()),
+    ] {
+        // SAFETY: a live funcref of this engine.
+        let r = unsafe { f.vm_func_ref().as_ref() };
+        let (code, vmctx) = (r.native_call, r.vmctx);
+        group.bench_function(id(name), |b| {
+            b.iter(|| {
+                // SAFETY: the function's own native entry and contexts.
+                let out = unsafe {
+                    <P as WasmParams>::call_native::<R>(code, vmctx, caller_vmctx, black_box(params))
+                };
+                assert!(springboard::take_host_failure().is_none());
+                out
+            })
+        });
+    }
 
     // Each trampoline kind alone, into a probe of the convention it calls.
     let compiler = Compiler::host().unwrap();

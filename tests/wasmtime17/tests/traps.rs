@@ -254,6 +254,9 @@ fn without_a_hook_springboards_own_entry_catches_under_wasmtime_wasm() {
     drop(keep);
 }
 
+/// A call through one Springboard entry.
+type Entry = Box<dyn FnMut() + Send>;
+
 /// Wasmtime's `trap` export entered through Springboard's `array_to_wasm`
 /// (`Func::call`) and `native_to_wasm` (`TypedFunc::call`), under
 /// Wasmtime's catch point: the trap's backtrace runs from `$deep` up to the
@@ -265,7 +268,7 @@ fn trap_through_springboard(bookkeeping: bool) {
     let trap = setup.export(&engine, "trap");
     let vmctx = setup.vmctx;
     let typed = trap.typed::<i32, i32>().unwrap();
-    let entries: [(&str, Box<dyn FnMut() + Send>); 2] = [
+    let entries: [(&str, Entry); 2] = [
         (
             "Func::call",
             Box::new(move || {
@@ -280,8 +283,8 @@ fn trap_through_springboard(bookkeeping: bool) {
             }),
         ),
     ];
-    for (entry, mut call) in entries {
-        let trap = under_wasmtime_traps(&mut setup.store, vmctx, move || call()).expect_err(entry);
+    for (entry, call) in entries {
+        let trap = under_wasmtime_traps(&mut setup.store, vmctx, call).expect_err(entry);
         assert!(
             matches!(trap.reason, wasmtime_runtime::TrapReason::Jit { .. }),
             "{entry}: {:?}",

@@ -194,13 +194,7 @@ fn caught<F: FnOnce() -> R, R>(call: F) -> Option<R> {
     // SAFETY: `buf` lives in this frame until `catch_call` returns; `run`
     // does not unwind (it calls generated code, whose host functions catch
     // every panic).
-    unsafe {
-        catch_call(
-            buf.as_mut_ptr(),
-            run::<F, R>,
-            (&raw mut slots).cast::<u8>(),
-        )
-    };
+    unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, (&raw mut slots).cast::<u8>()) };
     LANDING.set(outer);
     slots.result
 }
