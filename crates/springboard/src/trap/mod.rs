@@ -140,63 +140,66 @@ impl Entry {
     /// into generated code: after a jump, its frame is gone.
     #[inline(always)]
     pub(crate) fn call<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
-        // The direct path inline, everything else out of line: a caller's
-        // fast path then builds no closure state and carries no jump buffer.
-        if self != Entry::Direct {
-            return self.enter(call);
+        if self == Entry::Direct {
+            let outer = LANDING.replace(RETURN);
+            let result = call();
+            LANDING.set(outer);
+            take()?;
+            return Ok(result);
         }
-        let outer = LANDING.replace(RETURN);
-        let result = call();
-        LANDING.set(outer);
-        take()?;
-        Ok(result)
+        // Everything else out of line, so that the direct path builds no
+        // closure state and carries no jump buffer; the closure stays in
+        // this frame, read in place (copying it would load it with wider
+        // accesses than it was stored with, which stalls store forwarding).
+        let mut slots = Slots {
+            call: ManuallyDrop::new(call),
+            result: None,
+        };
+        self.enter(&mut slots)
     }
 
     #[inline(never)]
-    fn enter<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
-        let result = match self {
-            Entry::Caught => caught(call),
-            Entry::Uncaught | Entry::Direct => Some(call()),
-        };
+    fn enter<F: FnOnce() -> R, R>(self, slots: &mut Slots<F, R>) -> Result<R, Error> {
+        let data = core::ptr::from_mut(slots).cast::<u8>();
+        if self == Entry::Caught {
+            let mut buf = MaybeUninit::<JumpBuf>::uninit();
+            let outer = LANDING.replace(buf.as_ptr());
+            // SAFETY: `buf` lives in this frame until `catch_call` returns;
+            // `run` does not unwind (it calls generated code, whose host
+            // functions catch every panic).
+            unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, data) };
+            LANDING.set(outer);
+        } else {
+            // SAFETY: `data` is the live `Slots<F, R>`.
+            unsafe { run::<F, R>(data) };
+        }
         take()?;
         // A jump always records a failure first, so `result` is there.
-        result.ok_or_else(|| {
+        slots.result.take().ok_or_else(|| {
             Error::HostPanic("host function failed without a recorded failure".to_owned())
         })
     }
 }
 
-/// Runs `call` under a catch point: `None` if a failure beneath jumped
-/// back.
-#[inline]
-fn caught<F: FnOnce() -> R, R>(call: F) -> Option<R> {
-    /// The closure in, its result out.
-    struct Slots<F, R> {
-        call: ManuallyDrop<F>,
-        result: Option<R>,
+/// An entry's closure in, its result out.
+struct Slots<F, R> {
+    call: ManuallyDrop<F>,
+    result: Option<R>,
+}
+
+/// Runs the closure in a `Slots<F, R>`.
+///
+/// # Safety
+/// `slots` must point to a live `Slots<F, R>` whose closure was not taken.
+unsafe extern "C" fn run<F: FnOnce() -> R, R>(slots: *mut u8) {
+    // SAFETY: per the caller; `call` is taken exactly once, here (after a
+    // jump, `run` had already taken it: nothing is dropped twice, and a
+    // closure that only borrows has nothing to drop).
+    unsafe {
+        let slots = &mut *slots.cast::<Slots<F, R>>();
+        let call = ManuallyDrop::take(&mut slots.call);
+        slots.result = Some(call());
     }
-    unsafe extern "C" fn run<F: FnOnce() -> R, R>(slots: *mut u8) {
-        // SAFETY: `caught` passes its own live `Slots<F, R>`, whose `call`
-        // is taken exactly once, here (after a jump, `run` never ran to
-        // completion but had already taken it: nothing is dropped twice).
-        unsafe {
-            let slots = &mut *slots.cast::<Slots<F, R>>();
-            let call = ManuallyDrop::take(&mut slots.call);
-            slots.result = Some(call());
-        }
-    }
-    let mut slots = Slots {
-        call: ManuallyDrop::new(call),
-        result: None,
-    };
-    let mut buf = MaybeUninit::<JumpBuf>::uninit();
-    let outer = LANDING.replace(buf.as_ptr());
-    // SAFETY: `buf` lives in this frame until `catch_call` returns; `run`
-    // does not unwind (it calls generated code, whose host functions catch
-    // every panic).
-    unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, (&raw mut slots).cast::<u8>()) };
-    LANDING.set(outer);
-    slots.result
 }
 
 /// The failure recorded while the call that just returned ran, if any.
