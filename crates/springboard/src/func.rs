@@ -505,19 +505,9 @@ impl Func {
     /// of `params` and the number of `results` against its type first. The
     /// caller vmctx is the engine's ([`Engine::caller_vmctx`]).
     pub fn call(&self, params: &[Val], results: &mut [Val]) -> Result<(), Error> {
-        let caller = self.0.engine.caller_vmctx();
-        // SAFETY: our own funcref of our own type; the engine's caller
-        // context lives as long as the engine.
-        unsafe {
-            call_array(
-                self.func_ref(),
-                self.ty(),
-                caller,
-                self.entry(),
-                params,
-                results,
-            )
-        }
+        // SAFETY: the engine's caller context, which every function of the
+        // engine accepts, lives as long as the engine.
+        unsafe { self.call_with_caller(self.0.engine.caller_vmctx(), params, results) }
     }
 
     /// Like [`call`](Self::call), with `caller` as the caller vmctx: what a
