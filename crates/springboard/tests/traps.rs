@@ -356,3 +356,86 @@ fn a_direct_typed_call_of_a_host_function_returns_its_failure() {
     );
     assert_eq!(typed.call(5).unwrap(), 5);
 }
+
+/// What the runtime's own host function below reaches: its own generated
+/// code (a driver compiled apart from the engine) and a Springboard host
+/// function that fails.
+struct RuntimeState {
+    driver: springboard_check::Driver,
+    failing: Func,
+    saw: std::sync::Mutex<Option<String>>,
+}
+
+/// A runtime's own host function (an array-convention entry the runtime
+/// made, not a Springboard `Func`), called from under a Springboard entry:
+/// it calls the failing function through the runtime's own generated code,
+/// inside `as_host`, and handles the failure itself.
+unsafe extern "C" fn runtime_host(
+    vmctx: *mut springboard::vm::VMOpaqueContext,
+    _caller: *mut springboard::vm::VMOpaqueContext,
+    values: *mut springboard::vm::ValRaw,
+    _len: usize,
+) {
+    // SAFETY: the test passes a live `RuntimeState` as this entry's vmctx.
+    let state = unsafe { &*vmctx.cast::<RuntimeState>() };
+    let arg = springboard::vm::ValRaw::i32(-1);
+    let out = springboard::as_host(|| {
+        // SAFETY: a live funcref of the driver's signature, with a wasm entry.
+        unsafe {
+            state.driver.call_funcref(
+                springboard_check::Via::Wasm,
+                state.failing.vm_func_ref().as_ref(),
+                core::ptr::null_mut(),
+                &[arg],
+            )
+        }
+        .unwrap()
+    });
+    // The failure came back here, not to the Springboard entry above.
+    let failure = springboard::take_host_failure().map(|e| e.to_string());
+    *state.saw.lock().unwrap() = failure;
+    // SAFETY: the caller's buffer holds one slot.
+    unsafe { *values = springboard::vm::ValRaw::i32(out[0].get_i32() + 77) };
+}
+
+#[test]
+fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function() {
+    let engine = Engine::default();
+    let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        if x < 0 {
+            Err(format!("refused {x}"))
+        } else {
+            Ok(x)
+        }
+    })
+    .unwrap();
+    let compiler = springboard_compiler::Compiler::host().unwrap();
+    let state = Box::new(RuntimeState {
+        driver: springboard_check::Driver::new(&compiler, failing.ty()).unwrap(),
+        failing: failing.clone(),
+        saw: Default::default(),
+    });
+    // SAFETY: `runtime_host` is an array entry of `(i32) -> i32` taking a
+    // `RuntimeState`, which outlives the function.
+    let runtime_func = unsafe {
+        Func::from_array_entry(
+            &engine,
+            failing.ty(),
+            runtime_host,
+            (&raw const *state).cast_mut().cast(),
+        )
+    }
+    .unwrap();
+    // Entered by Springboard, under a catch point, through wasm.
+    let body = Body::new(&engine, &runtime_func);
+    let result = body.func.typed::<i32, i32>().unwrap().call(5);
+    assert_eq!(result.unwrap(), 77, "zeros from the failing call, plus 77");
+    assert!(
+        body.marker(),
+        "the wasm above the runtime's function ran on"
+    );
+    assert_eq!(
+        state.saw.lock().unwrap().as_deref(),
+        Some("host function failed: refused -1")
+    );
+}
