@@ -439,3 +439,32 @@ fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function() {
         Some("host function failed: refused -1")
     );
 }
+
+#[test]
+fn an_entry_returns_its_own_failure_not_an_older_one_nobody_took() {
+    let engine = Engine::default();
+    let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        Err(format!("refused {x}"))
+    })
+    .unwrap();
+    // Code Springboard did not enter leaves a failure nobody takes.
+    let compiler = springboard_compiler::Compiler::host().unwrap();
+    let driver = springboard_check::Driver::new(&compiler, failing.ty()).unwrap();
+    // SAFETY: a live funcref of the driver's signature, with a wasm entry.
+    let zeros = unsafe {
+        driver.call_funcref(
+            springboard_check::Via::Wasm,
+            failing.vm_func_ref().as_ref(),
+            core::ptr::null_mut(),
+            &[springboard::vm::ValRaw::i32(1)],
+        )
+    }
+    .unwrap();
+    assert_eq!(zeros[0].get_i32(), 0);
+    // A Springboard entry whose own import fails reports its own failure.
+    let body = Body::new(&engine, &failing);
+    let err = body.func.typed::<i32, i32>().unwrap().call(2).unwrap_err();
+    assert_eq!(err.to_string(), "host function failed: refused 2");
+    assert!(!body.marker());
+    assert!(springboard::take_host_failure().is_none());
+}

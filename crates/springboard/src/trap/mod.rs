@@ -2,7 +2,7 @@
 //!
 //! Generated code cannot be unwound through, and a failing host function
 //! must not return into the wasm that called it. So every Springboard entry
-//! into code that may be wasm installs a catch point ([`enter`]), and a
+//! into code that may be wasm installs a catch point ([`Entry::call`]), and a
 //! failing shim ([`host_call`]) jumps straight back to it, abandoning the
 //! frames in between. Which way a failure goes is decided by the *landing*
 //! of this thread: the state the shim's caller left, which the shim saves
@@ -65,6 +65,13 @@ fn record(error: Error) {
     });
 }
 
+/// Records `error` as the failure that ends the current entry, in place of
+/// any older one nobody took (left by code Springboard did not enter).
+fn record_for_jump(error: Error) {
+    PENDING.with(|p| *p.borrow_mut() = Some(error));
+    FAILED.set(true);
+}
+
 /// Runs a host closure from a shim: under the foreign landing (its host
 /// code is not under the shim's caller's catch point), catching its panic.
 /// Returns its value, or sends its failure where the caller's landing says
@@ -109,7 +116,7 @@ fn fail(landing: *const JumpBuf, raise: Option<RaiseHook>, error: Error) {
             None => record(error),
         }
     } else {
-        record(error);
+        record_for_jump(error);
         // SAFETY: a catch point is the landing only while its `catch_call`
         // runs on this thread (`enter` restores the outer landing before it
         // returns), and the frames above it are generated code and shims
