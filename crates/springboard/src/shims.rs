@@ -149,7 +149,7 @@ pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
     // SAFETY: this shim is only installed in a `VMHostFuncContext<Hosted<F>>`,
     // passed as the callee vmctx.
     let host = unsafe { hosted::<F>(callee) };
-    trap::host_call(host.raise, || {
+    run_hosted(host, || {
         let needed = F::Params::COUNT.max(R::Results::COUNT);
         if values.is_null() || capacity < needed {
             return Err(Error::BufferTooSmall { capacity, needed });
@@ -260,18 +260,29 @@ pub(crate) unsafe extern "C" fn untyped_array_shim<H: UntypedHost>(
     });
 }
 
-/// Runs a typed host function's closure for its native shim. A forwarder
-/// runs under its caller's landing: it is transparent to failures beneath.
+/// Runs the body of a typed host function's shim: a closure's under
+/// [`trap::host_call`]; a forwarder's under its caller's landing, so that it
+/// is transparent to failures beneath the code it forwards to.
+#[inline]
+fn run_hosted<F: IntoFunc<P, R>, P, R: HostReturn, T>(
+    host: &Hosted<F>,
+    body: impl FnOnce() -> Result<T, Error>,
+) -> Option<T> {
+    if F::FORWARDS {
+        trap::forward_call(host.raise, body)
+    } else {
+        trap::host_call(host.raise, body)
+    }
+}
+
+/// Runs a typed host function's closure for its native shim.
 #[inline]
 fn run_native<F: IntoFunc<P, R>, P, R: HostReturn>(
     host: &Hosted<F>,
     caller: *mut VMOpaqueContext,
     params: F::Params,
 ) -> Option<R::Results> {
-    if F::FORWARDS {
-        return host.state.call_tuple(caller, params).into_result().ok();
-    }
-    trap::host_call(host.raise, || {
+    run_hosted(host, || {
         host.state
             .call_tuple(caller, params)
             .into_result()

@@ -468,3 +468,38 @@ fn an_entry_returns_its_own_failure_not_an_older_one_nobody_took() {
     assert!(!body.marker());
     assert!(springboard::take_host_failure().is_none());
 }
+
+#[test]
+fn a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath() {
+    // The foreign native entry is generated code (a wasm body's stamped
+    // `native_to_wasm`) whose body calls a failing import: the failure must
+    // stop that body and reach the Springboard entry above the forwarder.
+    let engine = Engine::default();
+    let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        if x < 0 {
+            Err(format!("refused {x}"))
+        } else {
+            Ok(x)
+        }
+    })
+    .unwrap();
+    let body = Body::new(&engine, &failing);
+    // SAFETY: the body's native entry and context, alive with `body`.
+    let (code, vmctx) = unsafe {
+        let r = body.func.vm_func_ref().as_ref();
+        (r.native_call, r.vmctx)
+    };
+    // SAFETY: native code of `(i32) -> i32` accepting `vmctx`, which
+    // outlives the function.
+    let front = unsafe { Func::from_native_entry::<(i32,), i32>(&engine, code, vmctx) }.unwrap();
+    let typed = front.typed::<i32, i32>().unwrap();
+    assert_eq!(typed.call(4).unwrap(), 4);
+    assert!(body.marker(), "the control");
+    let err = typed.call(-4).unwrap_err();
+    assert_eq!(err.to_string(), "host function failed: refused -4");
+    assert!(!body.marker(), "the body ran on after its import failed");
+    let mut out = [Val::I32(0)];
+    let err = front.call(&[Val::I32(-5)], &mut out).unwrap_err();
+    assert_eq!(err.to_string(), "host function failed: refused -5");
+    assert!(!body.marker());
+}

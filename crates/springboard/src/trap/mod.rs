@@ -94,6 +94,23 @@ pub(crate) fn host_call<T>(
     None
 }
 
+/// Runs the body of a shim that only forwards to another runtime's code:
+/// under its caller's landing, so a failure beneath goes where it would
+/// without the forwarder; its own failure (a malformed call) goes there too.
+#[inline]
+pub(crate) fn forward_call<T>(
+    raise: Option<RaiseHook>,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Option<T> {
+    match f() {
+        Ok(value) => Some(value),
+        Err(error) => {
+            fail(LANDING.get(), raise, error);
+            None
+        }
+    }
+}
+
 #[cold]
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
