@@ -149,7 +149,7 @@ pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
     // SAFETY: this shim is only installed in a `VMHostFuncContext<Hosted<F>>`,
     // passed as the callee vmctx.
     let host = unsafe { hosted::<F>(callee) };
-    run_hosted(host, || {
+    let done = run_hosted(host, || {
         let needed = F::Params::COUNT.max(R::Results::COUNT);
         if values.is_null() || capacity < needed {
             return Err(Error::BufferTooSmall { capacity, needed });
@@ -165,6 +165,22 @@ pub(crate) unsafe extern "C" fn array_shim<F, P, R>(
         results.store(values);
         Ok(())
     });
+    if done.is_none() {
+        // A failure that returns leaves every result zero.
+        zero_results(values, capacity, R::Results::COUNT);
+    }
+}
+
+/// Zeroes the first `count` slots of an array call's buffer (as many as it
+/// has): the results of a failed call that returns to its caller.
+fn zero_results(values: *mut ValRaw, capacity: usize, count: usize) {
+    if values.is_null() {
+        return;
+    }
+    for i in 0..count.min(capacity) {
+        // SAFETY: the caller passes a buffer of `capacity` slots.
+        unsafe { values.add(i).write(ValRaw::ZERO) };
+    }
 }
 
 /// The array shim of `F` as a function pointer.
@@ -226,7 +242,7 @@ pub(crate) unsafe extern "C" fn untyped_array_shim<H: UntypedHost>(
     let host = unsafe { hosted::<Untyped<H>>(callee) };
     // Everything that allocates runs inside the closure, so it is dropped
     // before a failure leaves the shim.
-    trap::host_call(host.raise, || {
+    let done = trap::host_call(host.raise, || {
         let ty = &host.state.ty;
         if values.is_null() || capacity < ty.array_len() {
             return Err(Error::BufferTooSmall {
@@ -258,6 +274,10 @@ pub(crate) unsafe extern "C" fn untyped_array_shim<H: UntypedHost>(
         }
         Ok(())
     });
+    if done.is_none() {
+        // A failure that returns leaves every result zero.
+        zero_results(values, capacity, host.state.ty.results().len());
+    }
 }
 
 /// Runs the body of a typed host function's shim: a closure's under
@@ -371,7 +391,14 @@ macro_rules! into_func {
                     match run_native(host, caller, ($($a::from_abi($a),)*)) {
                         // SAFETY: `area` is the caller's results area.
                         Some(results) => unsafe { results.into_native(area) },
-                        None => zeroed(),
+                        None => {
+                            // A failure that returns leaves every result zero.
+                            if !area.is_null() {
+                                // SAFETY: the caller's results area.
+                                unsafe { area.write(zeroed()) };
+                            }
+                            zeroed()
+                        }
                     }
                 }
 

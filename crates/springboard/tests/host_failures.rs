@@ -158,3 +158,76 @@ fn reentrant_calls_work_and_fail_cleanly_at_every_depth() {
         calls.store(0, Ordering::SeqCst);
     }
 }
+
+#[test]
+fn a_failure_that_returns_leaves_every_result_zero() {
+    // A runtime calling the entries itself (no Springboard entry above):
+    // the shim returns, and every result is zero — the returned one, the
+    // results area, the result slots of an array call.
+    use springboard::vm::ValRaw;
+    let engine = Engine::default();
+    let typed = Func::wrap(&engine, |x: i32| -> Result<(i32, i64, f64), String> {
+        Err(format!("refused {x}"))
+    })
+    .unwrap();
+    #[repr(C)]
+    struct Area(i64, f64);
+    let mut area = Area(-1, f64::from_bits(u64::MAX));
+    // SAFETY: the function's own native entry, of `(i32) -> (i32, i64, f64)`.
+    let first = unsafe {
+        let r = typed.vm_func_ref().as_ref();
+        let f: unsafe extern "C" fn(_, _, i32, *mut Area) -> i32 =
+            core::mem::transmute(r.native_call);
+        f(r.vmctx, engine.caller_vmctx().as_ptr(), 7, &mut area)
+    };
+    assert_eq!((first, area.0, area.1.to_bits()), (0, 0, 0));
+    assert!(take_host_failure().is_some());
+
+    let untyped = Func::new(
+        &engine,
+        &Signature::new(&[ValType::I64, ValType::I64], &[ValType::I64]).unwrap(),
+        |_: &[Val], _: &mut [Val]| Err::<(), _>(std::io::Error::other("no")),
+    )
+    .unwrap();
+    for (f, results) in [(&typed, 3), (&untyped, 1)] {
+        let mut buffer = [ValRaw::i64(-1); 3];
+        // SAFETY: a live funcref; the buffer holds max(params, results).
+        unsafe {
+            let r = f.vm_func_ref().as_ref();
+            (r.array_call)(
+                r.vmctx,
+                engine.caller_vmctx().as_ptr(),
+                buffer.as_mut_ptr(),
+                3,
+            );
+        }
+        for (i, slot) in buffer.iter().take(results).enumerate() {
+            assert_eq!(slot.get_u64(), 0, "{}: result {i}", f.ty());
+        }
+        assert!(take_host_failure().is_some());
+    }
+}
+
+#[test]
+fn a_panic_payload_whose_destructor_panics_is_an_error_not_an_abort() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the payload's destructor panics too");
+        }
+    }
+    let engine = Engine::default();
+    let f = Func::wrap(&engine, |x: i32| -> i32 {
+        if x < 0 {
+            std::panic::panic_any(Bomb);
+        }
+        x
+    })
+    .unwrap();
+    let typed = f.typed::<i32, i32>().unwrap();
+    match typed.call(-1) {
+        Err(Error::HostPanic(m)) => assert_eq!(m, "non-string panic payload"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(typed.call(3).unwrap(), 3, "usable after");
+}

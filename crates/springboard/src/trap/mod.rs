@@ -68,8 +68,9 @@ fn record(error: Error) {
 /// Records `error` as the failure that ends the current entry, in place of
 /// any older one nobody took (left by code Springboard did not enter).
 fn record_for_jump(error: Error) {
-    PENDING.with(|p| *p.borrow_mut() = Some(error));
+    let older = PENDING.with(|p| p.borrow_mut().replace(error));
     FAILED.set(true);
+    drop_guarded(older);
 }
 
 /// Runs a host closure from a shim: under the foreign landing (its host
@@ -113,11 +114,22 @@ pub(crate) fn forward_call<T>(
 
 #[cold]
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
+    let message = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    drop_guarded(payload);
+    message
+}
+
+/// Drops a value a host closure made (a panic payload, an error) inside a
+/// shim, where a panic cannot unwind: a panic of its destructor is caught,
+/// and that second panic's payload is leaked rather than dropped in turn.
+fn drop_guarded<T>(value: T) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        core::mem::forget(again);
+    }
 }
 
 /// Sends `error` where `landing` says. Owns nothing when it jumps.
