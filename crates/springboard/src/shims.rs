@@ -129,10 +129,12 @@ unsafe fn hosted<'a, T>(callee: *mut VMOpaqueContext) -> &'a Hosted<T> {
     unsafe { &(*callee.cast::<VMHostFuncContext<Hosted<T>>>()).host_state }
 }
 
-/// The zero value of any native ABI type (integers, floats, pointers, vectors).
+/// The zero value of any native ABI type (integers, floats, pointers,
+/// vectors) or results area (a `repr(C)` struct of them).
 fn zeroed<T: Copy>() -> T {
-    // SAFETY: only instantiated with the `Abi` types of `WasmTy` and `()`:
-    // integers, floats, raw pointers and SIMD vectors, all valid as zero bits.
+    // SAFETY: only instantiated with the `Abi` types of `WasmTy`, `()` and
+    // `WasmResults::Area` structs of them: integers, floats, raw pointers
+    // and SIMD vectors, all valid as zero bits.
     unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 }
 
