@@ -244,14 +244,25 @@ impl Abi<'_> {
         }
     }
 
-    /// A stack slot of `bytes` bytes (16-aligned) and its address.
+    /// A stack slot of `bytes` bytes, aligned as a `ValRaw` buffer must be
+    /// (16), and its address. Cranelift aligns a slot at most as the stack
+    /// pointer is: on s390x that is 8, so there the slot is 8 bytes larger
+    /// and its address rounded up.
     fn stack_buffer(&self, b: &mut FunctionBuilder, bytes: u32) -> Value {
+        let align = u32::from(self.ptr_size().align_of_val_raw());
+        let realign = self.isa.triple().architecture == target_lexicon::Architecture::S390x;
+        let size = bytes.max(self.slot_size()) + if realign { align - 8 } else { 0 };
         let slot = b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            bytes.max(self.slot_size()),
-            4,
+            size,
+            align.trailing_zeros() as u8,
         ));
-        b.ins().stack_addr(self.ptr(), slot, 0)
+        let addr = b.ins().stack_addr(self.ptr(), slot, 0);
+        if !realign {
+            return addr;
+        }
+        let bumped = b.ins().iadd_imm_u(addr, i64::from(align - 1));
+        b.ins().band_imm_s(bumped, -i64::from(align))
     }
 
     /// Creates the entry block for a function entered with `conv` and splits
