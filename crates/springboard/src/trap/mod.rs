@@ -124,12 +124,20 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Drops a value a host closure made (a panic payload, an error) inside a
-/// shim, where a panic cannot unwind: a panic of its destructor is caught,
-/// and that second panic's payload is leaked rather than dropped in turn.
+/// shim, where a panic cannot unwind: a panic of its destructor is caught
+/// and its payload dropped the same way, a few times over; a payload that
+/// still panics on drop after that is leaked rather than chased forever.
 fn drop_guarded<T>(value: T) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        core::mem::forget(again);
+    let Err(mut again) = catch_unwind(AssertUnwindSafe(move || drop(value))) else {
+        return;
+    };
+    for _ in 0..8 {
+        match catch_unwind(AssertUnwindSafe(move || drop(again))) {
+            Ok(()) => return,
+            Err(next) => again = next,
+        }
     }
+    core::mem::forget(again);
 }
 
 /// Sends `error` where `landing` says. Owns nothing when it jumps.
