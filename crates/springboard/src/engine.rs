@@ -201,9 +201,10 @@ impl Config {
     /// # Safety
     /// Every vmctx the engine's trampolines are given must hold the
     /// runtime's limits pointer at `bookkeeping.limits`, and the limits the
-    /// other offsets: a wasm body's context (entries), a wasm caller's
-    /// context (exits) and so the engine's [`caller_vmctx`](Self::caller_vmctx),
-    /// which must be given.
+    /// other offsets: a wasm body's context (entries) and a wasm caller's
+    /// context (exits) — including the engine's own caller context
+    /// ([`caller_vmctx`](Self::caller_vmctx)) if the host ever calls a
+    /// host function through its `wasm_call`, which then must be given.
     #[cfg(feature = "compiler")]
     pub unsafe fn bookkeeping(&mut self, bookkeeping: Bookkeeping) -> &mut Config {
         self.bookkeeping = Some(bookkeeping);

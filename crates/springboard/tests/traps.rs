@@ -357,6 +357,19 @@ fn a_direct_typed_call_of_a_host_function_returns_its_failure() {
     assert_eq!(typed.call(5).unwrap(), 5);
 }
 
+/// A host function `(i32) -> i32` that returns its argument, and fails
+/// with "refused {x}" for a negative one.
+fn refusing_negatives(engine: &Engine) -> Func {
+    Func::wrap(engine, |x: i32| -> Result<i32, String> {
+        if x < 0 {
+            Err(format!("refused {x}"))
+        } else {
+            Ok(x)
+        }
+    })
+    .unwrap()
+}
+
 /// What the runtime's own host function below reaches: its own generated
 /// code (a driver compiled apart from the engine) and a Springboard host
 /// function that fails.
@@ -401,14 +414,7 @@ unsafe extern "C" fn runtime_host(
 #[test]
 fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function() {
     let engine = Engine::default();
-    let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
-        if x < 0 {
-            Err(format!("refused {x}"))
-        } else {
-            Ok(x)
-        }
-    })
-    .unwrap();
+    let failing = refusing_negatives(&engine);
     let compiler = springboard_compiler::Compiler::host().unwrap();
     let state = Box::new(RuntimeState {
         driver: springboard_check::Driver::new(&compiler, failing.ty()).unwrap(),
@@ -475,14 +481,7 @@ fn a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath() {
     // `native_to_wasm`) whose body calls a failing import: the failure must
     // stop that body and reach the Springboard entry above the forwarder.
     let engine = Engine::default();
-    let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
-        if x < 0 {
-            Err(format!("refused {x}"))
-        } else {
-            Ok(x)
-        }
-    })
-    .unwrap();
+    let failing = refusing_negatives(&engine);
     let body = Body::new(&engine, &failing);
     // SAFETY: the body's native entry and context, alive with `body`.
     let (code, vmctx) = unsafe {
