@@ -4,6 +4,7 @@
 use crate::{Compiler, Error, Signature, ValType};
 use cranelift_codegen::isa;
 use cranelift_codegen::settings::{self, Configurable};
+use springboard_environ::format::{NativeConv, Target};
 use springboard_environ::{Bookkeeping, Isa, WasmConv};
 
 /// How hard Cranelift optimises.
@@ -86,9 +87,14 @@ impl CompilerBuilder {
         let isa_builder = match &self.target {
             None => cranelift_native::builder().map_err(|e| target_error("host", &e))?,
             // `isa::lookup_by_name` panics on a malformed triple: parse first.
+            // Some of Cranelift's ISA builders assert on variants they do
+            // not support (big-endian aarch64): refuse those first.
             Some(triple) => {
                 let parsed: target_lexicon::Triple =
                     triple.parse().map_err(|e| target_error(triple, &e))?;
+                if let Err(reason) = generates_for(&parsed) {
+                    return Err(target_error(triple, &reason));
+                }
                 isa::lookup(parsed).map_err(|e| target_error(triple, &e))?
             }
         };
@@ -142,19 +148,91 @@ impl CompilerBuilder {
     }
 }
 
-/// The object ISA of a Cranelift target, if Springboard writes objects for it.
-pub(crate) fn object_isa(triple: &target_lexicon::Triple) -> Option<Isa> {
-    use target_lexicon::Architecture as A;
+/// Whether Springboard generates code for `triple`, and if not, why: one of
+/// the four [`Isa`]s, 64-bit, in the byte order and float ABI its objects
+/// record.
+fn generates_for(triple: &target_lexicon::Triple) -> Result<Isa, String> {
+    use target_lexicon::{Architecture as A, PointerWidth, Riscv64Architecture as Rv};
+    let supported = "Springboard generates code for x86_64, aarch64 (little-endian), riscv64gc and s390x";
     let isa = match triple.architecture {
         A::X86_64 => Isa::X86_64,
         A::Aarch64(_) => Isa::Aarch64,
-        A::Riscv64(_) => Isa::Riscv64,
+        A::Riscv64(Rv::Riscv64 | Rv::Riscv64gc) => Isa::Riscv64,
+        A::Riscv64(_) => {
+            return Err(format!(
+                "{supported}: this riscv64 variant lacks the double-float ABI"
+            ));
+        }
         A::S390x => Isa::S390x,
-        _ => return None,
+        other => return Err(format!("{supported}, not {other}")),
     };
-    // Cranelift's aarch64 backend is little-endian only.
     let big = matches!(triple.endianness(), Ok(target_lexicon::Endianness::Big));
-    (big == isa.is_big_endian()).then_some(isa)
+    if big != isa.is_big_endian() {
+        return Err(format!("{supported}: not {}-endian {isa}", if big { "big" } else { "little" }));
+    }
+    if triple.pointer_width() != Ok(PointerWidth::U64) {
+        return Err(format!("{supported}, with 64-bit pointers only"));
+    }
+    Ok(isa)
+}
+
+/// Rust's `target_os` for a triple's operating system (Cranelift's
+/// `target-lexicon` spells some differently).
+fn rust_os(triple: &target_lexicon::Triple) -> String {
+    use target_lexicon::{Environment as Env, OperatingSystem as Os};
+    if matches!(triple.environment, Env::Android | Env::Androideabi) {
+        return "android".to_owned();
+    }
+    match triple.operating_system {
+        Os::Darwin(_) | Os::MacOSX(_) => "macos".to_owned(),
+        Os::IOS(_) => "ios".to_owned(),
+        Os::None_ | Os::Unknown => "none".to_owned(),
+        ref other => other.to_string(),
+    }
+}
+
+/// Rust's `target_env` for a triple's environment: the C library family, or
+/// empty.
+fn rust_env(triple: &target_lexicon::Triple) -> &'static str {
+    let env = triple.environment.to_string();
+    ["gnu", "musl", "msvc", "uclibc", "sgx", "ohos"]
+        .into_iter()
+        .find(|family| env.starts_with(family))
+        .unwrap_or("")
+}
+
+/// Everything an object records about the compiler's target.
+pub(crate) fn target(compiler: &Compiler) -> Result<Target, Error> {
+    let triple = compiler.isa().triple();
+    let unsupported = |reason: String| Error::Target {
+        triple: compiler.triple(),
+        reason,
+    };
+    let isa = generates_for(triple).map_err(unsupported)?;
+    let native_conv = match compiler.isa().default_call_conv() {
+        isa::CallConv::SystemV => NativeConv::SystemV,
+        isa::CallConv::WindowsFastcall => NativeConv::WindowsFastcall,
+        isa::CallConv::AppleAarch64 => NativeConv::AppleAarch64,
+        other => return Err(unsupported(format!("native convention {other}"))),
+    };
+    let mut features: Vec<String> = compiler
+        .isa()
+        .isa_flags()
+        .into_iter()
+        .filter(|flag| flag.as_bool() == Some(true))
+        .map(|flag| flag.name.to_owned())
+        .collect();
+    features.sort();
+    features.dedup();
+    Ok(Target {
+        isa,
+        os: rust_os(triple),
+        env: rust_env(triple).to_owned(),
+        native_conv,
+        wasm_conv: compiler.wasm_conv,
+        bookkeeping: compiler.bookkeeping,
+        features,
+    })
 }
 
 /// Refuses what this target's native convention cannot match with C,

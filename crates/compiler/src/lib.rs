@@ -146,6 +146,13 @@ impl Compiler {
         self.bookkeeping
     }
 
+    /// Everything an object of this compiler's code records about its
+    /// target (see [`Target`](springboard_environ::format::Target)), or an
+    /// error if Springboard writes no objects for it.
+    pub fn target(&self) -> Result<springboard_environ::format::Target, Error> {
+        isa::target(self)
+    }
+
     /// The target's pointer size in bytes.
     pub fn pointer_bytes(&self) -> u8 {
         self.isa.pointer_bytes()

@@ -6,14 +6,15 @@ use object::{
     BinaryFormat, Endianness, FileFlags, RelocationEncoding, RelocationFlags, RelocationKind,
     SectionKind, SymbolFlags, SymbolKind, SymbolScope, elf,
 };
-use springboard_environ::format::{self, Index, IndexEntry};
-use springboard_environ::{MIN_CODE_ALIGN, WasmConv};
+use springboard_environ::MIN_CODE_ALIGN;
+use springboard_environ::format::{self, Index, IndexEntry, Target};
 use std::collections::{HashMap, HashSet};
 
 /// Collects compiled code and writes it as one ELF relocatable object, in the
 /// layout `springboard_environ::format` documents: one global function
 /// symbol per entry, named by `format::symbol_name`, and an index section
-/// recording each symbol's kind and signature.
+/// recording the compiler's full target and each symbol's kind, signature,
+/// length, digest and relocations.
 ///
 /// A template trampoline's callee is left as the undefined symbol
 /// `format::callee_symbol_name`, for the linker or the loader to resolve,
@@ -22,10 +23,10 @@ use std::collections::{HashMap, HashSet};
 /// with nothing else).
 pub struct ObjectBuilder {
     object: write::Object<'static>,
-    wasm_conv: WasmConv,
+    target: Target,
     text: SectionId,
     entries: Vec<IndexEntry>,
-    seen: HashSet<IndexEntry>,
+    seen: HashSet<(CodeKind, Signature)>,
     callees: HashMap<Signature, SymbolId>,
     wasm_probes: HashMap<Signature, SymbolId>,
     /// Every defined symbol by name, for `add_stamp`.
@@ -35,10 +36,8 @@ pub struct ObjectBuilder {
 impl ObjectBuilder {
     /// An empty object for the target of `compiler`.
     pub fn new(compiler: &Compiler) -> Result<ObjectBuilder, Error> {
-        let isa = crate::isa::object_isa(compiler.isa().triple()).ok_or_else(|| Error::Target {
-            triple: compiler.triple(),
-            reason: "no ELF object support for this architecture".to_owned(),
-        })?;
+        let target = compiler.target()?;
+        let isa = target.isa;
         let endian = if isa.is_big_endian() {
             Endianness::Big
         } else {
@@ -55,7 +54,7 @@ impl ObjectBuilder {
         let text = object.section_id(StandardSection::Text);
         Ok(ObjectBuilder {
             object,
-            wasm_conv: compiler.wasm_conv(),
+            target,
             text,
             entries: Vec::new(),
             seen: HashSet::new(),
@@ -68,11 +67,13 @@ impl ObjectBuilder {
     /// Adds one piece of code (compiled by a compiler for this object's
     /// target). Adding the same kind and signature twice is an error.
     pub fn add(&mut self, code: &CompiledTrampoline) -> Result<(), Error> {
-        let entry = IndexEntry {
-            kind: code.kind,
-            signature: code.signature.clone(),
-        };
-        if !self.seen.insert(entry.clone()) {
+        let entry = IndexEntry::of(code).ok_or_else(|| {
+            Error::Object(format!(
+                "{} of {}: code too long or too many relocations",
+                code.kind, code.signature
+            ))
+        })?;
+        if !self.seen.insert((code.kind, code.signature.clone())) {
             return Err(Error::Object(format!(
                 "{} of {} added twice",
                 code.kind, code.signature
@@ -203,7 +204,7 @@ impl ObjectBuilder {
             SectionKind::Other,
         );
         let index_bytes = format::encode_index(&Index {
-            wasm_conv: self.wasm_conv,
+            target: self.target,
             entries: self.entries,
         })
         .ok_or_else(|| Error::Object("more than 2^32 entries".to_owned()))?;

@@ -22,6 +22,7 @@ mod code;
 pub mod format;
 mod kind;
 mod reloc;
+pub mod sha256;
 mod signature;
 
 pub use bookkeeping::Bookkeeping;

@@ -31,6 +31,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod features;
 mod memory;
 mod object;
 mod provider;

@@ -1,24 +1,32 @@
 //! Reading the ahead-of-time objects `springboard-compiler` writes.
 //!
-//! Everything in an object is untrusted until checked: its format, machine,
-//! byte order and pointer width must be the host's; its index section must
-//! decode exactly; a requested symbol must be a function inside `.text`; and
-//! its relocations must be exactly what the compiler emits for that kind (one
-//! absolute 64-bit relocation against the callee symbol for templates, none
-//! otherwise). Anything else is an [`ObjectError`], never a crash.
+//! Everything in an object is untrusted until checked. Its index section
+//! (the manifest, `springboard_environ::format`) must decode exactly and
+//! match its seal; the target it records must be this host's in every
+//! respect (architecture, OS, environment, native convention, byte order,
+//! pointer width, CPU features) and agree with the ELF header; and a
+//! requested piece of code must be a function symbol inside `.text` whose
+//! length, SHA-256 and relocations (type, target, offset, addend) are
+//! exactly those the index records for that kind and signature. So whatever
+//! the rest of the file says, the loader hands out only code the index
+//! describes, and the index's seal ([`ObjectFile::digest`]) identifies all
+//! of it. Anything else is an [`ObjectError`], never a crash.
 
 use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
 use object::{BinaryFormat, ObjectKind, SectionIndex};
-use springboard_environ::format::{self, IndexEntry, IndexError};
+use crate::features::host_lacks;
+use springboard_environ::format::{self, IndexEntry, IndexError, Target};
+use springboard_environ::sha256::Digest;
 use springboard_environ::{
-    CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature, WasmConv,
+    Bookkeeping, CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature,
+    WasmConv,
 };
 // Fx, not SipHash: loading is hashing-bound, and flooding attacks do not
 // apply — an object is code its loader will run, so it comes from a trusted
 // source; the checks here catch corruption and mismatches, not malice.
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// Why an object was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +53,30 @@ pub enum ObjectError {
         object: &'static str,
         /// The host's.
         host: &'static str,
+    },
+    /// An object whose index records a target this host is not.
+    #[error("object is for {object}, but this host is {host}: {}", differences.join(", "))]
+    WrongTarget {
+        /// The object's target.
+        object: String,
+        /// The host's platform.
+        host: String,
+        /// Each difference, `what: object's vs host's`.
+        differences: Vec<String>,
+    },
+    /// Code that may use an instruction-set extension this CPU lacks.
+    #[error("object's code may use `{0}`, which this CPU does not have")]
+    MissingFeature(String),
+    /// The ELF header and the index section disagree.
+    #[error("object's ELF header contradicts its index: {0}")]
+    Inconsistent(String),
+    /// The index's digest is not the one the runtime expects.
+    #[error("object's digest is {found}, not the expected {expected}")]
+    WrongDigest {
+        /// The object's, in hex.
+        found: String,
+        /// The expected one, in hex.
+        expected: String,
     },
     /// No `.springboard.index` section: not written by Springboard.
     #[error(
@@ -82,6 +114,17 @@ pub enum ObjectError {
         /// The runtime's.
         expected: WasmConv,
     },
+    /// An object whose trampolines record entry and exit state elsewhere
+    /// than the runtime's (or at all, or not at all).
+    #[error(
+        "the object's trampolines were compiled with bookkeeping {object:?}, the runtime's is {expected:?}"
+    )]
+    BookkeepingMismatch {
+        /// The object's.
+        object: Option<Bookkeeping>,
+        /// The runtime's.
+        expected: Option<Bookkeeping>,
+    },
     /// A relocation the compiler never emits.
     #[error("symbol `{symbol}` has an unsupported relocation: {problem}")]
     BadRelocation {
@@ -95,12 +138,12 @@ pub enum ObjectError {
 /// A parsed and checked object file.
 pub struct ObjectFile<'data> {
     file: File<'data>,
-    isa: Isa,
-    wasm_conv: WasmConv,
+    target: Target,
+    digest: Digest,
     index: Vec<IndexEntry>,
-    /// The index as a set, and symbols and `.text` relocations gathered once,
-    /// so that loading n entries is O(n log n), not O(n²).
-    index_set: FxHashSet<IndexEntry>,
+    /// The index by kind and signature, and symbols and `.text` relocations
+    /// gathered once, so that loading n entries is O(n log n), not O(n²).
+    by_key: FxHashMap<(CodeKind, Signature), usize>,
     symbols: FxHashMap<&'data str, Symbol>,
     text: Text<'data>,
 }
@@ -117,7 +160,6 @@ struct Symbol {
 struct Text<'data> {
     index: SectionIndex,
     address: u64,
-    align: u64,
     data: &'data [u8],
     relocations: Vec<(u64, object::read::Relocation)>,
 }
@@ -142,15 +184,14 @@ impl<'data> ObjectFile<'data> {
                 file.kind()
             )));
         }
-        let isa = Isa::from_elf_architecture(file.architecture());
         let host = Isa::host();
-        if isa.is_none() || isa != host {
+        let elf_isa = Isa::from_elf_architecture(file.architecture());
+        if elf_isa.is_none() || elf_isa != host {
             return Err(ObjectError::WrongMachine {
                 object: format!("{:?}", file.architecture()).to_lowercase(),
                 host: host.map_or("unsupported", Isa::name).to_owned(),
             });
         }
-        let isa = isa.expect("checked above");
         let host_layout = layout(
             cfg!(target_endian = "little"),
             cfg!(target_pointer_width = "64"),
@@ -162,17 +203,20 @@ impl<'data> ObjectFile<'data> {
                 host: host_layout,
             });
         }
-        let index = file
+        let index_bytes = file
             .section_by_name(format::INDEX_SECTION)
-            .ok_or(ObjectError::NoIndex)?;
+            .ok_or(ObjectError::NoIndex)?
+            .data()
+            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
         let format::Index {
-            wasm_conv,
+            target,
             entries: index,
-        } = format::decode_index(
-            index
-                .data()
-                .map_err(|e| ObjectError::Malformed(e.to_string()))?,
-        )?;
+        } = format::decode_index(index_bytes)?;
+        // The seal: the SHA-256 of everything else in the index.
+        let digest = index_bytes[index_bytes.len() - 32..]
+            .try_into()
+            .expect("a decoded index ends in its seal");
+        check_target(&file, &target)?;
         let malformed = |e: object::read::Error| ObjectError::Malformed(e.to_string());
         let section = file
             .section_by_name(format::TEXT_SECTION)
@@ -182,7 +226,6 @@ impl<'data> ObjectFile<'data> {
         let text = Text {
             index: section.index(),
             address: section.address(),
-            align: section.align(),
             data: section.data().map_err(malformed)?,
             relocations,
         };
@@ -201,13 +244,17 @@ impl<'data> ObjectFile<'data> {
                 },
             ))
         }));
-        let index_set = index.iter().cloned().collect();
+        let by_key = index
+            .iter()
+            .enumerate()
+            .map(|(at, e)| ((e.kind, e.signature.clone()), at))
+            .collect();
         Ok(ObjectFile {
             file,
-            isa,
-            wasm_conv,
+            target,
+            digest,
             index,
-            index_set,
+            by_key,
             symbols,
             text,
         })
@@ -218,17 +265,56 @@ impl<'data> ObjectFile<'data> {
         &self.index
     }
 
+    /// What the object's code was built for (checked against this host).
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The object's digest: the SHA-256 its index section is sealed with,
+    /// which covers the target and every byte, length and relocation of
+    /// every piece of code the object can load. A runtime that loads objects
+    /// from elsewhere pins it, or verifies a signature over it, to
+    /// authenticate them ([`expect_digest`](Self::expect_digest)).
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// Refuses the object unless its [`digest`](Self::digest) is `expected`.
+    pub fn expect_digest(&self, expected: &Digest) -> Result<(), ObjectError> {
+        if &self.digest != expected {
+            use springboard_environ::sha256::to_hex;
+            return Err(ObjectError::WrongDigest {
+                found: to_hex(&self.digest),
+                expected: to_hex(expected),
+            });
+        }
+        Ok(())
+    }
+
     /// The calling convention of the object's wasm-convention code.
     pub fn wasm_conv(&self) -> WasmConv {
-        self.wasm_conv
+        self.target.wasm_conv
     }
 
     /// Refuses the object unless its wasm-convention code uses `expected`,
     /// the convention of the runtime that will call it.
     pub fn expect_wasm_conv(&self, expected: WasmConv) -> Result<(), ObjectError> {
-        if self.wasm_conv != expected {
+        if self.target.wasm_conv != expected {
             return Err(ObjectError::WasmConvMismatch {
-                object: self.wasm_conv,
+                object: self.target.wasm_conv,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses the object unless its trampolines record entry and exit
+    /// state exactly where the runtime's `expected` says (or, for `None`,
+    /// not at all).
+    pub fn expect_bookkeeping(&self, expected: Option<Bookkeeping>) -> Result<(), ObjectError> {
+        if self.target.bookkeeping != expected {
+            return Err(ObjectError::BookkeepingMismatch {
+                object: self.target.bookkeeping,
                 expected,
             });
         }
@@ -241,27 +327,25 @@ impl<'data> ObjectFile<'data> {
         kind: CodeKind,
         signature: &Signature,
     ) -> Result<CompiledTrampoline, ObjectError> {
-        let entry = IndexEntry {
-            kind,
-            signature: signature.clone(),
-        };
-        if !self.index_set.contains(&entry) {
-            return Err(ObjectError::NotInIndex {
+        let entry = self
+            .by_key
+            .get(&(kind, signature.clone()))
+            .map(|&at| &self.index[at])
+            .ok_or_else(|| ObjectError::NotInIndex {
                 kind,
                 signature: signature.clone(),
-            });
-        }
+            })?;
         let name = entry.symbol_name();
-        let bad_symbol = |problem: &str| ObjectError::BadSymbol {
+        let bad_symbol = |problem: String| ObjectError::BadSymbol {
             symbol: name.clone(),
-            problem: problem.into(),
+            problem,
         };
         let symbol = *self
             .symbols
             .get(name.as_str())
-            .ok_or_else(|| bad_symbol("is missing"))?;
+            .ok_or_else(|| bad_symbol("is missing".into()))?;
         if !symbol.in_text_as_function {
-            return Err(bad_symbol("is not a function in .text"));
+            return Err(bad_symbol("is not a function in .text".into()));
         }
         let start = symbol.address.checked_sub(self.text.address);
         let range = start.and_then(|s| Some(s..s.checked_add(symbol.size)?));
@@ -273,27 +357,19 @@ impl<'data> ObjectFile<'data> {
                     .data
                     .get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?)
             })
-            .ok_or_else(|| bad_symbol("lies outside .text or is empty"))?;
+            .ok_or_else(|| bad_symbol("lies outside .text or is empty".into()))?;
         let range = range.expect("checked above");
-        let relocations = self.relocations(&name, signature, range)?;
-        let expected = usize::from(kind.is_template());
-        if relocations.len() != expected {
-            let problem = format!(
-                "{kind} needs {expected} callee relocation(s), found {}",
-                relocations.len()
-            );
-            return Err(ObjectError::BadRelocation {
-                symbol: name,
-                problem,
-            });
-        }
-        Ok(CompiledTrampoline {
+        let code = CompiledTrampoline {
             kind,
             signature: signature.clone(),
             code: code.to_vec(),
-            relocations,
-            align: u32::try_from(self.text.align).unwrap_or(16).clamp(1, 4096),
-        })
+            relocations: self.relocations(&name, signature, range)?,
+            align: entry.align,
+        };
+        match entry.mismatch(&code) {
+            None => Ok(code),
+            Some(problem) => Err(bad_symbol(problem)),
+        }
     }
 
     /// The relocations inside `range` of `.text`, each of which must be the
@@ -308,7 +384,7 @@ impl<'data> ObjectFile<'data> {
             symbol: name.to_owned(),
             problem,
         };
-        let expected_type = self.isa.abs8_relocation();
+        let expected_type = self.target.isa.abs8_relocation();
         // Built on the first relocation: most kinds have none.
         let mut callee = None;
         let mut out = Vec::new();
@@ -359,5 +435,48 @@ impl<'data> ObjectFile<'data> {
     fn symbol_name(&self, index: SymbolIndex) -> Option<String> {
         let symbol = self.file.symbol_by_index(index).ok()?;
         symbol.name().ok().map(str::to_owned)
+    }
+}
+
+/// Refuses an index whose target is not this host, or contradicts the ELF
+/// header it came with.
+fn check_target(file: &File<'_>, target: &Target) -> Result<(), ObjectError> {
+    let elf_flags = match file.flags() {
+        object::FileFlags::Elf { e_flags, .. } => e_flags.0,
+        _ => 0,
+    };
+    let header = [
+        (
+            "machine",
+            format!("{:?}", file.architecture()).to_lowercase(),
+            format!("{:?}", target.isa.elf_architecture()).to_lowercase(),
+        ),
+        (
+            "byte order",
+            (!file.is_little_endian()).to_string(),
+            target.is_big_endian().to_string(),
+        ),
+        (
+            "flags",
+            format!("{elf_flags:#x}"),
+            format!("{:#x}", target.isa.elf_flags()),
+        ),
+    ];
+    if let Some((what, elf, index)) = header.into_iter().find(|(_, elf, index)| elf != index) {
+        return Err(ObjectError::Inconsistent(format!(
+            "{what} `{elf}` in the header, `{index}` in the index"
+        )));
+    }
+    let differences = target.host_mismatches();
+    if !differences.is_empty() {
+        return Err(ObjectError::WrongTarget {
+            object: target.to_string(),
+            host: Target::host_platform(),
+            differences,
+        });
+    }
+    match target.features.iter().find(|f| host_lacks(f)) {
+        Some(missing) => Err(ObjectError::MissingFeature(missing.clone())),
+        None => Ok(()),
     }
 }

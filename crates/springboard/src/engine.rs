@@ -8,7 +8,6 @@ use crate::trap::RaiseHook;
 use crate::{Error, FuncRef, Val};
 use core::ffi::c_void;
 use core::ptr::NonNull;
-#[cfg(feature = "compiler")]
 use springboard_environ::Bookkeeping;
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
@@ -42,7 +41,6 @@ pub struct Config {
     caller: Option<CallerVmctx>,
     host_wasm_call: bool,
     raise: Option<RaiseHook>,
-    #[cfg(feature = "compiler")]
     bookkeeping: Option<Bookkeeping>,
 }
 
@@ -75,7 +73,6 @@ impl Default for Config {
             caller: None,
             host_wasm_call: true,
             raise: None,
-            #[cfg(feature = "compiler")]
             bookkeeping: None,
         }
     }
@@ -85,9 +82,9 @@ impl core::fmt::Debug for Config {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mut d = f.debug_struct("Config");
         #[cfg(feature = "compiler")]
-        d.field("opt_level", &self.opt_level)
-            .field("bookkeeping", &self.bookkeeping);
-        d.field("compilation", &self.compilation)
+        d.field("opt_level", &self.opt_level);
+        d.field("bookkeeping", &self.bookkeeping)
+            .field("compilation", &self.compilation)
             .field("wasm_conv", &self.wasm_conv)
             .field("host_wasm_call", &self.host_wasm_call)
             .field("type_indices", &self.type_indices.is_some())
@@ -194,9 +191,11 @@ impl Config {
         self
     }
 
-    /// Entry and exit bookkeeping in the compiled trampolines, for the
+    /// Entry and exit bookkeeping in the engine's trampolines, for the
     /// runtime's backtraces and trap unwinding (off by default): see
-    /// [`Bookkeeping`] and `CompilerBuilder::bookkeeping`.
+    /// [`Bookkeeping`] and `CompilerBuilder::bookkeeping`. The engine
+    /// compiles its trampolines with it, and loads only objects compiled
+    /// with the same ([`Engine::load_object`]).
     ///
     /// # Safety
     /// Every vmctx the engine's trampolines are given must hold the
@@ -205,7 +204,6 @@ impl Config {
     /// context (exits) — including the engine's own caller context
     /// ([`caller_vmctx`](Self::caller_vmctx)) if the host ever calls a
     /// host function through its `wasm_call`, which then must be given.
-    #[cfg(feature = "compiler")]
     pub unsafe fn bookkeeping(&mut self, bookkeeping: Bookkeeping) -> &mut Config {
         self.bookkeeping = Some(bookkeeping);
         self
@@ -233,6 +231,7 @@ pub struct Engine {
 struct EngineInner {
     id: u64,
     wasm_conv: WasmConv,
+    bookkeeping: Option<Bookkeeping>,
     host_wasm_call: bool,
     raise: Option<RaiseHook>,
     /// What `caller_vmctx` returns: the runtime's, or `own_caller`'s.
@@ -292,6 +291,7 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 id,
                 wasm_conv: config.wasm_conv,
+                bookkeeping: config.bookkeeping,
                 host_wasm_call: config.host_wasm_call,
                 raise: config.raise,
                 caller,
@@ -381,14 +381,33 @@ impl Engine {
     }
 
     /// Installs every trampoline of an object written by
-    /// `springboard-compiler` (after checking it: see
-    /// [`ObjectFile`](springboard_loader::ObjectFile)). Its types stay
-    /// registered, and its code mapped, for the engine's lifetime; slots a
-    /// type already has keep their code. Returns how many trampolines the
-    /// object held.
+    /// `springboard-compiler`, after checking it (see
+    /// [`ObjectFile`](springboard_loader::ObjectFile)): built for this host,
+    /// with the engine's wasm convention and bookkeeping, every piece of
+    /// code exactly as its index records. Its types stay registered, and its
+    /// code mapped, for the engine's lifetime; slots a type already has keep
+    /// their code. Returns how many trampolines the object held.
+    ///
+    /// An object from somewhere the runtime does not control must also be
+    /// authenticated: see [`load_object_with_digest`](Self::load_object_with_digest).
     pub fn load_object(&self, bytes: &[u8]) -> Result<usize, Error> {
+        self.install_object(ObjectFile::parse(bytes)?)
+    }
+
+    /// [`load_object`](Self::load_object), refusing the object unless its
+    /// digest ([`ObjectFile::digest`](springboard_loader::ObjectFile::digest),
+    /// which `springboard inspect` prints) is `digest`: pin the digests of
+    /// the objects the runtime trusts, or check a signature over the digest
+    /// before calling this.
+    pub fn load_object_with_digest(&self, bytes: &[u8], digest: &[u8; 32]) -> Result<usize, Error> {
         let object = ObjectFile::parse(bytes)?;
+        object.expect_digest(digest)?;
+        self.install_object(object)
+    }
+
+    fn install_object(&self, object: ObjectFile<'_>) -> Result<usize, Error> {
         object.expect_wasm_conv(self.inner.wasm_conv)?;
+        object.expect_bookkeeping(self.inner.bookkeeping)?;
         let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
         for entry in object.entries() {
             if let CodeKind::Trampoline(_) = entry.kind {
