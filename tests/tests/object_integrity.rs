@@ -8,8 +8,8 @@
 use object::read::elf::{FileHeader, SectionHeader};
 use springboard_check::CodeSet;
 use springboard_check::values::ValueGen;
-use springboard_compiler::{CodeKind, CompiledTrampoline, Compiler, ObjectBuilder, Signature};
 use springboard_compiler::{CallConv, ValType};
+use springboard_compiler::{CodeKind, CompiledTrampoline, Compiler, ObjectBuilder, Signature};
 use springboard_loader::{ObjectError, ObjectFile};
 use std::collections::HashMap;
 
@@ -235,7 +235,9 @@ fn other_os_and_abi_targets_are_refused_by_name() {
         let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::I64]).unwrap();
         let mut object = ObjectBuilder::new(&compiler).unwrap();
         let kind = CodeKind::Probe(CallConv::Native);
-        object.add(&compiler.compile_kind(kind, &sig).unwrap()).unwrap();
+        object
+            .add(&compiler.compile_kind(kind, &sig).unwrap())
+            .unwrap();
         let bytes = object.finish().unwrap();
         let target = compiler.target().unwrap();
         let same_platform = target.host_mismatches().is_empty();
@@ -257,9 +259,16 @@ fn other_os_and_abi_targets_are_refused_by_name() {
         }
     }
     println!("refused:\n  {}", refused.join("\n  "));
-    println!("skipped (no compiler for the triple):\n  {}", skipped.join("\n  "));
+    println!(
+        "skipped (no compiler for the triple):\n  {}",
+        skipped.join("\n  ")
+    );
     assert!(refused.len() >= 5, "{refused:#?}");
-    if cfg!(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")) {
+    if cfg!(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu"
+    )) {
         let windows = refused.iter().find(|r| r.contains("windows-msvc")).unwrap();
         assert!(
             windows.contains("operating system: `windows` vs `linux`")

@@ -1,7 +1,7 @@
 //! `springboard compile`.
 
 use crate::{compiler, read_module};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use springboard_compiler::{Error, ObjectBuilder, OptLevel, WasmConv};
 use std::path::Path;
@@ -14,6 +14,9 @@ struct Report {
     target: String,
     /// The wasm convention the object's code uses (recorded in it).
     wasm_conv: &'static str,
+    /// The object's SHA-256 digest (its index's seal), for a runtime to pin
+    /// (`Engine::load_object_with_digest`).
+    digest: String,
     signatures: usize,
     trampolines: usize,
     code_bytes: usize,
@@ -58,13 +61,14 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
         }
     }
     let compile_micros = started.elapsed().as_micros();
-    let bytes = object.finish()?;
-    std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    let (bytes, digest) = object.finish_with_digest()?;
+    crate::output::write_atomically(output, &bytes)?;
     let report = Report {
         file: path.display().to_string(),
         output: output.display().to_string(),
         target: compiler.triple(),
         wasm_conv: compiler.wasm_conv().name(),
+        digest: springboard_environ::sha256::to_hex(&digest),
         signatures: module.signatures.len(),
         trampolines,
         code_bytes,
@@ -88,6 +92,7 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
             report.object_bytes,
             report.compile_micros as f64 / 1000.0
         );
+        println!("digest (sha256) {}", report.digest);
     }
     Ok(true)
 }

@@ -4,6 +4,7 @@
 mod check;
 mod compile;
 mod inspect;
+mod output;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -100,6 +101,7 @@ fn parse_conv(s: &str) -> Result<WasmConv, String> {
 }
 
 fn main() -> ExitCode {
+    output::fail_writes_past_size_limits();
     let cli = Cli::parse();
     let (file, result) = match cli.command {
         Command::Inspect { file, json } => {

@@ -330,3 +330,88 @@ fn compile_targets_foreign_isas_and_says_what_it_leaves_out() {
         );
     }
 }
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `compile -o` writes whole or not at all: past a file-size limit, into a
+/// missing folder, or terminated at any moment, it leaves no temporary
+/// file, and the output is the old one or a complete new one.
+#[cfg(unix)]
+#[test]
+fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("atomic");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = dir.join("out.o");
+    std::fs::write(&output, b"the previous object").unwrap();
+    let module = root().join("tests/data/lz4-wasm-nodejs-0.9.2.wasm");
+    let compile = format!(
+        "exec '{}' compile '{}' -o '{}'",
+        env!("CARGO_BIN_EXE_springboard"),
+        module.display(),
+        output.display()
+    );
+
+    // A file-size limit of 1 or 2 KiB (`ulimit -f` counts 512-byte blocks
+    // in POSIX sh, 1 KiB in some shells): below the 5 KiB object.
+    let out = Command::new("sh")
+        .args(["-c", &format!("ulimit -f 2 && {compile}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
+    assert_eq!(listing(&dir), ["out.o"]);
+    assert_eq!(std::fs::read(&output).unwrap(), b"the previous object");
+
+    // A folder that does not exist.
+    let missing = dir.join("no/such/folder/out.o");
+    let out = springboard(&[
+        "compile",
+        "examples/showcase.wat",
+        "-o",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(listing(&dir), ["out.o"]);
+
+    // SIGTERM at moments spread over a whole run: each leaves the old
+    // output or a complete object, never a temporary file.
+    let quiet = |command: &mut Command| -> std::process::Child {
+        command.stdout(std::process::Stdio::null()).spawn().unwrap()
+    };
+    let whole = std::time::Instant::now();
+    assert!(
+        quiet(Command::new("sh").args(["-c", &compile]))
+            .wait()
+            .unwrap()
+            .success()
+    );
+    let run = whole.elapsed();
+    let (mut old, mut new) = (0, 0);
+    for step in 0..12u32 {
+        std::fs::write(&output, b"the previous object").unwrap();
+        let mut child = quiet(Command::new("sh").args(["-c", &compile]));
+        std::thread::sleep(run * step / 10);
+        // SAFETY: `kill` with a live child's pid and a valid signal.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait().unwrap();
+        assert_eq!(listing(&dir), ["out.o"], "after SIGTERM at step {step}");
+        let bytes = std::fs::read(&output).unwrap();
+        if bytes == b"the previous object" {
+            old += 1;
+        } else {
+            springboard_loader::ObjectFile::parse(&bytes).unwrap();
+            new += 1;
+        }
+    }
+    println!("terminated 12 runs: {old} left the old output, {new} a complete object");
+    assert!(old > 0 && new > 0, "{old} old, {new} new");
+}

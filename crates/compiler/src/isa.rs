@@ -153,7 +153,8 @@ impl CompilerBuilder {
 /// record.
 fn generates_for(triple: &target_lexicon::Triple) -> Result<Isa, String> {
     use target_lexicon::{Architecture as A, PointerWidth, Riscv64Architecture as Rv};
-    let supported = "Springboard generates code for x86_64, aarch64 (little-endian), riscv64gc and s390x";
+    let supported =
+        "Springboard generates code for x86_64, aarch64 (little-endian), riscv64gc and s390x";
     let isa = match triple.architecture {
         A::X86_64 => Isa::X86_64,
         A::Aarch64(_) => Isa::Aarch64,
@@ -168,7 +169,10 @@ fn generates_for(triple: &target_lexicon::Triple) -> Result<Isa, String> {
     };
     let big = matches!(triple.endianness(), Ok(target_lexicon::Endianness::Big));
     if big != isa.is_big_endian() {
-        return Err(format!("{supported}: not {}-endian {isa}", if big { "big" } else { "little" }));
+        return Err(format!(
+            "{supported}: not {}-endian {isa}",
+            if big { "big" } else { "little" }
+        ));
     }
     if triple.pointer_width() != Ok(PointerWidth::U64) {
         return Err(format!("{supported}, with 64-bit pointers only"));

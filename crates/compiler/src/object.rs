@@ -8,6 +8,7 @@ use object::{
 };
 use springboard_environ::MIN_CODE_ALIGN;
 use springboard_environ::format::{self, Index, IndexEntry, Target};
+use springboard_environ::sha256::Digest;
 use std::collections::{HashMap, HashSet};
 
 /// Collects compiled code and writes it as one ELF relocatable object, in the
@@ -189,7 +190,13 @@ impl ObjectBuilder {
     }
 
     /// The object file's bytes.
-    pub fn finish(mut self) -> Result<Vec<u8>, Error> {
+    pub fn finish(self) -> Result<Vec<u8>, Error> {
+        Ok(self.finish_with_digest()?.0)
+    }
+
+    /// The object file's bytes and its digest (the seal of its index, which
+    /// the loader's `ObjectFile::digest` returns), for a runtime to pin.
+    pub fn finish_with_digest(mut self) -> Result<(Vec<u8>, Digest), Error> {
         for (signature, &callee) in &self.callees {
             if let Some(&probe) = self.wasm_probes.get(signature) {
                 let probe = self.object.symbol(probe);
@@ -208,9 +215,14 @@ impl ObjectBuilder {
             entries: self.entries,
         })
         .ok_or_else(|| Error::Object("more than 2^32 entries".to_owned()))?;
+        let digest = index_bytes[index_bytes.len() - 32..]
+            .try_into()
+            .expect("an index ends in its 32-byte seal");
         self.object.set_section_data(index, index_bytes, 1);
-        self.object
+        let bytes = self
+            .object
             .write()
-            .map_err(|e| Error::Object(e.to_string()))
+            .map_err(|e| Error::Object(e.to_string()))?;
+        Ok((bytes, digest))
     }
 }

@@ -12,11 +12,11 @@
 //! describes, and the index's seal ([`ObjectFile::digest`]) identifies all
 //! of it. Anything else is an [`ObjectError`], never a crash.
 
+use crate::features::host_lacks;
 use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
 use object::{BinaryFormat, ObjectKind, SectionIndex};
-use crate::features::host_lacks;
 use springboard_environ::format::{self, IndexEntry, IndexError, Target};
 use springboard_environ::sha256::Digest;
 use springboard_environ::{

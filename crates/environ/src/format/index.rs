@@ -342,7 +342,10 @@ fn decode_target(r: &mut Reader<'_>) -> Result<Target, IndexError> {
     let isa = Isa::from_code(code).ok_or_else(|| bad("ISA", code))?;
     let big_endian = r.flag("byte order")?;
     if big_endian != isa.is_big_endian() {
-        return Err(bad("byte order", format!("big-endian={big_endian} for {isa}")));
+        return Err(bad(
+            "byte order",
+            format!("big-endian={big_endian} for {isa}"),
+        ));
     }
     let pointer_bytes = r.u8()?;
     if pointer_bytes != 8 {
@@ -420,7 +423,10 @@ mod tests {
                 features: vec!["has_lse".into(), "has_pauth".into()],
             },
             entries: vec![
-                code(CodeKind::Trampoline(TrampolineKind::ArrayToWasm), vec![reloc]),
+                code(
+                    CodeKind::Trampoline(TrampolineKind::ArrayToWasm),
+                    vec![reloc],
+                ),
                 code(CodeKind::Probe(CallConv::Native), vec![]),
             ],
         }

@@ -164,11 +164,7 @@ impl Target {
             &order(self.is_big_endian()),
             &order(cfg!(target_endian = "big")),
         );
-        differ(
-            "pointer width",
-            &(self.pointer_bytes() * 8),
-            &(usize::BITS),
-        );
+        differ("pointer width", &(self.pointer_bytes() * 8), &(usize::BITS));
         out
     }
 }
