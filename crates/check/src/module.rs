@@ -2,6 +2,7 @@
 //! signatures, how its functions use each, and which trampolines that takes.
 
 use springboard_environ::{Signature, SignatureError, TrampolineKind};
+use std::collections::HashMap;
 use wasmparser::{
     BinaryReaderError, CompositeInnerType, ConstExpr, ElementItems, ExternalKind, FuncType,
     Operator, Parser, Payload, TableInit, TypeRef, Validator, WasmFeatures,
@@ -63,6 +64,9 @@ impl ModuleInfo {
     pub fn parse(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
         Validator::new_with_features(WasmFeatures::all()).validate_all(wasm)?;
         let mut info = ModuleInfo::default();
+        // Each distinct type's index into `info.types`: a hash lookup per
+        // declared type keeps parsing linear in the number of types.
+        let mut interned: HashMap<FuncType, usize> = HashMap::new();
         // Module type index -> index into `info.types` (None: not a function type).
         let mut type_slots: Vec<Option<usize>> = Vec::new();
         // Function index -> index into `info.types`.
@@ -74,7 +78,7 @@ impl ModuleInfo {
                     for group in reader {
                         for sub in group?.into_types() {
                             let slot = match &sub.composite_type.inner {
-                                CompositeInnerType::Func(f) => Some(info.intern(f)),
+                                CompositeInnerType::Func(f) => Some(info.intern(&mut interned, f)),
                                 _ => None,
                             };
                             type_slots.push(slot);
@@ -147,18 +151,17 @@ impl ModuleInfo {
         Ok(info)
     }
 
-    fn intern(&mut self, f: &FuncType) -> usize {
-        if let Some(i) = self.types.iter().position(|t| t.func_type == *f) {
-            return i;
-        }
-        self.types.push(TypeUse {
-            func_type: f.clone(),
-            signature: Signature::from_wasm(f),
-            functions: 0,
-            imported: 0,
-            reachable: 0,
-        });
-        self.types.len() - 1
+    fn intern(&mut self, interned: &mut HashMap<FuncType, usize>, f: &FuncType) -> usize {
+        *interned.entry(f.clone()).or_insert_with(|| {
+            self.types.push(TypeUse {
+                func_type: f.clone(),
+                signature: Signature::from_wasm(f),
+                functions: 0,
+                imported: 0,
+                reachable: 0,
+            });
+            self.types.len() - 1
+        })
     }
 }
 
