@@ -14,6 +14,8 @@ use springboard_loader::{CodeItem, CodeMemory};
 use springboard_vm_abi::{
     VMArrayCallFunction, VMFuncRef, VMFunctionBody, VMOpaqueContext, VMTrampoline, ValRaw,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The convention a call enters its callee with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,8 +36,18 @@ impl Via {
 /// Calls code of one signature with any convention.
 pub struct Driver {
     signature: Signature,
-    entry: CodeMemory,
+    /// The mapped `entry` trampoline's address.
+    entry: usize,
     array_to_wasm: CompiledTrampoline,
+    stamps: Mutex<Stamps>,
+}
+
+/// `array_to_wasm` stamped for each wasm callee, and the memory the stamps
+/// and `entry` live in.
+struct Stamps {
+    /// Callee address to stamp address.
+    by_callee: HashMap<usize, usize>,
+    memory: Vec<Arc<CodeMemory>>,
 }
 
 /// Why a driver could not be made.
@@ -84,11 +96,34 @@ impl Driver {
         {
             return Err(DriverError::WrongCode(signature));
         }
-        Ok(Driver {
-            signature,
-            entry: CodeMemory::new(&[CodeItem::new(entry, None)])?,
+        let memory = CodeMemory::new(&[CodeItem::new(entry, None)])?;
+        let entry = memory.entry(0).expect("one item");
+        Ok(Driver::premapped(
             array_to_wasm,
-        })
+            entry,
+            HashMap::new(),
+            vec![Arc::new(memory)],
+        ))
+    }
+
+    /// A driver whose `entry` is mapped at `entry` and whose `array_to_wasm`
+    /// is already stamped at `stamps[callee]` for some callees, all inside
+    /// `memory`.
+    pub(crate) fn premapped(
+        array_to_wasm: CompiledTrampoline,
+        entry: NonNull<c_void>,
+        stamps: HashMap<usize, usize>,
+        memory: Vec<Arc<CodeMemory>>,
+    ) -> Driver {
+        Driver {
+            signature: array_to_wasm.signature.clone(),
+            entry: entry.as_ptr() as usize,
+            array_to_wasm,
+            stamps: Mutex::new(Stamps {
+                by_callee: stamps,
+                memory,
+            }),
+        }
     }
 
     /// The signature.
@@ -139,9 +174,8 @@ impl Driver {
                     );
                 }
                 Via::Wasm => {
-                    let stamp = CodeMemory::new(&[CodeItem::new(&self.array_to_wasm, Some(code))])?;
-                    let entry = stamp.entry(0).expect("one item");
-                    let f: VMArrayCallFunction = core::mem::transmute(entry.as_ptr());
+                    let f: VMArrayCallFunction =
+                        core::mem::transmute(self.stamp_for(code)?.as_ptr());
                     f(callee, caller, ptr, len);
                 }
             }
@@ -176,8 +210,26 @@ impl Driver {
         Ok(values)
     }
 
+    /// `array_to_wasm` stamped to call `callee`, mapped on first use. (A
+    /// stamp is kept for the driver's life: the addresses a driver calls
+    /// are few, and a mapping per call made checks syscall-bound.)
+    fn stamp_for(&self, callee: NonNull<c_void>) -> Result<NonNull<c_void>, DriverError> {
+        let mut stamps = self.stamps.lock().unwrap_or_else(PoisonError::into_inner);
+        let address = match stamps.by_callee.get(&(callee.as_ptr() as usize)) {
+            Some(&address) => address,
+            None => {
+                let stamp = CodeMemory::new(&[CodeItem::new(&self.array_to_wasm, Some(callee))])?;
+                let address = stamp.entry(0).expect("one item").as_ptr() as usize;
+                stamps.by_callee.insert(callee.as_ptr() as usize, address);
+                stamps.memory.push(Arc::new(stamp));
+                address
+            }
+        };
+        Ok(NonNull::new(address as *mut c_void).expect("a mapped address"))
+    }
+
     fn entry_address(&self) -> NonNull<c_void> {
-        self.entry.entry(0).expect("one item")
+        NonNull::new(self.entry as *mut c_void).expect("a mapped address")
     }
 }
 

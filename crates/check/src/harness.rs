@@ -30,6 +30,7 @@ use springboard_vm_abi::{
     VMNativeCallFunction, VMOpaqueContext, VMSharedSignatureIndex, ValRaw,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Every piece of code one signature needs for a full check: the six
 /// trampolines and the three probes.
@@ -95,7 +96,147 @@ impl CodeSet {
     /// Maps the set and runs every kind once with `args`, expecting the probes
     /// to see exactly `args` and every caller to get back exactly `results`.
     pub fn run(&self, args: &[ValRaw], results: &[ValRaw]) -> Result<(), CheckFailure> {
-        let sig = &self.signature;
+        self.map()?.run(args, results)
+    }
+
+    /// Maps the set, to [`run`](MappedSet::run) it many times.
+    pub fn map(&self) -> Result<MappedSet<'_>, CheckFailure> {
+        Ok(CodeSet::map_all(&[self])?.pop().expect("one set"))
+    }
+
+    /// Maps many sets at once, in two mappings in all: mapping and
+    /// unmapping is what checking many small signatures spends most on.
+    pub fn map_all<'a>(sets: &[&'a CodeSet]) -> Result<Vec<MappedSet<'a>>, CheckFailure> {
+        let t = CodeKind::Trampoline;
+        use TrampolineKind::*;
+        // Everything that needs no callee address, in one mapping.
+        const FIXED: [CodeKind; 7] = [
+            CodeKind::Trampoline(Entry),
+            CodeKind::Probe(CallConv::Wasm),
+            CodeKind::Probe(CallConv::Native),
+            CodeKind::Probe(CallConv::Array),
+            CodeKind::Trampoline(WasmToNative),
+            CodeKind::Trampoline(WasmToArray),
+            CodeKind::Trampoline(NativeToArray),
+        ];
+        let items: Vec<_> = sets
+            .iter()
+            .flat_map(|set| FIXED.iter().map(|&k| CodeItem::new(set.code(k), None)))
+            .collect();
+        let fixed = Arc::new(CodeMemory::new(&items).map_err(CheckFailure::load)?);
+        let addr = |set: usize, k: CodeKind| {
+            let index = FIXED.iter().position(|&f| f == k).expect("listed");
+            fixed.entry(set * FIXED.len() + index).expect("mapped")
+        };
+        // Then the templates, stamped for their callees: `native_to_wasm`
+        // for the wasm probe, and the driver's `array_to_wasm` for each wasm
+        // callee it is given.
+        let wasm_callees = [
+            CodeKind::Probe(CallConv::Wasm),
+            t(WasmToNative),
+            t(WasmToArray),
+        ];
+        let stamps_per_set = 1 + wasm_callees.len();
+        let stamp_items: Vec<_> = sets
+            .iter()
+            .enumerate()
+            .flat_map(|(i, set)| {
+                let native_to_wasm =
+                    CodeItem::new(set.code(t(NativeToWasm)), Some(addr(i, wasm_callees[0])));
+                let array_to_wasm = wasm_callees
+                    .iter()
+                    .map(move |&k| CodeItem::new(set.code(t(ArrayToWasm)), Some(addr(i, k))));
+                [native_to_wasm].into_iter().chain(array_to_wasm)
+            })
+            .collect();
+        let stamped = Arc::new(CodeMemory::new(&stamp_items).map_err(CheckFailure::load)?);
+        let stamp = |set: usize, n: usize| stamped.entry(set * stamps_per_set + n).expect("mapped");
+        let mapped = sets.iter().enumerate().map(|(i, set)| {
+            let driver = Driver::premapped(
+                set.code(t(ArrayToWasm)).clone(),
+                addr(i, t(Entry)),
+                wasm_callees
+                    .iter()
+                    .enumerate()
+                    .map(|(n, &k)| {
+                        (
+                            addr(i, k).as_ptr() as usize,
+                            stamp(i, 1 + n).as_ptr() as usize,
+                        )
+                    })
+                    .collect(),
+                vec![Arc::clone(&fixed), Arc::clone(&stamped)],
+            );
+            let host_ctx = HostContext::new(
+                addr(i, CodeKind::Probe(CallConv::Native)),
+                addr(i, CodeKind::Probe(CallConv::Array)),
+            );
+            let null = core::ptr::null_mut();
+            let (ctx, target) = (host_ctx.ptr(), host_ctx.target());
+            let wasm_probe = addr(i, wasm_callees[0]);
+            let routes: [Route; 6] = [
+                (ArrayToWasm, Via::Wasm, wasm_probe, [null, null]),
+                (
+                    Entry,
+                    Via::Native,
+                    addr(i, CodeKind::Probe(CallConv::Native)),
+                    [null, null],
+                ),
+                (NativeToWasm, Via::Native, stamp(i, 0), [null, null]),
+                (
+                    NativeToArray,
+                    Via::Native,
+                    addr(i, t(NativeToArray)),
+                    [ctx, target],
+                ),
+                (
+                    WasmToNative,
+                    Via::Wasm,
+                    addr(i, t(WasmToNative)),
+                    [ctx, target],
+                ),
+                (
+                    WasmToArray,
+                    Via::Wasm,
+                    addr(i, t(WasmToArray)),
+                    [ctx, target],
+                ),
+            ];
+            MappedSet {
+                signature: &set.signature,
+                driver,
+                routes,
+                _host_ctx: host_ctx,
+            }
+        });
+        Ok(mapped.collect())
+    }
+}
+
+/// What each kind is entered with (code, callee vmctx), and the callee
+/// vmctx its callee must see: the host kinds forward the target's own
+/// context from the host context's funcref, never the host context itself.
+type Route = (
+    TrampolineKind,
+    Via,
+    NonNull<c_void>,
+    [*mut VMOpaqueContext; 2],
+);
+
+/// A [`CodeSet`] mapped once and run as often as wanted.
+pub struct MappedSet<'a> {
+    signature: &'a Signature,
+    driver: Driver,
+    /// Into memory the driver keeps mapped.
+    routes: [Route; 6],
+    _host_ctx: HostContext,
+}
+
+impl MappedSet<'_> {
+    /// Runs every kind once with `args`, expecting the probes to see exactly
+    /// `args` and every caller to get back exactly `results`.
+    pub fn run(&self, args: &[ValRaw], results: &[ValRaw]) -> Result<(), CheckFailure> {
+        let sig = self.signature;
         if args.len() != sig.params().len() || results.len() != sig.results().len() {
             return Err(CheckFailure::Arity {
                 signature: sig.clone(),
@@ -103,87 +244,14 @@ impl CodeSet {
                 results: results.len(),
             });
         }
-        let t = CodeKind::Trampoline;
-        use TrampolineKind::*;
-        let driver = Driver::from_code(self.code(t(Entry)), self.code(t(ArrayToWasm)).clone())
-            .map_err(CheckFailure::driver)?;
-        // Everything that needs no callee address, in one mapping.
-        let fixed = [
-            CodeKind::Probe(CallConv::Wasm),
-            CodeKind::Probe(CallConv::Native),
-            CodeKind::Probe(CallConv::Array),
-            t(WasmToNative),
-            t(WasmToArray),
-            t(NativeToArray),
-        ];
-        let items: Vec<_> = fixed
-            .iter()
-            .map(|&k| CodeItem::new(self.code(k), None))
-            .collect();
-        let fixed_memory = CodeMemory::new(&items).map_err(CheckFailure::load)?;
-        let addr = |k: CodeKind| {
-            let index = fixed.iter().position(|&f| f == k).expect("listed");
-            fixed_memory.entry(index).expect("mapped")
-        };
-        let wasm_probe = addr(CodeKind::Probe(CallConv::Wasm));
-        // The one template the driver does not stamp itself.
-        let native_to_wasm =
-            CodeMemory::new(&[CodeItem::new(self.code(t(NativeToWasm)), Some(wasm_probe))])
-                .map_err(CheckFailure::load)?;
-        let host_ctx = HostContext::new(
-            addr(CodeKind::Probe(CallConv::Native)),
-            addr(CodeKind::Probe(CallConv::Array)),
-        );
-        let null = core::ptr::null_mut();
-        let (ctx, target) = (host_ctx.ptr(), host_ctx.target());
-        // What each kind is entered with (code, callee vmctx), and the callee
-        // vmctx its callee must see: the host kinds forward the target's
-        // own context from the host context's funcref, never the host
-        // context itself.
-        type Route = (
-            TrampolineKind,
-            Via,
-            NonNull<c_void>,
-            [*mut VMOpaqueContext; 2],
-        );
-        let routes: [Route; 6] = [
-            (ArrayToWasm, Via::Wasm, wasm_probe, [null, null]),
-            (
-                Entry,
-                Via::Native,
-                addr(CodeKind::Probe(CallConv::Native)),
-                [null, null],
-            ),
-            (
-                NativeToWasm,
-                Via::Native,
-                native_to_wasm.entry(0).expect("mapped"),
-                [null, null],
-            ),
-            (
-                NativeToArray,
-                Via::Native,
-                addr(t(NativeToArray)),
-                [ctx, target],
-            ),
-            (
-                WasmToNative,
-                Via::Wasm,
-                addr(t(WasmToNative)),
-                [ctx, target],
-            ),
-            (WasmToArray, Via::Wasm, addr(t(WasmToArray)), [ctx, target]),
-        ];
-        for (kind, via, code, vmctx) in routes {
-            self.run_one(&driver, kind, via, code, vmctx, args, results)?;
+        for (kind, via, code, vmctx) in self.routes {
+            self.run_one(kind, via, code, vmctx, args, results)?;
         }
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_one(
         &self,
-        driver: &Driver,
         kind: TrampolineKind,
         via: Via,
         code: NonNull<c_void>,
@@ -191,7 +259,8 @@ impl CodeSet {
         args: &[ValRaw],
         results: &[ValRaw],
     ) -> Result<(), CheckFailure> {
-        let sig = &self.signature;
+        let sig = self.signature;
+        let driver = &self.driver;
         let p = sig.params().len();
         // The probe's record: [callee vmctx, args..., results to return...].
         // Every byte a reader must not look at is poisoned, in what the

@@ -17,4 +17,4 @@ pub mod module;
 pub mod values;
 
 pub use driver::{Driver, DriverError, Via};
-pub use harness::{CheckFailure, CodeSet};
+pub use harness::{CheckFailure, CodeSet, MappedSet};

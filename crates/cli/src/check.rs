@@ -7,9 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use springboard::vm::ValRaw;
 use springboard::{Config, Engine, Error, Func, Signature, Val, ValType, WasmConv};
-use springboard_check::CodeSet;
 use springboard_check::values::{ValueGen, edge_values};
-use springboard_compiler::{Compiler, OptLevel, TrampolineKind};
+use springboard_check::{CodeSet, MappedSet};
+use springboard_compiler::{OptLevel, TrampolineKind};
 use springboard_environ::MAX_PARAMS;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,9 +28,20 @@ struct Report {
     calls: usize,
     values: usize,
     refusals: usize,
+    /// Cross-type refusals there are to check: every signature called as
+    /// every other. Up to [`EXHAUSTIVE_REFUSALS`] all are checked; beyond,
+    /// a seeded sample of about that many.
+    cross_type_pairs: u64,
+    /// Whether `refusals` is such a sample.
+    refusals_sampled: bool,
     failures: usize,
     millis: u128,
 }
+
+/// Up to this many cross-type pairs, every signature is refused as every
+/// other; beyond, each as a seeded sample of about `EXHAUSTIVE_REFUSALS / n`
+/// others (at least one), keeping `check` linear in the number of types.
+const EXHAUSTIVE_REFUSALS: u64 = 250_000;
 
 #[derive(Serialize)]
 struct SignatureReport {
@@ -66,9 +77,12 @@ pub(crate) fn run(
         );
         bar
     };
-    let mut reports = Vec::with_capacity(module.signatures.len());
-    for (i, (sig, ty)) in module.signatures.iter().zip(&module.info.types).enumerate() {
-        bar.set_message(short(&sig.to_string(), 40));
+    let n = module.signatures.len() as u64;
+    let cross_type_pairs = n * n.saturating_sub(1);
+    let refusals_sampled = cross_type_pairs > EXHAUSTIVE_REFUSALS;
+    let sample = (EXHAUSTIVE_REFUSALS / n.max(1)).max(1) as usize;
+    let check_one = |i: usize, set: Result<&MappedSet<'_>, String>| {
+        let (sig, ty) = (&module.signatures[i], &module.info.types[i]);
         let mut report = SignatureReport {
             signature: sig.to_string(),
             needed: ty
@@ -82,12 +96,47 @@ pub(crate) fn run(
             failure: None,
         };
         let mut values = ValueGen::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let outcome = round_trips(&compiler, sig, &mut values, rounds, &mut report)
-            .and_then(|()| refusals(&engine, sig, &module.signatures, &mut report));
+        let others: Vec<&Signature> = if refusals_sampled {
+            (0..sample)
+                .map(|_| {
+                    // Any index but `i`, uniformly.
+                    let pick = values.next_u64() % (n - 1);
+                    &module.signatures[(i + 1 + pick as usize) % n as usize]
+                })
+                .collect()
+        } else {
+            module.signatures.iter().filter(|s| *s != sig).collect()
+        };
+        let outcome = set
+            .and_then(|set| round_trips(set, sig, &mut values, rounds, &mut report))
+            .and_then(|()| refusals(&engine, sig, &others, &mut report));
         report.failure = outcome.err();
-        reports.push(report);
         bar.inc(1);
-    }
+        report
+    };
+    // Compiled and mapped a chunk at a time: one mapping per chunk, not
+    // several per signature, keeps a check of 100,000 types from spending
+    // its time in the kernel.
+    let check_chunk = |chunk: std::ops::Range<usize>| {
+        let sets: Vec<Result<CodeSet, String>> = chunk
+            .clone()
+            .map(|i| CodeSet::compile(&compiler, &module.signatures[i]).map_err(|e| e.to_string()))
+            .collect();
+        let compiled: Vec<&CodeSet> = sets.iter().filter_map(|s| s.as_ref().ok()).collect();
+        let mapped = CodeSet::map_all(&compiled).map_err(|e| e.to_string());
+        let mut mapped_sets = mapped.as_ref().ok().into_iter().flatten();
+        chunk
+            .zip(&sets)
+            .map(|(i, set)| {
+                let set = match (set, &mapped) {
+                    (Err(e), _) | (Ok(_), Err(e)) => Err(e.clone()),
+                    (Ok(_), Ok(_)) => Ok(mapped_sets.next().expect("one per compiled set")),
+                };
+                check_one(i, set)
+            })
+            .collect::<Vec<_>>()
+    };
+    let reports = in_parallel(module.signatures.len(), 64, check_chunk);
     bar.finish_and_clear();
     let failures = reports.iter().filter(|r| r.failure.is_some()).count();
     let report = Report {
@@ -99,6 +148,8 @@ pub(crate) fn run(
         calls: reports.iter().map(|r| r.calls).sum(),
         values: reports.iter().map(|r| r.values).sum(),
         refusals: reports.iter().map(|r| r.refusals).sum(),
+        cross_type_pairs,
+        refusals_sampled,
         failures,
         millis: started.elapsed().as_millis(),
         signatures: reports,
@@ -141,8 +192,16 @@ fn print_summary(report: &Report) {
     } else {
         "FAILED"
     };
+    let sampled = if report.refusals_sampled {
+        format!(
+            " (a seeded sample: {} cross-type pairs in all)",
+            report.cross_type_pairs
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "check {verdict}: {} trampolines ({} kinds x {} signatures), {} calls, {} values bit-exact, {} mismatches refused, {} failures, {} ms",
+        "check {verdict}: {} trampolines ({} kinds x {} signatures), {} calls, {} values bit-exact, {} mismatches refused{sampled}, {} failures, {} ms",
         report.trampolines,
         TrampolineKind::ALL.len(),
         report.signatures.len(),
@@ -157,13 +216,12 @@ fn print_summary(report: &Report) {
 /// Edge-value rounds (every edge value of every type reaches every
 /// position), then `rounds` random rounds, through every kind.
 fn round_trips(
-    compiler: &Compiler,
+    set: &MappedSet<'_>,
     sig: &Signature,
     values: &mut ValueGen,
     rounds: u32,
     report: &mut SignatureReport,
 ) -> Result<(), String> {
-    let set = CodeSet::compile(compiler, sig).map_err(|e| e.to_string())?;
     let edge = |tys: &[ValType], round: usize| -> Vec<ValRaw> {
         tys.iter()
             .enumerate()
@@ -204,13 +262,46 @@ fn mutated(sig: &Signature) -> Signature {
     Signature::new(&params, sig.results()).expect("within limits")
 }
 
-/// A host function of `sig` must be refused at `call_indirect` sites of every
-/// other type (nothing runs), by the Rust check and by the compiled stub, and
-/// accepted at its own.
+/// `f` on chunks of `0..n` of at most `chunk` indices, on every core; the
+/// results of all chunks in order.
+fn in_parallel<T: Send>(
+    n: usize,
+    chunk: usize,
+    f: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
+) -> Vec<T> {
+    let workers = std::thread::available_parallelism().map_or(1, |w| w.get());
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.min(n.div_ceil(chunk)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let start = next.fetch_add(chunk, Ordering::Relaxed);
+                        if start >= n {
+                            return mine;
+                        }
+                        mine.push((start, f(start..n.min(start + chunk))));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(start, _)| *start);
+    done.into_iter().flat_map(|(_, t)| t).collect()
+}
+
+/// A host function of `sig` must be refused at `call_indirect` sites of
+/// each of `others` and of one more type made from it (nothing runs), by
+/// the Rust check and by the compiled stub, and accepted at its own.
 fn refusals(
     engine: &Engine,
     sig: &Signature,
-    all: &[Signature],
+    others: &[&Signature],
     report: &mut SignatureReport,
 ) -> Result<(), String> {
     let calls = Arc::new(AtomicUsize::new(0));
@@ -222,13 +313,9 @@ fn refusals(
     .map_err(|e| e.to_string())?;
     let stub = engine.signature_check_stub().map_err(|e| e.to_string())?;
     let defaults = |tys: &[ValType]| tys.iter().map(|&t| Val::default_for(t)).collect::<Vec<_>>();
-    let others = all
-        .iter()
-        .filter(|s| *s != sig)
-        .cloned()
-        .chain([mutated(sig)]);
-    for other in others {
-        let expected = engine.register(&other).map_err(|e| e.to_string())?;
+    let mutated = mutated(sig);
+    for other in others.iter().copied().chain([&mutated]) {
+        let expected = engine.register(other).map_err(|e| e.to_string())?;
         let mut results = defaults(other.results());
         // SAFETY: `func` is a live funcref of this engine.
         let outcome = unsafe {
