@@ -415,3 +415,41 @@ fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
     println!("terminated 12 runs: {old} left the old output, {new} a complete object");
     assert!(old > 0 && new > 0, "{old} old, {new} new");
 }
+
+/// A module of `n` distinct function types (parameters spell `i + 1` in
+/// base 4 over the four number types).
+fn many_types(n: usize) -> String {
+    let mut text = String::from("(module\n");
+    for i in 0..n {
+        let mut params = Vec::new();
+        let mut k = i + 1;
+        while k > 0 {
+            params.push(["i32", "i64", "f32", "f64"][k % 4]);
+            k /= 4;
+        }
+        text += &format!("  (type (func (param {}) (result i32)))\n", params.join(" "));
+    }
+    text + ")\n"
+}
+
+/// Beyond 250,000 cross-type pairs `check` refuses each signature as a
+/// seeded sample of others, and says so; below, as every other.
+#[test]
+fn check_samples_cross_type_refusals_of_many_types_and_says_so() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for (n, sampled) in [(40, false), (600, true)] {
+        let path = dir.join(format!("types-{n}.wat"));
+        std::fs::write(&path, many_types(n)).unwrap();
+        let out = springboard(&["check", path.to_str().unwrap(), "--json", "--rounds", "1"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let pairs = (n * (n - 1)) as u64;
+        assert_eq!(report["cross_type_pairs"], pairs);
+        assert_eq!(report["refusals_sampled"], sampled);
+        // Each signature: the sampled (or every) other type, and one more
+        // made from it.
+        let per_signature = if sampled { 250_000 / n } else { n - 1 } + 1;
+        assert_eq!(report["refusals"], n * per_signature);
+        assert_eq!(report["failures"], 0);
+    }
+}
