@@ -427,7 +427,10 @@ fn many_types(n: usize) -> String {
             params.push(["i32", "i64", "f32", "f64"][k % 4]);
             k /= 4;
         }
-        text += &format!("  (type (func (param {}) (result i32)))\n", params.join(" "));
+        text += &format!(
+            "  (type (func (param {}) (result i32)))\n",
+            params.join(" ")
+        );
     }
     text + ")\n"
 }

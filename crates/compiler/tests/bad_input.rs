@@ -94,6 +94,74 @@ fn targets_the_build_lacks_or_that_do_not_exist_are_errors() {
     }
 }
 
+/// Every triple rustc knows, and variants Cranelift's ISA builders assert
+/// on: a compiler and an object, or a target error naming the triple —
+/// never a panic.
+#[test]
+fn no_target_triple_panics() {
+    let mut triples: Vec<String> = [
+        "aarch64_be-unknown-linux-gnu",
+        "aarch64_be-unknown-none-softfloat",
+        "x86_64-unknown-linux-gnux32",
+        "riscv64imac-unknown-none-elf",
+        "riscv64gc-unknown-linux-gnu",
+        "s390x-unknown-linux-gnu",
+        "pulley64-unknown-none",
+        "pulley32be-unknown-none",
+        "arm64_32-apple-watchos",
+        "x86_64h-apple-darwin",
+        "x86_64",
+        "aarch64",
+        "",
+        "-",
+        "x86_64-unknown-linux-gnu-extra-parts",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // rustc's own list, where rustc runs (it does wherever cargo tests).
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    match std::process::Command::new(rustc)
+        .args(["--print", "target-list"])
+        .output()
+    {
+        Ok(out) if out.status.success() => triples.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned),
+        ),
+        _ => println!("skipped rustc's target list: rustc did not run"),
+    }
+    let (mut built, mut refused) = (Vec::new(), 0);
+    for triple in &triples {
+        let outcome = std::panic::catch_unwind(|| {
+            let compiler = Compiler::builder().target(triple).build()?;
+            let mut object = ObjectBuilder::new(&compiler)?;
+            object.add(&compiler.compile_signature_check()?)?;
+            object.finish()
+        });
+        match outcome {
+            Ok(Ok(_)) => built.push(triple.as_str()),
+            Ok(Err(Error::Target { triple: t, reason })) => {
+                assert_eq!(&t, triple);
+                assert!(!reason.is_empty());
+                refused += 1;
+            }
+            Ok(Err(other)) => panic!("{triple}: expected a target error, got {other:?}"),
+            Err(_) => panic!("{triple}: panicked"),
+        }
+    }
+    println!(
+        "{} triples: {} built objects, {refused} refused",
+        triples.len(),
+        built.len()
+    );
+    if cfg!(feature = "all-targets") {
+        assert!(built.contains(&"aarch64-unknown-linux-gnu"), "{built:?}");
+        assert!(built.contains(&"s390x-unknown-linux-gnu"), "{built:?}");
+    }
+    assert!(!built.contains(&"aarch64_be-unknown-linux-gnu"));
+}
+
 #[test]
 fn duplicate_object_entries_are_refused() {
     let compiler = Compiler::host().unwrap();
