@@ -12,8 +12,9 @@ use springboard_vm_abi::ValRaw;
 use std::sync::OnceLock;
 
 /// The names of the targets, as in `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 4] = [
+pub const TARGETS: [&str; 5] = [
     "signature_check",
+    "signature_model",
     "trampoline_roundtrip",
     "registry_model",
     "object_loader",
@@ -23,6 +24,9 @@ pub const TARGETS: [&str; 4] = [
 pub fn run(name: &str, data: &[u8]) {
     match name {
         "signature_check" => signature_check(data),
+        "signature_model" => {
+            signature_model(data);
+        }
         "trampoline_roundtrip" => trampoline_roundtrip(data),
         "registry_model" => registry_model(data),
         "object_loader" => object_loader(data),
@@ -152,6 +156,155 @@ fn try_signature_check(u: &mut Unstructured) -> Result<()> {
         assert_eq!(code, want, "compiled check of {a_sig} as {b_sig}");
     }
     Ok(())
+}
+
+/// The live functions and types `signature_model` checks against each
+/// other, across three engines: made once, then changed a little per input.
+struct ModelPool {
+    engines: [Engine; 3],
+    /// (engine, signature, function) — a host function of that type.
+    funcs: Vec<(usize, Signature, Func)>,
+    /// (engine, signature, type handle).
+    types: Vec<(usize, Signature, SharedSignature)>,
+    stubs: [springboard::SignatureCheckFn; 3],
+}
+
+/// Signatures that differ little: in one type, one position, one result.
+fn model_signatures() -> Vec<Signature> {
+    use ValType::*;
+    let sig = |p: &[ValType], r: &[ValType]| Signature::new(p, r).expect("within limits");
+    vec![
+        sig(&[], &[]),
+        sig(&[I32], &[]),
+        sig(&[I64], &[]),
+        sig(&[], &[I32]),
+        sig(&[I32], &[I32]),
+        sig(&[I32, I64], &[F32]),
+        sig(&[I64, I32], &[F32]),
+        sig(&[F32, F64, V128], &[FuncRef, ExternRef]),
+        sig(&[F64, F32, V128], &[FuncRef, ExternRef]),
+        sig(&[FuncRef], &[ExternRef]),
+        sig(&[ExternRef], &[FuncRef]),
+        sig(&[I32; 17], &[I64; 3]),
+    ]
+}
+
+fn model_pool() -> &'static std::sync::Mutex<ModelPool> {
+    static POOL: OnceLock<std::sync::Mutex<ModelPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let engines = [Engine::default(), Engine::default(), Engine::default()];
+        let stubs = [0, 1, 2].map(|e| engines[e].signature_check_stub().expect("compiles"));
+        let mut pool = ModelPool {
+            engines,
+            funcs: Vec::new(),
+            types: Vec::new(),
+            stubs,
+        };
+        for engine in 0..3 {
+            for sig in model_signatures() {
+                let func = model_func(&pool.engines[engine], &sig);
+                let ty = pool.engines[engine].register(&sig).expect("supported");
+                pool.funcs.push((engine, sig.clone(), func));
+                pool.types.push((engine, sig, ty));
+            }
+        }
+        std::sync::Mutex::new(pool)
+    })
+}
+
+/// A host function of `sig` that must never run: the model calls nothing.
+fn model_func(engine: &Engine, sig: &Signature) -> Func {
+    Func::new(engine, sig, |_: &[Val], _: &mut [Val]| {
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .expect("supported signature")
+}
+
+/// Checks made by `signature_model` in this process, and how many accepted.
+pub static MODEL_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static MODEL_ACCEPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Signature checks against a model, many per input and nothing built per
+/// input but the occasional new type: each 3-byte op checks function slot
+/// `a` (or null) against type slot `b` in engine `c` — with the engine's
+/// `check_funcref` and its compiled stub — or, for a few op codes, replaces
+/// a slot with a fresh function or type of a signature read from the input
+/// (dropping the old one, so indices are freed and reused). The model: the
+/// Rust check accepts iff the funcref is not null, the function, the type
+/// and the call are of one engine, and the signatures are structurally
+/// equal; the stub, which sees only indices, iff the function and the type
+/// are of one engine and equal. Any other answer panics (a false accept or
+/// a false reject). Returns the number of checks made.
+pub fn signature_model(data: &[u8]) -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut pool = model_pool()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pool = &mut *pool;
+    let mut u = Unstructured::new(data);
+    let (mut checks, mut accepts) = (0u64, 0u64);
+    // `bytes`, not `arbitrary`: it fails at the end of the input, where
+    // `arbitrary` yields zeros for ever.
+    while let Ok(&[a, b, c]) = u.bytes(3) {
+        match c {
+            0xfc..=0xfd => {
+                let Ok(sig) = signature(&mut u, 8) else { break };
+                let engine = usize::from(a) % 3;
+                let slot = usize::from(b) % pool.funcs.len();
+                pool.funcs[slot] = (engine, sig.clone(), model_func(&pool.engines[engine], &sig));
+                continue;
+            }
+            0xfe..=0xff => {
+                let Ok(sig) = signature(&mut u, 8) else { break };
+                let engine = usize::from(a) % 3;
+                let slot = usize::from(b) % pool.types.len();
+                let ty = pool.engines[engine].register(&sig).expect("supported");
+                pool.types[slot] = (engine, sig, ty);
+                continue;
+            }
+            _ => {}
+        }
+        let call = usize::from(c) % 3;
+        let func = (a != 0xff).then(|| &pool.funcs[usize::from(a) % pool.funcs.len()]);
+        let (type_engine, type_sig, ty) = &pool.types[usize::from(b) % pool.types.len()];
+        let funcref = func.map_or(FuncRef(None), |(_, _, f)| f.as_funcref());
+        // SAFETY: the funcref is null or of a live `Func`.
+        let rust = unsafe { pool.engines[call].check_funcref(funcref, ty) }.is_ok();
+        let same_type = func.is_some_and(|(e, s, _)| e == type_engine && s == type_sig);
+        let model = same_type && call == *type_engine;
+        assert_eq!(
+            rust,
+            model,
+            "check_funcref in engine {call} of {:?} as {type_sig} of engine {type_engine}: {}",
+            func.map(|(e, s, _)| format!("{s} of engine {e}")),
+            if rust { "false accept" } else { "false reject" }
+        );
+        let ptr = funcref
+            .0
+            .map_or(core::ptr::null(), |p| p.as_ptr().cast_const());
+        // SAFETY: null or a live funcref.
+        let stub = unsafe { (pool.stubs[call])(ptr, ty.index().bits()) };
+        let stub_model = if func.is_none() {
+            1
+        } else if same_type {
+            0
+        } else {
+            2
+        };
+        assert_eq!(stub, stub_model, "compiled check, as above");
+        checks += 2;
+        accepts += u64::from(rust) + u64::from(stub == 0);
+    }
+    let before = MODEL_CHECKS.fetch_add(checks, Relaxed);
+    let accepted = MODEL_ACCEPTS.fetch_add(accepts, Relaxed) + accepts;
+    // A line per 2^26 checks: how far a run has got, with nothing wrong.
+    if (before >> 26) != ((before + checks) >> 26) {
+        eprintln!(
+            "signature_model: {} checks ({accepted} accepted), 0 false accepts, 0 false rejects",
+            before + checks
+        );
+    }
+    checks
 }
 
 /// An arbitrary signature and values through every trampoline kind:

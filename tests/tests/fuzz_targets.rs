@@ -54,6 +54,11 @@ fn signature_check() {
 }
 
 #[test]
+fn signature_model() {
+    run_target("signature_model");
+}
+
+#[test]
 fn trampoline_roundtrip() {
     run_target("trampoline_roundtrip");
 }
@@ -74,6 +79,7 @@ fn every_target_is_tested_here() {
         fuzz::TARGETS,
         [
             "signature_check",
+            "signature_model",
             "trampoline_roundtrip",
             "registry_model",
             "object_loader"
