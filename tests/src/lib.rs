@@ -2,6 +2,7 @@
 //! real-world fixtures under `tests/data/` and a generator of C harnesses
 //! that link against ahead-of-time objects.
 
+pub mod abi_fuzz;
 pub mod c_harness;
 pub mod fuzz;
 

@@ -1,0 +1,116 @@
+//! The ABI conformance fuzzer's generator: random signatures (up to 1,000
+//! parameters of mixed integer, float and vector types, several results)
+//! with values, from a seed. `tests/abi_conformance.rs` drives them from C on
+//! every ISA, `tests/libffi_differential.rs` against libffi on the host;
+//! `SPRINGBOARD_ABI_FUZZ_SEEDS=a..b` (see `tests/abi-fuzz.sh`) runs more
+//! seeds than the tests' fixed one.
+
+use crate::c_harness::Case;
+use springboard_check::values::{ValueGen, edge_values};
+use springboard_compiler::{Compiler, Signature, TrampolineKind, ValType};
+
+/// The seeds to run: `SPRINGBOARD_ABI_FUZZ_SEEDS` (`a..b`, or one number),
+/// else the tests' fixed seed.
+pub fn seeds() -> std::ops::Range<u64> {
+    let fixed = 0xab1..0xab2;
+    let Ok(spec) = std::env::var("SPRINGBOARD_ABI_FUZZ_SEEDS") else {
+        return fixed;
+    };
+    let parse = |s: &str| {
+        s.trim().parse::<u64>().unwrap_or_else(|_| {
+            panic!("SPRINGBOARD_ABI_FUZZ_SEEDS: `{spec}` is not `a..b` or a number")
+        })
+    };
+    match spec.split_once("..") {
+        Some((a, b)) => parse(a)..parse(b),
+        None => parse(&spec)..parse(&spec) + 1,
+    }
+}
+
+/// A random signature over `types`: usually a few parameters, one in eight
+/// up to 1,000; up to six results, one in eight up to sixteen.
+pub fn random_signature(values: &mut ValueGen, types: &[ValType]) -> Signature {
+    let mut pick = |small: u64, large: u64| -> Vec<ValType> {
+        let max = if values.next_u64() % 8 == 0 {
+            large
+        } else {
+            small
+        };
+        let len = (values.next_u64() % (max + 1)) as usize;
+        (0..len)
+            .map(|_| types[(values.next_u64() % types.len() as u64) as usize])
+            .collect()
+    };
+    let params = pick(24, 1000);
+    let results = pick(6, 16);
+    Signature::new(&params, &results).expect("within limits")
+}
+
+/// `n` cases of distinct random signatures over `types` that `compiler`'s
+/// target accepts — the first with 1,000 parameters (integers only, if the
+/// target refuses the mixed one) — and how many were refused on the way.
+pub fn cases(compiler: &Compiler, seed: u64, n: usize, types: &[ValType]) -> (Vec<Case>, usize) {
+    let mut values = ValueGen::new(seed);
+    let accepted = |s: &Signature| compiler.compile(TrampolineKind::Entry, s).is_ok();
+    let mut refused = 0;
+    let mut sigs: Vec<Signature> = Vec::new();
+    let integers = [
+        ValType::I32,
+        ValType::I64,
+        ValType::FuncRef,
+        ValType::ExternRef,
+    ];
+    for pool in [types, &integers[..]] {
+        let params: Vec<ValType> = (0..1000)
+            .map(|_| pool[(values.next_u64() % pool.len() as u64) as usize])
+            .collect();
+        let sig =
+            Signature::new(&params, &[ValType::F64, ValType::I32, ValType::I64]).expect("fits");
+        if accepted(&sig) {
+            sigs.push(sig);
+            break;
+        }
+        refused += 1;
+    }
+    // Bounded: a target that refuses nearly everything ends the search.
+    for _ in 0..n * 50 {
+        if sigs.len() >= n {
+            break;
+        }
+        let sig = random_signature(&mut values, types);
+        if sigs.contains(&sig) {
+            continue;
+        }
+        if accepted(&sig) {
+            sigs.push(sig);
+        } else {
+            refused += 1;
+        }
+    }
+    let cases = sigs
+        .into_iter()
+        .enumerate()
+        .map(|(i, signature)| {
+            // Edge values (NaN payloads, -0.0, extremes) at every other slot.
+            let mut pick = |tys: &[ValType], shift: usize| -> Vec<_> {
+                tys.iter()
+                    .enumerate()
+                    .map(|(k, &t)| {
+                        if (i + k) % 2 == 0 {
+                            let e = edge_values(t);
+                            e[(k + shift) % e.len()]
+                        } else {
+                            values.value(t)
+                        }
+                    })
+                    .collect()
+            };
+            Case {
+                args: pick(signature.params(), i),
+                results: pick(signature.results(), i + 3),
+                signature,
+            }
+        })
+        .collect();
+    (cases, refused)
+}
