@@ -31,7 +31,7 @@ pub fn seeds() -> std::ops::Range<u64> {
 /// up to 1,000; up to six results, one in eight up to sixteen.
 pub fn random_signature(values: &mut ValueGen, types: &[ValType]) -> Signature {
     let mut pick = |small: u64, large: u64| -> Vec<ValType> {
-        let max = if values.next_u64() % 8 == 0 {
+        let max = if values.next_u64().is_multiple_of(8) {
             large
         } else {
             small
