@@ -341,3 +341,35 @@ fn a_pinned_digest_refuses_every_other_object() {
         .to_string();
     assert!(message.contains("digest"), "{message}");
 }
+
+/// An object records the bookkeeping its trampolines were compiled with;
+/// an engine loads it only if that is its own.
+#[test]
+fn objects_load_only_into_engines_of_the_same_bookkeeping() {
+    use springboard_environ::Bookkeeping;
+    use springboard_vm_abi::PtrSize;
+    let bookkeeping = Bookkeeping::wasmtime17(PtrSize::new(8).unwrap());
+    let compiler = Compiler::builder()
+        .bookkeeping(Some(bookkeeping))
+        .build()
+        .unwrap();
+    let sig = Signature::new(&[ValType::I64], &[ValType::F32]).unwrap();
+    let mut object = ObjectBuilder::new(&compiler).unwrap();
+    for code in CodeSet::compile(&compiler, &sig).unwrap().iter() {
+        object.add(code).unwrap();
+    }
+    let bytes = object.finish().unwrap();
+    let message = springboard::Engine::default()
+        .load_object(&bytes)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("bookkeeping"), "{message}");
+    let mut config = springboard::Config::new();
+    // SAFETY: nothing this engine loads is called.
+    unsafe { config.bookkeeping(bookkeeping) };
+    let engine = springboard::Engine::new(&config).unwrap();
+    assert_eq!(engine.load_object(&bytes).unwrap(), 6);
+    let (plain, _) = original();
+    let message = engine.load_object(&plain).unwrap_err().to_string();
+    assert!(message.contains("bookkeeping"), "{message}");
+}
