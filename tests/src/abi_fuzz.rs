@@ -90,27 +90,31 @@ pub fn cases(compiler: &Compiler, seed: u64, n: usize, types: &[ValType]) -> (Ve
     let cases = sigs
         .into_iter()
         .enumerate()
-        .map(|(i, signature)| {
-            // Edge values (NaN payloads, -0.0, extremes) at every other slot.
-            let mut pick = |tys: &[ValType], shift: usize| -> Vec<_> {
-                tys.iter()
-                    .enumerate()
-                    .map(|(k, &t)| {
-                        if (i + k) % 2 == 0 {
-                            let e = edge_values(t);
-                            e[(k + shift) % e.len()]
-                        } else {
-                            values.value(t)
-                        }
-                    })
-                    .collect()
-            };
-            Case {
-                args: pick(signature.params(), i),
-                results: pick(signature.results(), i + 3),
-                signature,
-            }
-        })
+        .map(|(i, signature)| case(i, signature, &mut values))
         .collect();
     (cases, refused)
+}
+
+/// Case `i` of a program: `signature` with edge values (NaN payloads,
+/// -0.0, extremes; shifted per case) at every other slot, random values at
+/// the rest.
+pub fn case(i: usize, signature: Signature, values: &mut ValueGen) -> Case {
+    let mut pick = |tys: &[ValType], shift: usize| -> Vec<_> {
+        tys.iter()
+            .enumerate()
+            .map(|(k, &t)| {
+                if (i + k).is_multiple_of(2) {
+                    let e = edge_values(t);
+                    e[(k + shift) % e.len()]
+                } else {
+                    values.value(t)
+                }
+            })
+            .collect()
+    };
+    Case {
+        args: pick(signature.params(), i),
+        results: pick(signature.results(), i + 3),
+        signature,
+    }
 }

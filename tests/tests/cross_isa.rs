@@ -7,7 +7,7 @@
 //! conversions. Skipped, with the reason printed, where the tools are absent
 //! (`.ci/run` installs them).
 
-use springboard_check::values::{ValueGen, edge_values};
+use springboard_check::values::ValueGen;
 use springboard_compiler::{Compiler, Error, Signature, ValType};
 use springboard_loader::{ObjectError, ObjectFile};
 use springboard_tests::c_harness::{self, Case};
@@ -87,27 +87,7 @@ fn cases(isa: &Isa, compiler: &Compiler) -> (Vec<Case>, usize) {
     let cases = sigs
         .into_iter()
         .enumerate()
-        .map(|(i, signature)| {
-            // The first round of every case uses edge values, shifted per case.
-            let pick = |values: &mut ValueGen, tys: &[ValType], shift: usize| -> Vec<_> {
-                tys.iter()
-                    .enumerate()
-                    .map(|(k, &t)| {
-                        if (i + k) % 2 == 0 {
-                            let e = edge_values(t);
-                            e[(k + shift) % e.len()]
-                        } else {
-                            values.value(t)
-                        }
-                    })
-                    .collect()
-            };
-            Case {
-                args: pick(&mut values, signature.params(), i),
-                results: pick(&mut values, signature.results(), i + 3),
-                signature,
-            }
-        })
+        .map(|(i, signature)| springboard_tests::abi_fuzz::case(i, signature, &mut values))
         .collect();
     (cases, skipped)
 }
