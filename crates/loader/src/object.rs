@@ -23,9 +23,9 @@ use springboard_environ::{
     Bookkeeping, CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature,
     WasmConv,
 };
-// Fx, not SipHash: loading is hashing-bound, and flooding attacks do not
-// apply — an object is code its loader will run, so it comes from a trusted
-// source; the checks here catch corruption and mismatches, not malice.
+// Fx, not SipHash: loading is hashing-bound, and flooding does not apply —
+// an object is code its loader will run, so it comes from a trusted source
+// or is authenticated (`parse_authenticated`) before anything is hashed.
 use rustc_hash::FxHashMap;
 
 /// Why an object was refused.
@@ -176,6 +176,24 @@ fn layout(little: bool, wide: bool) -> &'static str {
 impl<'data> ObjectFile<'data> {
     /// Parses `bytes` and checks that it is a Springboard object for this host.
     pub fn parse(bytes: &'data [u8]) -> Result<ObjectFile<'data>, ObjectError> {
+        ObjectFile::parse_inner(bytes, None)
+    }
+
+    /// [`parse`](Self::parse), refusing the object unless its
+    /// [`digest`](Self::digest) is `expected` — before anything else in the
+    /// file is read, so that an object from an untrusted source costs no
+    /// more than its index to refuse.
+    pub fn parse_authenticated(
+        bytes: &'data [u8],
+        expected: &Digest,
+    ) -> Result<ObjectFile<'data>, ObjectError> {
+        ObjectFile::parse_inner(bytes, Some(expected))
+    }
+
+    fn parse_inner(
+        bytes: &'data [u8],
+        expected: Option<&Digest>,
+    ) -> Result<ObjectFile<'data>, ObjectError> {
         let file = File::parse(bytes).map_err(|e| ObjectError::Malformed(e.to_string()))?;
         if file.format() != BinaryFormat::Elf || file.kind() != ObjectKind::Relocatable {
             return Err(ObjectError::NotRelocatableElf(format!(
@@ -216,6 +234,13 @@ impl<'data> ObjectFile<'data> {
         let digest = index_bytes[index_bytes.len() - 32..]
             .try_into()
             .expect("a decoded index ends in its seal");
+        if let Some(expected) = expected.filter(|&e| *e != digest) {
+            use springboard_environ::sha256::to_hex;
+            return Err(ObjectError::WrongDigest {
+                found: to_hex(&digest),
+                expected: to_hex(expected),
+            });
+        }
         check_target(&file, &target)?;
         let malformed = |e: object::read::Error| ObjectError::Malformed(e.to_string());
         let section = file
@@ -274,21 +299,9 @@ impl<'data> ObjectFile<'data> {
     /// which covers the target and every byte, length and relocation of
     /// every piece of code the object can load. A runtime that loads objects
     /// from elsewhere pins it, or verifies a signature over it, to
-    /// authenticate them ([`expect_digest`](Self::expect_digest)).
+    /// authenticate them ([`parse_authenticated`](Self::parse_authenticated)).
     pub fn digest(&self) -> Digest {
         self.digest
-    }
-
-    /// Refuses the object unless its [`digest`](Self::digest) is `expected`.
-    pub fn expect_digest(&self, expected: &Digest) -> Result<(), ObjectError> {
-        if &self.digest != expected {
-            use springboard_environ::sha256::to_hex;
-            return Err(ObjectError::WrongDigest {
-                found: to_hex(&self.digest),
-                expected: to_hex(expected),
-            });
-        }
-        Ok(())
     }
 
     /// The calling convention of the object's wasm-convention code.

@@ -400,9 +400,7 @@ impl Engine {
     /// the objects the runtime trusts, or check a signature over the digest
     /// before calling this.
     pub fn load_object_with_digest(&self, bytes: &[u8], digest: &[u8; 32]) -> Result<usize, Error> {
-        let object = ObjectFile::parse(bytes)?;
-        object.expect_digest(digest)?;
-        self.install_object(object)
+        self.install_object(ObjectFile::parse_authenticated(bytes, digest)?)
     }
 
     fn install_object(&self, object: ObjectFile<'_>) -> Result<usize, Error> {
