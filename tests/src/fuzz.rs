@@ -6,9 +6,10 @@
 use arbitrary::{Arbitrary, Result, Unstructured};
 use springboard::{Engine, Error, Func, FuncRef, SharedSignature, Val};
 use springboard_check::CodeSet;
-use springboard_compiler::{Compiler, Signature, ValType};
+use springboard_compiler::{CodeKind, CompiledTrampoline, Compiler, Signature, ValType};
 use springboard_loader::ObjectFile;
 use springboard_vm_abi::ValRaw;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The names of the targets, as in `fuzz/fuzz_targets/`.
@@ -409,29 +410,39 @@ fn try_registry_model(u: &mut Unstructured) -> Result<()> {
 
 /// A valid object to mutate: trampolines and probes for a few signatures.
 pub fn sample_object() -> &'static [u8] {
-    static OBJECT: OnceLock<Vec<u8>> = OnceLock::new();
-    OBJECT.get_or_init(|| {
+    &sample().0
+}
+
+/// The sample object and, by kind and signature, the code compiled into it.
+#[allow(clippy::type_complexity)]
+fn sample() -> &'static (Vec<u8>, HashMap<(CodeKind, Signature), CompiledTrampoline>) {
+    static SAMPLE: OnceLock<(Vec<u8>, HashMap<(CodeKind, Signature), CompiledTrampoline>)> =
+        OnceLock::new();
+    SAMPLE.get_or_init(|| {
         let compiler = compiler();
         let mut object = springboard_compiler::ObjectBuilder::new(compiler).expect("host object");
+        let mut originals = HashMap::new();
         for sig in [
             Signature::new(&[ValType::I32, ValType::F64], &[ValType::I64]).unwrap(),
             Signature::new(&[], &[ValType::V128, ValType::FuncRef]).unwrap(),
         ] {
             for code in CodeSet::compile(compiler, &sig).expect("compiles").iter() {
                 object.add(code).expect("adds");
+                originals.insert((code.kind, sig.clone()), code.clone());
             }
         }
-        object.finish().expect("writes")
+        (object.finish().expect("writes"), originals)
     })
 }
 
 /// Arbitrary bytes, and mutations of a valid object, into the loader: an
-/// `Err` or a load that respects its checks, never a crash. (Code is loaded,
-/// never run: a mutated code byte is still a "correct load".)
+/// `Err`, or — for a mutated object — only code identical to what was
+/// compiled into it for that kind and signature; never a crash.
 pub fn object_loader(data: &[u8]) {
-    load_everything(data);
+    load_everything(data, None);
     let mut u = Unstructured::new(data);
-    let mut object = sample_object().to_vec();
+    let (original, originals) = sample();
+    let mut object = original.clone();
     let edits: Vec<(u32, u8)> = u.arbitrary().unwrap_or_default();
     for (at, byte) in edits {
         let at = at as usize % object.len();
@@ -442,24 +453,28 @@ pub fn object_loader(data: &[u8]) {
     {
         object.truncate(cut as usize % object.len());
     }
-    load_everything(&object);
+    load_everything(&object, Some(originals));
 }
 
-fn load_everything(bytes: &[u8]) {
+/// Loads every entry, never crashing; with `originals`, each that loads
+/// must be there, identical.
+fn load_everything(
+    bytes: &[u8],
+    originals: Option<&HashMap<(CodeKind, Signature), CompiledTrampoline>>,
+) {
     let Ok(object) = ObjectFile::parse(bytes) else {
         return;
     };
     for entry in object.entries() {
-        if let Ok(code) = object.get(entry.kind, &entry.signature) {
-            assert!(!code.code.is_empty());
-            let template = entry.kind.is_template();
-            assert_eq!(code.relocations.len(), usize::from(template));
-            for r in &code.relocations {
-                assert!(
-                    r.offset as usize + r.kind.size() <= code.code.len(),
-                    "relocation out of bounds"
-                );
-            }
+        if let (Ok(code), Some(originals)) = (object.get(entry.kind, &entry.signature), originals) {
+            let original = originals.get(&(entry.kind, entry.signature.clone()));
+            assert_eq!(
+                Some(&code),
+                original,
+                "loaded {} of {} that differs from the compiler's",
+                entry.kind,
+                entry.signature
+            );
         }
     }
 }
