@@ -122,6 +122,22 @@ fn aot(c: &mut Criterion) {
                 black_box(CodeMemory::new(&items).unwrap())
             })
         });
+        // What the loader's integrity check costs: a SHA-256 of every piece
+        // of code it returns (the same bytes as `load-object` hashes).
+        let parsed = ObjectFile::parse(&bytes).unwrap();
+        let code: Vec<Vec<u8>> = parsed
+            .entries()
+            .iter()
+            .filter(|e| non_templates(&e.kind))
+            .map(|e| parsed.get(e.kind, &e.signature).unwrap().code)
+            .collect();
+        group.bench_function(BenchmarkId::new("sha256-of-loaded-code", &name), |b| {
+            b.iter(|| {
+                for c in &code {
+                    black_box(springboard_environ::sha256::sha256(black_box(c)));
+                }
+            })
+        });
         group.bench_function(BenchmarkId::new("compile-and-map", &name), |b| {
             b.iter(|| {
                 let code: Vec<_> = sigs
