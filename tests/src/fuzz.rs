@@ -257,7 +257,9 @@ pub fn signature_model(data: &[u8]) -> u64 {
         match c {
             0xfc..=0xfd => {
                 let sigs = model_signatures();
-                let Ok(sig) = u.choose(&sigs).cloned() else { break };
+                let Ok(sig) = u.choose(&sigs).cloned() else {
+                    break;
+                };
                 let engine = usize::from(a) % 3;
                 let slot = usize::from(b) % pool.funcs.len();
                 pool.funcs[slot] = (engine, sig.clone(), model_func(&pool.engines[engine], &sig));
