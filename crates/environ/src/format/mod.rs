@@ -15,8 +15,8 @@
 //! signature, alignment, length, SHA-256 digest and exact relocations,
 //! sealed by a SHA-256 of the whole section. A loader trusts nothing else in
 //! the file: whatever the ELF says about a symbol must agree with the index
-//! (see `springboard-loader`), so the index's digest ([`Index::digest`])
-//! identifies every byte and relocation that can be loaded from the object.
+//! (see `springboard-loader`), so the seal — the object's digest — identifies
+//! every byte and relocation that can be loaded from the object.
 
 mod index;
 mod target;
