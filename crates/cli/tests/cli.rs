@@ -382,8 +382,9 @@ fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(listing(&dir), ["out.o"]);
 
-    // SIGTERM at moments spread over a whole run: each leaves the old
-    // output or a complete object, never a temporary file.
+    // SIGTERM at moments spread over a whole run (from before the process
+    // starts to after it ends): each leaves the old output or a complete
+    // object, never a temporary file.
     let quiet = |command: &mut Command| -> std::process::Child {
         command.stdout(std::process::Stdio::null()).spawn().unwrap()
     };
@@ -412,8 +413,8 @@ fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
             new += 1;
         }
     }
+    // How many of each depends on the machine's load: not asserted.
     println!("terminated 12 runs: {old} left the old output, {new} a complete object");
-    assert!(old > 0 && new > 0, "{old} old, {new} new");
 }
 
 /// A module of `n` distinct function types (parameters spell `i + 1` in
