@@ -148,7 +148,8 @@ fn a_misbehaving_provider_gets_a_clear_error() {
 fn an_engine_maps_every_trampoline_through_its_provider() {
     let provider = Counting::new(Behaviour::Honest);
     let mut config = Config::new();
-    config.code_provider(provider.clone());
+    // Compiled at creation (no generic entries), so there is code to map.
+    config.code_provider(provider.clone()).tier_up_after(0);
     let engine = Engine::new(&config).unwrap();
     let add = Func::wrap(&engine, |a: i32, b: i32| a.wrapping_add(b)).unwrap();
     assert_eq!(

@@ -6,7 +6,6 @@ use crate::slots::{self, KindCode};
 use crate::source::Source;
 use crate::trap::RaiseHook;
 use crate::{Error, FuncRef, Val};
-use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_environ::Bookkeeping;
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
@@ -42,6 +41,7 @@ pub struct Config {
     host_wasm_call: bool,
     raise: Option<RaiseHook>,
     bookkeeping: Option<Bookkeeping>,
+    tier_up_after: u32,
 }
 
 /// A caller context a runtime gave: an address only.
@@ -74,9 +74,13 @@ impl Default for Config {
             host_wasm_call: true,
             raise: None,
             bookkeeping: None,
+            tier_up_after: DEFAULT_TIER_UP_AFTER,
         }
     }
 }
+
+/// The default of [`Config::tier_up_after`].
+const DEFAULT_TIER_UP_AFTER: u32 = 100;
 
 impl core::fmt::Debug for Config {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -90,6 +94,7 @@ impl core::fmt::Debug for Config {
             .field("type_indices", &self.type_indices.is_some())
             .field("caller_vmctx", &self.caller.map(|c| c.0))
             .field("raise_hook", &self.raise.is_some())
+            .field("tier_up_after", &self.tier_up_after)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +127,25 @@ impl Config {
     /// elsewhere). Objects of another convention are refused.
     pub fn wasm_conv(&mut self, conv: WasmConv) -> &mut Config {
         self.wasm_conv = conv;
+        self
+    }
+
+    /// How many calls a host function's generic entries take before its
+    /// type's compiled trampoline is requested (default 100).
+    ///
+    /// A host function of a type the engine has no trampoline for yet gets
+    /// generic entries: a `native_call` and (with [`WasmConv::Tail`] and no
+    /// bookkeeping) a `wasm_call` that work for any signature, reading the
+    /// arguments where the convention puts them and calling the function's
+    /// `array_call` — correct from the first call, with nothing compiled.
+    /// After `calls` calls through them, the type's trampoline is compiled
+    /// on a background thread; once it is mapped, every entry of the type
+    /// jumps straight to it ([`Engine::finish_tier_up`] waits for that).
+    /// `0` turns generic entries off: trampolines are compiled when the
+    /// function is created, as they were before. See
+    /// `docs/ARCHITECTURE.md`, "Generic entries".
+    pub fn tier_up_after(&mut self, calls: u32) -> &mut Config {
+        self.tier_up_after = calls;
         self
     }
 
@@ -238,7 +262,7 @@ struct EngineInner {
     caller: CallerVmctx,
     _own_caller: Box<HostCaller>,
     registry: Arc<Registry>,
-    source: Source,
+    source: Arc<Source>,
     /// Signatures whose trampolines came from loaded objects: kept for the
     /// engine's lifetime.
     pinned: Mutex<Vec<SharedSignature>>,
@@ -272,7 +296,7 @@ impl Engine {
         let caller = config.caller.unwrap_or(CallerVmctx(
             NonNull::from(&mut *own_caller).cast::<VMOpaqueContext>(),
         ));
-        let source = Source {
+        let source = Arc::new(Source {
             provider: Arc::clone(&config.code_provider),
             #[cfg(feature = "compiler")]
             compiler: springboard_compiler::Compiler::builder()
@@ -284,7 +308,12 @@ impl Engine {
             eager: config.compilation == Compilation::Eager,
             #[cfg(feature = "compiler")]
             compiled: Default::default(),
-        };
+            tier_up_after: config.tier_up_after,
+            #[cfg(feature = "compiler")]
+            pending: Default::default(),
+            #[cfg(feature = "compiler")]
+            idle: Default::default(),
+        });
         #[cfg(not(feature = "compiler"))]
         let _ = config.compilation;
         Ok(Engine {
@@ -328,6 +357,29 @@ impl Engine {
     /// [`Config::host_wasm_call`]).
     pub(crate) fn host_wasm_call(&self) -> bool {
         self.inner.host_wasm_call
+    }
+
+    /// Where the engine's trampolines come from.
+    pub(crate) fn source(&self) -> Arc<Source> {
+        Arc::clone(&self.inner.source)
+    }
+
+    /// See [`Config::tier_up_after`].
+    pub(crate) fn tier_up_after(&self) -> u32 {
+        self.inner.source.tier_up_after
+    }
+
+    /// Whether host functions may get a generic `wasm_call`: it follows
+    /// Cranelift's `tail` convention and keeps no bookkeeping.
+    pub(crate) fn generic_wasm_entry(&self) -> bool {
+        self.inner.wasm_conv == WasmConv::Tail && self.inner.bookkeeping.is_none()
+    }
+
+    /// Waits until the trampolines that generic entries requested (see
+    /// [`Config::tier_up_after`]) are compiled and mapped: from then on,
+    /// every call of those types runs compiled code.
+    pub fn finish_tier_up(&self) {
+        self.inner.source.wait_idle();
     }
 
     /// The engine's wasm convention (see [`Config::wasm_conv`]).
@@ -427,17 +479,6 @@ impl Engine {
     /// Where the engine's code lives.
     pub(crate) fn code_provider(&self) -> &dyn CodeProvider {
         &*self.inner.source.provider
-    }
-
-    /// The mapped `kind` trampoline of `ty`, compiling it if needed and
-    /// possible; `None` without a compiler or an object that supplied it.
-    pub(crate) fn trampoline(
-        &self,
-        ty: &SharedSignature,
-        kind: TrampolineKind,
-    ) -> Result<Option<NonNull<c_void>>, Error> {
-        self.check_own(ty)?;
-        Ok(self.inner.source.code(ty, kind)?.and_then(|c| c.entry()))
     }
 
     /// Compiles (if needed and possible) the `kinds` of `ty` together, so

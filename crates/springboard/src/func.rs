@@ -1,6 +1,7 @@
 //! [`Func`]: a live `VMFuncRef` and everything that keeps it valid; and
 //! [`TypedFunc`], its statically typed view.
 
+use crate::lazy;
 use crate::registry::SharedSignature;
 use crate::shims::{
     Caller, HostReturn, Hosted, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost, WithCaller,
@@ -43,9 +44,9 @@ struct FuncInner {
 
 /// What owns the memory `func_ref` points into.
 enum Owner {
-    /// A `Box<VMHostFuncContext<T>>` turned into a raw pointer (so that the
-    /// funcref pointer into it is never invalidated by moving the box), and
-    /// the function that frees it.
+    /// A `VMHostFuncContext<T>` from [`lazy::alloc`] (never moved, so the
+    /// funcref pointer into it stays valid), and the function that frees
+    /// it.
     Host {
         context: *mut (),
         free: unsafe fn(*mut ()),
@@ -62,7 +63,7 @@ enum Owner {
 impl Drop for FuncInner {
     fn drop(&mut self) {
         match self.owner {
-            // SAFETY: `context` came from `Box::into_raw` of the type `free`
+            // SAFETY: `context` came from `lazy::alloc` of the type `free`
             // was instantiated for, and is freed exactly once, here.
             Owner::Host { context, free } => unsafe { free(context) },
             // SAFETY: `func_ref` came from `Box::into_raw` and is freed once.
@@ -103,10 +104,23 @@ unsafe extern "C" fn forward_array_call(
     unsafe { (target.array_call)(target.vmctx, caller, values, capacity) }
 }
 
-/// Frees a `Box<VMHostFuncContext<T>>` from its raw pointer.
-unsafe fn free_context<T>(context: *mut ()) {
-    // SAFETY: the caller passes a pointer from `Box::into_raw` of this type.
-    drop(unsafe { Box::from_raw(context.cast::<VMHostFuncContext<T>>()) });
+/// The entries of an array-convention host function of `ty`: its
+/// `native_call` (required) and the rest.
+fn untyped_entries(
+    engine: &Engine,
+    ty: &SharedSignature,
+) -> Result<(NonNull<VMNativeCallFunction>, lazy::Entries), Error> {
+    let entries = lazy::entries(
+        engine,
+        ty,
+        Some(TrampolineKind::NativeToArray),
+        Some(TrampolineKind::WasmToArray),
+    )?;
+    let native_call = entries.native.ok_or_else(|| Error::MissingTrampoline {
+        kind: TrampolineKind::NativeToArray,
+        ty: ty.signature().clone(),
+    })?;
+    Ok((native_call.cast(), entries))
 }
 
 /// One wasm body for [`Func::from_raw_wasm_batch`].
@@ -135,15 +149,14 @@ impl Func {
         R: HostReturn,
     {
         let ty = engine.register(&Signature::new(&F::Params::types(), &R::Results::types())?)?;
-        let wasm_call = if engine.host_wasm_call() {
-            engine.trampoline(&ty, TrampolineKind::WasmToNative)?
-        } else {
-            None
-        };
+        let wasm_kind = engine
+            .host_wasm_call()
+            .then_some(TrampolineKind::WasmToNative);
+        let entries = lazy::entries(engine, &ty, None, wasm_kind)?;
         let func_ref = VMFuncRef {
             native_call: F::native_shim(),
             array_call: array_shim_of::<F, P, R>(),
-            wasm_call: wasm_call.map(NonNull::cast),
+            wasm_call: entries.wasm.map(NonNull::cast),
             type_index: ty.index(),
             vmctx: core::ptr::null_mut(),
         };
@@ -153,6 +166,7 @@ impl Func {
             VM_NATIVE_CALL_HOST_FUNC_MAGIC,
             func_ref,
             f,
+            entries.header,
             !F::FORWARDS,
         ))
     }
@@ -188,18 +202,11 @@ impl Func {
             return Err(Error::NoWasmCall { ty: ty.clone() });
         }
         let shared = engine.register(ty)?;
-        engine.prepare(&shared, &TrampolineKind::UNTYPED_HOST)?;
-        let native_call = engine
-            .trampoline(&shared, TrampolineKind::NativeToArray)?
-            .ok_or_else(|| Error::MissingTrampoline {
-                kind: TrampolineKind::NativeToArray,
-                ty: ty.clone(),
-            })?;
-        let wasm_call = engine.trampoline(&shared, TrampolineKind::WasmToArray)?;
+        let (native_call, entries) = untyped_entries(engine, &shared)?;
         let func_ref = VMFuncRef {
-            native_call: native_call.cast(),
+            native_call,
             array_call: untyped_array_shim::<H>,
-            wasm_call: wasm_call.map(NonNull::cast),
+            wasm_call: entries.wasm.map(NonNull::cast),
             type_index: shared.index(),
             vmctx: core::ptr::null_mut(),
         };
@@ -213,6 +220,7 @@ impl Func {
             VM_ARRAY_CALL_HOST_FUNC_MAGIC,
             func_ref,
             state,
+            entries.header,
             true,
         ))
     }
@@ -223,16 +231,20 @@ impl Func {
         magic: u32,
         func_ref: VMFuncRef,
         state: T,
+        header: lazy::Header,
         direct: bool,
     ) -> Func {
-        let context = Box::into_raw(Box::new(VMHostFuncContext {
-            magic,
-            func_ref,
-            host_state: Hosted {
-                raise: engine.raise_hook(),
-                state,
+        let context = lazy::alloc(
+            header,
+            VMHostFuncContext {
+                magic,
+                func_ref,
+                host_state: Hosted {
+                    raise: engine.raise_hook(),
+                    state,
+                },
             },
-        }));
+        );
         // SAFETY: `context` is a fresh, exclusively owned allocation; the
         // funcref's vmctx points back at its own context, as the host
         // trampolines and shims expect.
@@ -242,7 +254,7 @@ impl Func {
         };
         let owner = Owner::Host {
             context: context.cast(),
-            free: free_context::<Hosted<T>>,
+            free: lazy::free::<Hosted<T>>,
         };
         Func(Arc::new(FuncInner {
             engine: engine.clone(),
@@ -274,18 +286,8 @@ impl Func {
         vmctx: *mut VMOpaqueContext,
     ) -> Result<Func, Error> {
         let shared = engine.register(ty)?;
-        engine.prepare(&shared, &TrampolineKind::UNTYPED_HOST)?;
-        let missing = |kind| Error::MissingTrampoline {
-            kind,
-            ty: ty.clone(),
-        };
-        let native_call = engine
-            .trampoline(&shared, TrampolineKind::NativeToArray)?
-            .ok_or_else(|| missing(TrampolineKind::NativeToArray))?
-            .cast();
-        let wasm_call = engine
-            .trampoline(&shared, TrampolineKind::WasmToArray)?
-            .map(NonNull::cast);
+        let (native_call, entries) = untyped_entries(engine, &shared)?;
+        let wasm_call = entries.wasm.map(NonNull::cast);
         // What the trampolines and the forwarder call.
         let target = VMFuncRef {
             native_call,
@@ -294,17 +296,20 @@ impl Func {
             type_index: shared.index(),
             vmctx,
         };
-        let context = Box::into_raw(Box::new(VMHostFuncContext {
-            magic: VM_ARRAY_CALL_HOST_FUNC_MAGIC,
-            func_ref: target,
-            host_state: Forwarded(VMFuncRef {
-                native_call,
-                array_call: forward_array_call,
-                wasm_call,
-                type_index: shared.index(),
-                vmctx: core::ptr::null_mut(),
-            }),
-        }));
+        let context = lazy::alloc(
+            entries.header,
+            VMHostFuncContext {
+                magic: VM_ARRAY_CALL_HOST_FUNC_MAGIC,
+                func_ref: target,
+                host_state: Forwarded(VMFuncRef {
+                    native_call,
+                    array_call: forward_array_call,
+                    wasm_call,
+                    type_index: shared.index(),
+                    vmctx: core::ptr::null_mut(),
+                }),
+            },
+        );
         // SAFETY: `context` is a fresh, exclusively owned allocation; the
         // published funcref's vmctx is the host context, where its
         // trampolines and forwarder find the target.
@@ -318,7 +323,7 @@ impl Func {
             func_ref,
             owner: Owner::Host {
                 context: context.cast(),
-                free: free_context::<Forwarded>,
+                free: lazy::free::<Forwarded>,
             },
             direct: false,
         })))

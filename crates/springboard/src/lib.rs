@@ -84,6 +84,7 @@ macro_rules! for_each_arity {
 
 mod engine;
 mod func;
+mod lazy;
 mod registry;
 mod shims;
 mod slots;

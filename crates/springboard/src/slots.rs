@@ -9,6 +9,7 @@ use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_environ::{CodeKind, CompiledTrampoline, TrampolineKind};
 use springboard_loader::{CodeItem, CodeMemory, CodeProvider};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The code of one kind for one signature.
@@ -44,6 +45,13 @@ impl KindCode {
 #[derive(Default)]
 pub(crate) struct SigCode {
     kinds: [OnceLock<KindCode>; TrampolineKind::COUNT],
+    /// Each kind's mapped entry once set (null before): where the generic
+    /// entries jump once it exists.
+    published: [AtomicPtr<c_void>; TrampolineKind::COUNT],
+    /// Calls taken by generic entries, per the kind they tier up to.
+    pub(crate) generic_calls: [AtomicU32; TrampolineKind::COUNT],
+    /// Where the generic entries find each value.
+    pub(crate) plans: OnceLock<crate::lazy::Plans>,
     /// Serialises compilation so concurrent first uses compile once.
     #[cfg(feature = "compiler")]
     pub(crate) compiling: std::sync::Mutex<()>,
@@ -52,6 +60,11 @@ pub(crate) struct SigCode {
 impl SigCode {
     pub(crate) fn get(&self, kind: TrampolineKind) -> Option<&KindCode> {
         self.kinds[kind.index()].get()
+    }
+
+    /// The slot a generic entry reads for `kind`'s compiled code.
+    pub(crate) fn published(&self, kind: TrampolineKind) -> *const AtomicPtr<c_void> {
+        &self.published[kind.index()]
     }
 }
 
@@ -93,6 +106,12 @@ pub(crate) fn install(
 fn set(sig: &SharedSignature, kind: &CodeKind, code: KindCode) {
     if let CodeKind::Trampoline(k) = kind {
         // Losing a race to another installer is fine: its code is equivalent.
-        let _ = sig.0.code.kinds[k.index()].set(code);
+        let entry = code.entry();
+        if sig.0.code.kinds[k.index()].set(code).is_ok()
+            && let Some(entry) = entry
+        {
+            // Release: whoever jumps there sees the mapping complete.
+            sig.0.code.published[k.index()].store(entry.as_ptr(), Ordering::Release);
+        }
     }
 }

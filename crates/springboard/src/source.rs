@@ -1,7 +1,7 @@
 //! Where trampolines come from when a signature's slot is empty: the
-//! compiler (lazily, one kind or every kind at first need, or in parallel
-//! ahead of time), or nothing but loaded objects without the `compiler`
-//! feature.
+//! compiler (lazily, one kind or every kind at first need, in the
+//! background when generic entries ask for it, or in parallel ahead of
+//! time), or nothing but loaded objects without the `compiler` feature.
 
 use crate::Error;
 use crate::registry::SharedSignature;
@@ -14,7 +14,8 @@ use std::sync::Arc;
 #[cfg(feature = "compiler")]
 use std::sync::PoisonError;
 #[cfg(feature = "compiler")]
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 
 /// Where trampolines come from when a slot is empty.
 pub(crate) struct Source {
@@ -27,6 +28,14 @@ pub(crate) struct Source {
     /// How many trampolines this source compiled.
     #[cfg(feature = "compiler")]
     pub(crate) compiled: std::sync::atomic::AtomicUsize,
+    /// Calls a generic entry takes before the compiled trampoline is
+    /// requested; 0: no generic entries, compile at creation.
+    pub(crate) tier_up_after: u32,
+    /// Background compilations requested and not finished.
+    #[cfg(feature = "compiler")]
+    pub(crate) pending: std::sync::Mutex<usize>,
+    #[cfg(feature = "compiler")]
+    pub(crate) idle: std::sync::Condvar,
 }
 
 impl Source {
@@ -89,6 +98,68 @@ impl Source {
         Ok(self.compiler.compile(kind, sig.signature())?)
     }
 
+    /// Counts a call a generic entry of `sig` took on its way to `kind`;
+    /// the call that reaches the budget requests `kind`'s compilation in
+    /// the background (exactly one call does, however many race).
+    #[inline]
+    pub(crate) fn count_generic_call(
+        self: &Arc<Self>,
+        sig: &SharedSignature,
+        kind: TrampolineKind,
+    ) {
+        let calls = &sig.0.code.generic_calls[kind.index()];
+        if calls.load(Ordering::Relaxed) >= self.tier_up_after {
+            return;
+        }
+        if calls.fetch_add(1, Ordering::Relaxed) + 1 == self.tier_up_after {
+            self.tier_up(sig, kind);
+        }
+    }
+
+    #[cfg(not(feature = "compiler"))]
+    fn tier_up(self: &Arc<Self>, _: &SharedSignature, _: TrampolineKind) {}
+
+    #[cfg(feature = "compiler")]
+    fn tier_up(self: &Arc<Self>, sig: &SharedSignature, kind: TrampolineKind) {
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        /// Marks the request finished however its job ends (run, panicked,
+        /// or dropped unrun).
+        struct Finish(Arc<Source>);
+        impl Drop for Finish {
+            fn drop(&mut self) {
+                self.0.finished();
+            }
+        }
+        let (finish, sig) = (Finish(Arc::clone(self)), sig.clone());
+        // A failure leaves the generic entries in place: they stay correct,
+        // only slower.
+        let job = Box::new(move || drop(finish.0.prepare(&sig, &[kind])));
+        let _ = background::submit(job);
+    }
+
+    #[cfg(feature = "compiler")]
+    fn finished(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        *pending -= 1;
+        if *pending == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until every background compilation requested so far is done.
+    pub(crate) fn wait_idle(&self) {
+        #[cfg(feature = "compiler")]
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            while *pending > 0 {
+                pending = self
+                    .idle
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+
     /// Compiles every missing kind of every signature in `sigs`, spread over
     /// the machine's cores, and maps them as one batch.
     #[cfg(feature = "compiler")]
@@ -142,5 +213,43 @@ impl Source {
             return Ok(());
         }
         crate::slots::install(&*self.provider, batch)
+    }
+}
+
+/// The one thread that compiles what generic entries request, for every
+/// engine of the process: started at the first request, it sleeps on its
+/// queue when there is nothing to do.
+#[cfg(feature = "compiler")]
+mod background {
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Mutex, PoisonError};
+
+    pub(super) type Job = Box<dyn FnOnce() + Send>;
+
+    static QUEUE: Mutex<Option<Sender<Job>>> = Mutex::new(None);
+
+    /// Queues `job`; gives it back if no thread can run it.
+    pub(super) fn submit(job: Job) -> Result<(), Job> {
+        let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.is_none() {
+            let (sender, jobs) = channel::<Job>();
+            let worker = std::thread::Builder::new()
+                .name("springboard-tier-up".into())
+                .spawn(move || {
+                    for job in jobs {
+                        // A panic in one job (none is expected: compiler
+                        // panics become errors) must not stop the others.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if worker.is_err() {
+                return Err(job);
+            }
+            *queue = Some(sender);
+        }
+        match queue.as_ref() {
+            Some(sender) => sender.send(job).map_err(|failed| failed.0),
+            None => Err(job),
+        }
     }
 }

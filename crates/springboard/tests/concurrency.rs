@@ -12,7 +12,8 @@ const THREADS: usize = 8;
 #[test]
 fn concurrent_first_uses_compile_once() {
     for _ in 0..20 {
-        let engine = Engine::default();
+        // Compiled at creation: no generic entries.
+        let engine = Engine::new(springboard::Config::new().tier_up_after(0)).unwrap();
         let barrier = Barrier::new(THREADS);
         let funcs: Vec<Func> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..THREADS)

@@ -146,8 +146,9 @@ fn precompiled_trampolines_serve_every_later_function() {
 
 #[test]
 fn an_untyped_hosts_two_trampolines_share_a_page() {
-    // Compiled lazily, but together: one mapping, not one each.
-    let engine = Engine::default();
+    // Compiled at creation (no generic entries), but together: one
+    // mapping, not one each.
+    let engine = Engine::new(springboard::Config::new().tier_up_after(0)).unwrap();
     for sig in signatures() {
         let host = logging_host(&engine, &sig, &Log::default(), &[]);
         // SAFETY: a live funcref.

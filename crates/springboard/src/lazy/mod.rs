@@ -1,0 +1,422 @@
+//! Generic entries: a host function's `native_call` and `wasm_call` that
+//! work for every signature, so a function of a never-seen type is callable
+//! from its first instant with nothing compiled.
+//!
+//! One small assembly entry per ISA and convention (`x86_64.rs`, …) first
+//! checks whether the signature's compiled trampoline exists and jumps
+//! there if so — a dynamic linker's PLT, resolved. Otherwise it saves every
+//! argument register into a [`Frame`] and calls [`generic_call`], which
+//! reads the arguments where the signature's [`Plan`] says Cranelift's
+//! code puts them, calls the function's `array_call` with a `ValRaw`
+//! buffer, and writes the results back where the caller expects them. After
+//! [`Config::tier_up_after`](crate::Config::tier_up_after) such calls the
+//! compiled trampoline is requested and built off the caller's path
+//! (`crate::source`); every later call, through the funcref or any copy of
+//! it, ends up there.
+//!
+//! Each host context carries a [`Header`] right before it: what the entries
+//! need to find the signature, its plans and its compiled code.
+
+mod plan;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+use x86_64 as arch;
+
+use crate::registry::SharedSignature;
+use crate::source::Source;
+use core::alloc::Layout;
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use plan::{Loc, Plan};
+use springboard_environ::{Signature, TrampolineKind, ValType};
+use springboard_vm_abi::{VMHostFuncContext, VMOpaqueContext, ValRaw};
+use std::sync::Arc;
+use std::sync::atomic::AtomicPtr;
+
+/// Whether this host has generic entries.
+pub(crate) const SUPPORTED: bool = cfg!(all(target_arch = "x86_64"));
+
+/// Which generic entry a call came through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Which {
+    /// `native_call`.
+    Native = 0,
+    /// `wasm_call`.
+    Wasm = 1,
+    /// `wasm_call` of a signature whose results need an implicit return
+    /// area, whose address comes before the callee vmctx.
+    WasmSret = 2,
+}
+
+/// The registers a generic entry saved, and where its caller's stack
+/// arguments are.
+#[repr(C, align(16))]
+pub(crate) struct Frame {
+    vec: [u128; arch::VECS],
+    gpr: [u64; arch::GPRS],
+    /// The caller's outgoing argument area.
+    incoming: *mut u8,
+}
+
+/// The plans of one signature, made once, when its first function gets a
+/// generic entry.
+#[derive(Debug)]
+pub(crate) struct Plans {
+    native: Plan,
+    wasm: Plan,
+}
+
+impl Plans {
+    pub(crate) fn new(sig: &Signature) -> Plans {
+        Plans {
+            native: Plan::native(&arch::NATIVE, sig),
+            wasm: Plan::wasm(&arch::WASM, sig),
+        }
+    }
+
+    fn wasm_entry(&self) -> Which {
+        let shifted = matches!(arch::WASM.sret, plan::Sret::FirstInt);
+        if self.wasm.area.is_some() && shifted {
+            Which::WasmSret
+        } else {
+            Which::Wasm
+        }
+    }
+}
+
+/// What the generic entries of one function need, placed right before its
+/// host context: the assembly reads `native_forward` at `vmctx - 8` and
+/// `wasm_forward` at `vmctx - 16`.
+#[repr(C)]
+pub(crate) struct Header {
+    /// The signature, while the function has a generic entry.
+    sig: Option<SharedSignature>,
+    /// Where the compiled trampolines come from.
+    source: Option<Arc<Source>>,
+    /// The kind `wasm_call` tiers up to.
+    wasm_kind: TrampolineKind,
+    wasm_forward: *const AtomicPtr<c_void>,
+    native_forward: *const AtomicPtr<c_void>,
+}
+
+const _: () = assert!(
+    core::mem::offset_of!(Header, native_forward) + 8 == core::mem::size_of::<Header>()
+        && core::mem::offset_of!(Header, wasm_forward) + 16 == core::mem::size_of::<Header>()
+);
+
+/// A host function's entries: compiled, generic, or (`wasm` only) none.
+pub(crate) struct Entries {
+    pub(crate) native: Option<NonNull<c_void>>,
+    pub(crate) wasm: Option<NonNull<c_void>>,
+    pub(crate) header: Header,
+}
+
+/// The entries of a new host function of `sig`: its `native` and `wasm`
+/// kinds' compiled code if mapped already; else generic entries if this
+/// engine can use them; else compiled now.
+pub(crate) fn entries(
+    engine: &crate::Engine,
+    sig: &SharedSignature,
+    native: Option<TrampolineKind>,
+    wasm: Option<TrampolineKind>,
+) -> Result<Entries, crate::Error> {
+    let code = &sig.0.code;
+    let mapped = |k: Option<TrampolineKind>| k.and_then(|k| code.get(k)).and_then(|c| c.entry());
+    let generic = SUPPORTED && engine.tier_up_after() > 0;
+    let mut header = Header {
+        sig: None,
+        source: None,
+        wasm_kind: wasm.unwrap_or(TrampolineKind::WasmToArray),
+        wasm_forward: core::ptr::null(),
+        native_forward: core::ptr::null(),
+    };
+    let mut entry = |kind: Option<TrampolineKind>, which: Option<Which>| {
+        let (kind, which) = (kind?, which?);
+        let forward = code.published(kind);
+        match which {
+            Which::Native => header.native_forward = forward,
+            Which::Wasm | Which::WasmSret => header.wasm_forward = forward,
+        }
+        header.sig = Some(sig.clone());
+        header.source = Some(engine.source());
+        NonNull::new(arch::entry(which).cast_mut().cast())
+    };
+    let plans = (generic && (mapped(native).is_none() || mapped(wasm).is_none()))
+        .then(|| code.plans.get_or_init(|| Plans::new(sig.signature())));
+    let native_which = plans
+        .filter(|_| mapped(native).is_none())
+        .map(|_| Which::Native);
+    // The wasm entry also stores nothing for a runtime's stack walker, so
+    // it serves only engines whose wasm code needs no bookkeeping.
+    let wasm_which = plans
+        .filter(|_| mapped(wasm).is_none() && engine.generic_wasm_entry())
+        .map(Plans::wasm_entry);
+    let native_entry = mapped(native).or_else(|| entry(native, native_which));
+    let wasm_entry = mapped(wasm).or_else(|| entry(wasm, wasm_which));
+    if native_entry.is_some() == native.is_some() && wasm_entry.is_some() == wasm.is_some() {
+        return Ok(Entries {
+            native: native_entry,
+            wasm: wasm_entry,
+            header,
+        });
+    }
+    // Compiled now, as one batch.
+    let kinds: Vec<TrampolineKind> = [native, wasm].into_iter().flatten().collect();
+    engine.prepare(sig, &kinds)?;
+    Ok(Entries {
+        native: native_entry.or_else(|| mapped(native)),
+        wasm: wasm_entry.or_else(|| mapped(wasm)),
+        header,
+    })
+}
+
+/// Allocates `context` with `header` right before it.
+pub(crate) fn alloc<T>(header: Header, context: VMHostFuncContext<T>) -> *mut VMHostFuncContext<T> {
+    let (layout, at) = layout::<T>();
+    // SAFETY: the layout has a non-zero size (it holds a `Header`).
+    let base = unsafe { std::alloc::alloc(layout) };
+    if base.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `at` is inside the allocation, aligned for the context, and the
+    // header's size before it is inside too and 8-aligned (`layout`).
+    unsafe {
+        let ctx = base.add(at).cast::<VMHostFuncContext<T>>();
+        ctx.write(context);
+        ctx.cast::<u8>()
+            .sub(size_of::<Header>())
+            .cast::<Header>()
+            .write(header);
+        ctx
+    }
+}
+
+/// Frees a context made by [`alloc`].
+///
+/// # Safety
+/// `context` must come from `alloc::<T>` and be freed once.
+pub(crate) unsafe fn free<T>(context: *mut ()) {
+    let (layout, at) = layout::<T>();
+    let ctx = context.cast::<VMHostFuncContext<T>>();
+    // SAFETY: per the caller, both values live where `alloc` put them, and
+    // the allocation starts `at` bytes before the context.
+    unsafe {
+        core::ptr::drop_in_place(header_of(ctx.cast()));
+        core::ptr::drop_in_place(ctx);
+        std::alloc::dealloc(ctx.cast::<u8>().sub(at), layout);
+    }
+}
+
+/// The allocation of a context and its header, and the context's offset.
+fn layout<T>() -> (Layout, usize) {
+    let ctx = Layout::new::<VMHostFuncContext<T>>();
+    let at = size_of::<Header>().next_multiple_of(ctx.align());
+    let layout = Layout::from_size_align(at + ctx.size(), ctx.align().max(align_of::<Header>()))
+        .expect("a context is far smaller than isize::MAX");
+    (layout, at)
+}
+
+/// The header of a context made by [`alloc`].
+fn header_of(ctx: *mut VMOpaqueContext) -> *mut Header {
+    ctx.cast::<u8>().wrapping_sub(size_of::<Header>()).cast()
+}
+
+/// Sizes of the `ValRaw` buffer a generic call keeps on its stack (no heap:
+/// a failing host function jumps over this frame).
+const BUFFERS: [usize; 4] = [8, 32, 128, springboard_environ::MAX_PARAMS];
+
+/// The body of every generic entry: takes the call `frame` holds, per the
+/// callee's plan for `which` entry; returns the stack bytes to pop.
+///
+/// # Safety
+/// Called only by the entries of this module, with a frame they filled, for
+/// a callee whose context was made by [`alloc`] with a generic entry.
+pub(crate) unsafe extern "C" fn generic_call(frame: *mut Frame, which: usize) -> usize {
+    let which = match which {
+        0 => Which::Native,
+        1 => Which::Wasm,
+        _ => Which::WasmSret,
+    };
+    // SAFETY: the entry filled the frame.
+    let frame = unsafe { &mut *frame };
+    let vmctx = frame.gpr[usize::from(arch::vmctx(which))] as *mut VMOpaqueContext;
+    // SAFETY: the callee context was made by `alloc` with a generic entry:
+    // its header names a live signature with plans.
+    let header = unsafe { &*header_of(vmctx) };
+    let Some(sig) = &header.sig else {
+        unreachable_entry()
+    };
+    let Some(plans) = sig.0.code.plans.get() else {
+        unreachable_entry()
+    };
+    let (plan, kind) = match which {
+        Which::Native => (&plans.native, TrampolineKind::NativeToArray),
+        _ => (&plans.wasm, header.wasm_kind),
+    };
+    if let Some(source) = &header.source {
+        source.count_generic_call(sig, kind);
+    }
+    let len = (plan.args.len() - 2).max(plan.results.len());
+    let mut i = 0;
+    while BUFFERS[i] < len {
+        i += 1;
+    }
+    // SAFETY: a host context (its funcref right after the magic) per the
+    // caller; the plan is the callee's signature's.
+    unsafe {
+        match i {
+            0 => run::<{ BUFFERS[0] }>(frame, plan, vmctx, len),
+            1 => run::<{ BUFFERS[1] }>(frame, plan, vmctx, len),
+            2 => run::<{ BUFFERS[2] }>(frame, plan, vmctx, len),
+            _ => run::<{ BUFFERS[3] }>(frame, plan, vmctx, len),
+        }
+    }
+    plan.pop as usize
+}
+
+/// A generic entry reached for a context without one: a broken invariant,
+/// and no caller to return an error to.
+#[cold]
+fn unreachable_entry() -> ! {
+    std::process::abort()
+}
+
+/// Moves the arguments into a buffer of `N` slots, calls `array_call`, and
+/// moves the results out.
+///
+/// # Safety
+/// As for [`generic_call`]; `len <= N`.
+#[inline(never)]
+unsafe fn run<const N: usize>(
+    frame: &mut Frame,
+    plan: &Plan,
+    vmctx: *mut VMOpaqueContext,
+    len: usize,
+) {
+    let mut buffer = [const { MaybeUninit::<ValRaw>::uninit() }; N];
+    let caller = frame.gpr_of(plan.args[1].1) as *mut VMOpaqueContext;
+    let params = &plan.args[2..];
+    for (slot, &(ty, loc)) in buffer.iter_mut().zip(params) {
+        // SAFETY: the plan names where the caller put each argument.
+        slot.write(unsafe { frame.read(ty, loc) });
+    }
+    for slot in &mut buffer[params.len()..len] {
+        slot.write(ValRaw::ZERO);
+    }
+    // Read before any result is written: its register may return one.
+    let area = plan.area.map(|loc| frame.gpr_of(loc) as *mut u8);
+    let values = buffer.as_mut_ptr().cast::<ValRaw>();
+    // SAFETY: a host context starts with its magic and funcref, whose
+    // `array_call` takes its `vmctx` and a buffer of `len` initialised slots.
+    unsafe {
+        let func_ref = &(*vmctx.cast::<VMHostFuncContext<()>>()).func_ref;
+        (func_ref.array_call)(func_ref.vmctx, caller, values, len);
+    }
+    for (i, &(ty, loc)) in plan.results.iter().enumerate() {
+        // SAFETY: slot `i < len` was initialised above and written by the
+        // callee; `area` is the caller's area for `Loc::Area` results.
+        unsafe { frame.write(ty, loc, *values.add(i), area) };
+    }
+}
+
+impl Frame {
+    /// A pointer-sized argument (a context or an area's address).
+    fn gpr_of(&self, loc: Loc) -> u64 {
+        match loc {
+            Loc::Gpr(r) => self.gpr[usize::from(r)],
+            // SAFETY: the plan names a slot of the caller's argument area.
+            Loc::Stack(offset) => unsafe {
+                read_bits(self.incoming.add(offset as usize), 8) as u64
+            },
+            _ => unreachable_entry(),
+        }
+    }
+
+    /// The argument of type `ty` at `loc`.
+    ///
+    /// # Safety
+    /// `loc` must be where the caller put an argument of type `ty`.
+    unsafe fn read(&self, ty: ValType, loc: Loc) -> ValRaw {
+        let size = ty.byte_size(8);
+        // SAFETY: per the caller: each location holds a value of `ty`, and a
+        // reference points at one.
+        let bits = unsafe {
+            match loc {
+                Loc::Gpr(r) => u128::from(self.gpr[usize::from(r)]),
+                Loc::Vec(r) if ty == ValType::V128 => self.vec[usize::from(r)],
+                Loc::Vec(r) => u128::from(arch::from_vec(self.vec[usize::from(r)])),
+                Loc::Stack(offset) => read_bits(self.incoming.add(offset as usize), size),
+                Loc::GprRef(r) => read_bits(self.gpr[usize::from(r)] as *const u8, size),
+                Loc::StackRef(offset) => {
+                    let at = read_bits(self.incoming.add(offset as usize), 8) as usize;
+                    read_bits(at as *const u8, size)
+                }
+                Loc::Area(_) => unreachable_entry(),
+            }
+        };
+        match ty {
+            ValType::I32 => ValRaw::u32(bits as u32),
+            ValType::F32 => ValRaw::f32(bits as u32),
+            ValType::V128 => ValRaw::v128(bits),
+            _ => ValRaw::u64(bits as u64),
+        }
+    }
+
+    /// Puts the result `raw` of type `ty` at `loc`.
+    ///
+    /// # Safety
+    /// `area` must be the caller's area if `loc` is in it.
+    unsafe fn write(&mut self, ty: ValType, loc: Loc, raw: ValRaw, area: Option<*mut u8>) {
+        let bits = match ty {
+            ValType::I32 | ValType::F32 => u128::from(raw.get_u32()),
+            ValType::V128 => raw.get_v128(),
+            _ => u128::from(raw.get_u64()),
+        };
+        match loc {
+            Loc::Gpr(r) => self.gpr[usize::from(r)] = bits as u64,
+            Loc::Vec(r) if ty == ValType::V128 => self.vec[usize::from(r)] = bits,
+            Loc::Vec(r) => self.vec[usize::from(r)] = arch::to_vec(bits as u64),
+            Loc::Area(offset) => {
+                let Some(area) = area else {
+                    unreachable_entry()
+                };
+                // SAFETY: per the caller.
+                unsafe { write_bits(area.add(offset as usize), ty.byte_size(8), bits) }
+            }
+            _ => unreachable_entry(),
+        }
+    }
+}
+
+/// `size` bytes at `at` as a native-endian integer.
+///
+/// # Safety
+/// `at` must be readable for `size` bytes.
+unsafe fn read_bits(at: *const u8, size: u32) -> u128 {
+    // SAFETY: per the caller.
+    unsafe {
+        match size {
+            4 => u128::from(at.cast::<u32>().read_unaligned()),
+            8 => u128::from(at.cast::<u64>().read_unaligned()),
+            _ => at.cast::<u128>().read_unaligned(),
+        }
+    }
+}
+
+/// Stores the low `size` bytes of `bits` at `at`, native-endian.
+///
+/// # Safety
+/// `at` must be writable for `size` bytes.
+unsafe fn write_bits(at: *mut u8, size: u32, bits: u128) {
+    // SAFETY: per the caller.
+    unsafe {
+        match size {
+            4 => at.cast::<u32>().write_unaligned(bits as u32),
+            8 => at.cast::<u64>().write_unaligned(bits as u64),
+            _ => at.cast::<u128>().write_unaligned(bits),
+        }
+    }
+}
