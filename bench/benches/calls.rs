@@ -168,7 +168,12 @@ fn bench_signature<P, R, F, WP, WR>(
             b.iter(|| {
                 // SAFETY: the function's own native entry and contexts.
                 let out = unsafe {
-                    <P as WasmParams>::call_native::<R>(code, vmctx, caller_vmctx, black_box(params))
+                    <P as WasmParams>::call_native::<R>(
+                        code,
+                        vmctx,
+                        caller_vmctx,
+                        black_box(params),
+                    )
                 };
                 assert!(springboard::take_host_failure().is_none());
                 out

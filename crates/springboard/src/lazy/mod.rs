@@ -61,8 +61,7 @@ pub(crate) struct Frame {
     incoming: *mut u8,
 }
 
-/// The plans of one signature, made once, when its first function gets a
-/// generic entry.
+/// The plans of one signature, made once, at its first generic call.
 #[derive(Debug)]
 pub(crate) struct Plans {
     native: Plan,
@@ -76,14 +75,16 @@ impl Plans {
             wasm: Plan::wasm(&arch::WASM, sig),
         }
     }
+}
 
-    fn wasm_entry(&self) -> Which {
-        let shifted = matches!(arch::WASM.sret, plan::Sret::FirstInt);
-        if self.wasm.area.is_some() && shifted {
-            Which::WasmSret
-        } else {
-            Which::Wasm
-        }
+/// The generic `wasm_call` of `sig`: the one that finds the callee vmctx
+/// behind an implicit return area's address, if its results need one.
+fn wasm_entry(sig: &Signature) -> Which {
+    let shifted = matches!(arch::WASM.sret, plan::Sret::FirstInt);
+    if shifted && plan::needs_return_area(&arch::WASM, sig) {
+        Which::WasmSret
+    } else {
+        Which::Wasm
     }
 }
 
@@ -144,22 +145,17 @@ pub(crate) fn entries(
         header.source = Some(engine.source());
         NonNull::new(arch::entry(which).cast_mut().cast())
     };
-    let plans = (generic && (mapped(native).is_none() || mapped(wasm).is_none()))
-        .then(|| code.plans.get_or_init(|| Plans::new(sig.signature())));
-    let native_which = plans
-        .filter(|_| mapped(native).is_none())
-        .map(|_| Which::Native);
+    let native_which = (generic && mapped(native).is_none()).then_some(Which::Native);
     // The wasm entry also stores nothing for a runtime's stack walker, so
     // it serves only engines whose wasm code needs no bookkeeping.
-    let wasm_which = plans
-        .filter(|_| mapped(wasm).is_none() && engine.generic_wasm_entry())
-        .map(Plans::wasm_entry);
+    let wasm_which = (generic && mapped(wasm).is_none() && engine.generic_wasm_entry())
+        .then(|| wasm_entry(sig.signature()));
     let native_entry = mapped(native).or_else(|| entry(native, native_which));
-    let wasm_entry = mapped(wasm).or_else(|| entry(wasm, wasm_which));
-    if native_entry.is_some() == native.is_some() && wasm_entry.is_some() == wasm.is_some() {
+    let wasm_call = mapped(wasm).or_else(|| entry(wasm, wasm_which));
+    if native_entry.is_some() == native.is_some() && wasm_call.is_some() == wasm.is_some() {
         return Ok(Entries {
             native: native_entry,
-            wasm: wasm_entry,
+            wasm: wasm_call,
             header,
         });
     }
@@ -168,7 +164,7 @@ pub(crate) fn entries(
     engine.prepare(sig, &kinds)?;
     Ok(Entries {
         native: native_entry.or_else(|| mapped(native)),
-        wasm: wasm_entry.or_else(|| mapped(wasm)),
+        wasm: wasm_call.or_else(|| mapped(wasm)),
         header,
     })
 }
@@ -249,9 +245,9 @@ pub(crate) unsafe extern "C" fn generic_call(frame: *mut Frame, which: usize) ->
     let Some(sig) = &header.sig else {
         unreachable_entry()
     };
-    let Some(plans) = sig.0.code.plans.get() else {
-        unreachable_entry()
-    };
+    // Made at the first generic call of the type, not at creation: most
+    // functions are only ever called through `array_call`.
+    let plans = sig.0.code.plans.get_or_init(|| Plans::new(sig.signature()));
     let (plan, kind) = match which {
         Which::Native => (&plans.native, TrampolineKind::NativeToArray),
         _ => (&plans.wasm, header.wasm_kind),

@@ -171,6 +171,19 @@ impl Plan {
     }
 }
 
+/// Whether `sig`'s results overflow `rules`' return registers (then the
+/// caller passes an implicit return area).
+pub(crate) fn needs_return_area(rules: &Rules, sig: &Signature) -> bool {
+    let ints = sig
+        .results()
+        .iter()
+        .filter(|&&t| class(t) == Class::Int)
+        .count();
+    let floats = sig.results().len() - ints;
+    ints > rules.int_rets.len() - rules.first_int.min(rules.int_rets.len())
+        || floats > rules.float_rets.len()
+}
+
 /// The bytes a callee pops: the argument area, rounded to the stack
 /// alignment, if the convention pops at all.
 fn pop(rules: &Rules, stack: u32) -> u32 {
