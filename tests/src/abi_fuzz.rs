@@ -6,7 +6,7 @@
 //! seeds than the tests' fixed one.
 
 use crate::c_harness::Case;
-use springboard_check::values::{ValueGen, edge_values};
+use springboard_check::values::{ValueGen, case_values, random_signature};
 use springboard_compiler::{Compiler, Signature, TrampolineKind, ValType};
 
 /// The seeds to run: `SPRINGBOARD_ABI_FUZZ_SEEDS` (`a..b`, or one number),
@@ -25,25 +25,6 @@ pub fn seeds() -> std::ops::Range<u64> {
         Some((a, b)) => parse(a)..parse(b),
         None => parse(&spec)..parse(&spec) + 1,
     }
-}
-
-/// A random signature over `types`: usually a few parameters, one in eight
-/// up to 1,000; up to six results, one in eight up to sixteen.
-pub fn random_signature(values: &mut ValueGen, types: &[ValType]) -> Signature {
-    let mut pick = |small: u64, large: u64| -> Vec<ValType> {
-        let max = if values.next_u64().is_multiple_of(8) {
-            large
-        } else {
-            small
-        };
-        let len = (values.next_u64() % (max + 1)) as usize;
-        (0..len)
-            .map(|_| types[(values.next_u64() % types.len() as u64) as usize])
-            .collect()
-    };
-    let params = pick(24, 1000);
-    let results = pick(6, 16);
-    Signature::new(&params, &results).expect("within limits")
 }
 
 /// `n` cases of distinct random signatures over `types` that `compiler`'s
@@ -99,22 +80,9 @@ pub fn cases(compiler: &Compiler, seed: u64, n: usize, types: &[ValType]) -> (Ve
 /// -0.0, extremes; shifted per case) at every other slot, random values at
 /// the rest.
 pub fn case(i: usize, signature: Signature, values: &mut ValueGen) -> Case {
-    let mut pick = |tys: &[ValType], shift: usize| -> Vec<_> {
-        tys.iter()
-            .enumerate()
-            .map(|(k, &t)| {
-                if (i + k).is_multiple_of(2) {
-                    let e = edge_values(t);
-                    e[(k + shift) % e.len()]
-                } else {
-                    values.value(t)
-                }
-            })
-            .collect()
-    };
     Case {
-        args: pick(signature.params(), i),
-        results: pick(signature.results(), i + 3),
+        args: case_values(values, signature.params(), i, i),
+        results: case_values(values, signature.results(), i, i + 3),
         signature,
     }
 }

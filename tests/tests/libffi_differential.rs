@@ -83,7 +83,7 @@ fn entry_trampoline_agrees_with_libffi() {
 }
 
 fn entry_agrees_with_libffi(compiler: &Compiler, values: &mut ValueGen, case: &str) {
-    let sig = springboard_tests::abi_fuzz::random_signature(values, &C_TYPES);
+    let sig = springboard_check::values::random_signature(values, &C_TYPES);
     let (params, results) = (sig.params(), sig.results());
     let (np, nr) = (params.len(), results.len());
     let probe = compiler.compile_probe(CallConv::Native, &sig).unwrap();

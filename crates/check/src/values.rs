@@ -1,7 +1,7 @@
 //! Test values: a deterministic generator that favours edge values, and the
 //! bit-level comparison of what a `ValRaw` slot carries.
 
-use springboard_environ::ValType;
+use springboard_environ::{Signature, ValType};
 use springboard_vm_abi::ValRaw;
 
 /// How many bytes of a slot a value of `ty` defines on this host: what a
@@ -126,4 +126,39 @@ pub fn edge_values(ty: ValType) -> Vec<ValRaw> {
             .map(ValRaw::u64)
             .to_vec(),
     }
+}
+
+/// A random signature over `types`: usually a few parameters, one in eight
+/// up to 1,000; up to six results, one in eight up to sixteen.
+pub fn random_signature(values: &mut ValueGen, types: &[ValType]) -> Signature {
+    let mut pick = |small: u64, large: u64| -> Vec<ValType> {
+        let max = if values.next_u64().is_multiple_of(8) {
+            large
+        } else {
+            small
+        };
+        let len = (values.next_u64() % (max + 1)) as usize;
+        (0..len)
+            .map(|_| types[(values.next_u64() % types.len() as u64) as usize])
+            .collect()
+    };
+    let params = pick(24, 1000);
+    let results = pick(6, 16);
+    Signature::new(&params, &results).expect("within limits")
+}
+
+/// Values of `tys` for case `i`: edge values (NaN payloads, -0.0, extremes;
+/// shifted by `shift`) at every other slot, random values at the rest.
+pub fn case_values(values: &mut ValueGen, tys: &[ValType], i: usize, shift: usize) -> Vec<ValRaw> {
+    tys.iter()
+        .enumerate()
+        .map(|(k, &t)| {
+            if (i + k).is_multiple_of(2) {
+                let e = edge_values(t);
+                e[(k + shift) % e.len()]
+            } else {
+                values.value(t)
+            }
+        })
+        .collect()
 }

@@ -369,6 +369,16 @@ impl Engine {
         self.inner.source.tier_up_after
     }
 
+    /// Whether new host functions of types without compiled trampolines get
+    /// generic entries (see [`Config::tier_up_after`]): on x86-64, aarch64
+    /// (not Apple's) and riscv64, unless `tier_up_after` is 0. Elsewhere
+    /// (s390x) their trampolines are compiled when they are created. Their
+    /// `wasm_call` is generic only with [`WasmConv::Tail`] and no
+    /// [`Config::bookkeeping`].
+    pub fn generic_entries(&self) -> bool {
+        crate::lazy::SUPPORTED && self.tier_up_after() > 0
+    }
+
     /// Whether host functions may get a generic `wasm_call`: it follows
     /// Cranelift's `tail` convention and keeps no bookkeeping.
     pub(crate) fn generic_wasm_entry(&self) -> bool {

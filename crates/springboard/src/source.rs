@@ -94,8 +94,9 @@ impl Source {
         kind: TrampolineKind,
         sig: &SharedSignature,
     ) -> Result<CompiledTrampoline, Error> {
+        let code = self.compiler.compile(kind, sig.signature())?;
         self.compiled.fetch_add(1, Ordering::Relaxed);
-        Ok(self.compiler.compile(kind, sig.signature())?)
+        Ok(code)
     }
 
     /// Counts a call a generic entry of `sig` took on its way to `kind`;

@@ -17,11 +17,75 @@
 //! Each host context carries a [`Header`] right before it: what the entries
 //! need to find the signature, its plans and its compiled code.
 
+// Only the entries' assembly calls in, so without it all is unused.
+#![cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", not(target_vendor = "apple")),
+        target_arch = "riscv64"
+    )),
+    allow(dead_code)
+)]
+
+#[cfg(all(target_arch = "aarch64", not(target_vendor = "apple")))]
+mod aarch64;
 mod plan;
+#[cfg(target_arch = "riscv64")]
+mod riscv64;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
+#[cfg(all(target_arch = "aarch64", not(target_vendor = "apple")))]
+use aarch64 as arch;
+#[cfg(target_arch = "riscv64")]
+use riscv64 as arch;
 #[cfg(target_arch = "x86_64")]
 use x86_64 as arch;
+/// Hosts without generic entries compile every trampoline at creation.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", not(target_vendor = "apple")),
+    target_arch = "riscv64"
+)))]
+#[allow(dead_code)]
+mod arch {
+    //! No generic entries: s390x (three register classes, and a vector lane
+    //! order per convention) and Apple's aarch64 convention are not
+    //! described yet, so `accepts` refuses everything.
+    use super::Which;
+    use super::plan::{Rules, Sret};
+    use springboard_environ::{Signature, ValType};
+    pub(super) const GPRS: usize = 1;
+    pub(super) const VECS: usize = 1;
+    pub(super) const NATIVE: Rules = Rules {
+        int_args: &[],
+        float_args: &[],
+        int_rets: &[],
+        float_rets: &[],
+        positional: false,
+        shadow: 0,
+        v128_by_ref: false,
+        sret: Sret::FirstInt,
+        callee_pops: false,
+        first_int: 0,
+        v128_align: 16,
+    };
+    pub(super) const WASM: Rules = NATIVE;
+    pub(super) fn accepts(_: &Signature) -> bool {
+        false
+    }
+    pub(super) fn entry(_: Which) -> *const u8 {
+        core::ptr::null()
+    }
+    pub(super) fn vmctx(_: Which) -> u8 {
+        0
+    }
+    pub(super) fn from_vec(bits: u128) -> u64 {
+        bits as u64
+    }
+    pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
+        u128::from(bits)
+    }
+}
 
 use crate::registry::SharedSignature;
 use crate::source::Source;
@@ -36,7 +100,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicPtr;
 
 /// Whether this host has generic entries.
-pub(crate) const SUPPORTED: bool = cfg!(all(target_arch = "x86_64"));
+pub(crate) const SUPPORTED: bool = cfg!(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", not(target_vendor = "apple")),
+    target_arch = "riscv64"
+));
 
 /// Which generic entry a call came through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +194,7 @@ pub(crate) fn entries(
 ) -> Result<Entries, crate::Error> {
     let code = &sig.0.code;
     let mapped = |k: Option<TrampolineKind>| k.and_then(|k| code.get(k)).and_then(|c| c.entry());
-    let generic = SUPPORTED && engine.tier_up_after() > 0;
+    let generic = engine.generic_entries() && arch::accepts(sig.signature());
     let mut header = Header {
         sig: None,
         source: None,
@@ -374,7 +442,7 @@ impl Frame {
         match loc {
             Loc::Gpr(r) => self.gpr[usize::from(r)] = bits as u64,
             Loc::Vec(r) if ty == ValType::V128 => self.vec[usize::from(r)] = bits,
-            Loc::Vec(r) => self.vec[usize::from(r)] = arch::to_vec(bits as u64),
+            Loc::Vec(r) => self.vec[usize::from(r)] = arch::to_vec(ty, bits as u64),
             Loc::Area(offset) => {
                 let Some(area) = area else {
                     unreachable_entry()

@@ -47,6 +47,7 @@ fn class(ty: ValType) -> Class {
 #[derive(Clone, Copy)]
 pub(crate) enum Sret {
     /// Before the first argument, in the first integer argument register.
+    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
     FirstInt,
     /// In this register, shifting nothing (aarch64's `x8`).
     #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]

@@ -3,6 +3,7 @@
 
 use super::plan::{Rules, Sret};
 use super::{Frame, Which};
+use springboard_environ::{Signature, ValType};
 
 // Frame `gpr` indices: every register that carries an argument or a result
 // in some convention here.
@@ -74,9 +75,15 @@ pub(super) fn from_vec(bits: u128) -> u64 {
     bits as u64
 }
 
-/// A scalar's bits as a vector register holds them.
-pub(super) fn to_vec(bits: u64) -> u128 {
+/// A scalar's bits as a vector register holds them (upper bits zero, as a
+/// scalar load leaves them).
+pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
     u128::from(bits)
+}
+
+/// Every signature: Cranelift and C agree on everything here.
+pub(super) fn accepts(_: &Signature) -> bool {
+    true
 }
 
 /// The entry of each kind, as an address.
