@@ -5,12 +5,15 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use springboard::{Engine, Error, Func, FuncRef, SharedSignature, Val};
-use springboard_check::CodeSet;
-use springboard_compiler::{CodeKind, CompiledTrampoline, Compiler, Signature, ValType};
+use springboard_check::values::same_bits;
+use springboard_check::{CodeSet, Driver, Via};
+use springboard_compiler::{
+    CodeKind, CompiledTrampoline, Compiler, Signature, TrampolineKind, ValType,
+};
 use springboard_loader::ObjectFile;
 use springboard_vm_abi::ValRaw;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// The names of the targets, as in `fuzz/fuzz_targets/`.
 pub const TARGETS: [&str; 5] = [
@@ -318,8 +321,9 @@ pub fn signature_model(data: &[u8]) -> u64 {
     checks
 }
 
-/// An arbitrary signature and values through every trampoline kind:
-/// bit-exact on both sides.
+/// An arbitrary signature and values through every trampoline kind, and
+/// through a host function's generic entries called by the compiled
+/// `entry` and `array_to_wasm`: bit-exact on both sides.
 pub fn trampoline_roundtrip(data: &[u8]) {
     let _ = try_trampoline_roundtrip(&mut Unstructured::new(data));
 }
@@ -342,7 +346,62 @@ fn try_trampoline_roundtrip(u: &mut Unstructured) -> Result<()> {
     if let Err(e) = set.run(&args, &results) {
         panic!("{e}");
     }
+    generic_roundtrip(&set, &args, &results);
     Ok(())
+}
+
+/// `args` into and `results` out of an untyped host function whose entries
+/// are generic (on hosts that have them), through its `native_call` and
+/// `wasm_call` as compiled callers call them.
+fn generic_roundtrip(set: &CodeSet, args: &[ValRaw], results: &[ValRaw]) {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        Engine::new(springboard::Config::new().tier_up_after(u32::MAX)).expect("a host backend")
+    });
+    let sig = set.signature();
+    let code = |kind| {
+        set.iter()
+            .find(|c| c.kind == CodeKind::Trampoline(kind))
+            .expect("every kind compiled")
+    };
+    let driver = Driver::from_code(
+        code(TrampolineKind::Entry),
+        code(TrampolineKind::ArrayToWasm).clone(),
+    )
+    .expect("maps");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (log, out, tys) = (Arc::clone(&seen), results.to_vec(), sig.clone());
+    let func = Func::new(engine, sig, move |a: &[Val], r: &mut [Val]| {
+        *log.lock().unwrap_or_else(PoisonError::into_inner) =
+            a.iter().map(|v| v.to_raw()).collect();
+        for ((slot, raw), &t) in r.iter_mut().zip(&out).zip(tys.results()) {
+            *slot = Val::from_raw(*raw, t);
+        }
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .expect("every supported signature");
+    for via in [Via::Native, Via::Wasm] {
+        // SAFETY: a live funcref of `sig`; host functions ignore the caller.
+        let got = unsafe {
+            driver.call_funcref(via, func.vm_func_ref().as_ref(), std::ptr::null_mut(), args)
+        }
+        .expect("the buffer fits");
+        let received = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
+        for (what, tys, got, want) in [
+            ("result", sig.results(), &got, results),
+            ("argument", sig.params(), &received, args),
+        ] {
+            assert_eq!(got.len(), want.len(), "{via:?} {sig}: {what}s");
+            for (i, ((&t, &g), &w)) in tys.iter().zip(got).zip(want).enumerate() {
+                assert!(
+                    same_bits(t, g, w),
+                    "{via:?} {sig}: {what} {i} ({t}): {:#x} vs {:#x}",
+                    g.get_v128(),
+                    w.get_v128()
+                );
+            }
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug)]

@@ -241,3 +241,34 @@ fn assign_args(rules: &Rules, tys: &[ValType], sret: bool) -> (Vec<(ValType, Loc
         .collect();
     (locs, next)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `needs_return_area` (used at creation, allocation-free) agrees with
+    /// the plan the first generic call makes, for each convention here.
+    #[test]
+    fn the_entry_chosen_at_creation_matches_the_plan() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2000 {
+            let tys = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<ValType> {
+                (0..n)
+                    .map(|_| ValType::ALL[(next() % 7) as usize])
+                    .collect()
+            };
+            let (p, r) = (next() % 30, next() % 24);
+            let sig = Signature::new(&tys(p, &mut next), &tys(r, &mut next)).unwrap();
+            for rules in [&super::super::arch::WASM, &super::super::arch::NATIVE] {
+                let plan = Plan::wasm(rules, &sig);
+                assert_eq!(needs_return_area(rules, &sig), plan.area.is_some(), "{sig}");
+            }
+        }
+    }
+}
