@@ -141,8 +141,11 @@ impl Func {
     /// closure its caller's context.
     ///
     /// `native_call` and `array_call` are Rust shims; `wasm_call` is the
-    /// compiled `wasm_to_native` trampoline of the type, or `None` if the
-    /// engine has no compiler and no loaded object holds one.
+    /// `wasm_to_native` trampoline of the type — behind a generic entry
+    /// until it is compiled (see [`Config::tier_up_after`](crate::Config::tier_up_after)),
+    /// so creating the function compiles nothing — or `None` if the engine
+    /// can neither compile nor use a generic entry and no loaded object
+    /// holds one.
     pub fn wrap<P, R, F>(engine: &Engine, f: F) -> Result<Func, Error>
     where
         F: IntoFunc<P, R>,
@@ -176,9 +179,13 @@ impl Func {
     /// as zero values of the right types.
     ///
     /// `array_call` is a Rust shim; `native_call` and `wasm_call` are the
-    /// compiled `native_to_array` and `wasm_to_array` trampolines of `ty`.
-    /// Without a compiler they must come from a loaded object:
-    /// `native_call` is required, `wasm_call` stays `None` if absent.
+    /// `native_to_array` and `wasm_to_array` trampolines of `ty`, behind
+    /// generic entries until they are compiled (see
+    /// [`Config::tier_up_after`](crate::Config::tier_up_after)): creating the
+    /// function compiles nothing, and its first call costs no compilation.
+    /// Where neither a compiler nor generic entries serve, they must come
+    /// from a loaded object: `native_call` is required, `wasm_call` stays
+    /// `None` if absent.
     pub fn new<F, E>(engine: &Engine, ty: &Signature, f: F) -> Result<Func, Error>
     where
         F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
@@ -268,7 +275,7 @@ impl Func {
     /// A function that fronts an array-convention entry made elsewhere (a
     /// foreign runtime's `array_call`, with its own `vmctx`): a call through
     /// any of its entries reaches `array_call` with `vmctx` as its callee
-    /// context — through the compiled `native_to_array` and `wasm_to_array`
+    /// context — through the `native_to_array` and `wasm_to_array`
     /// trampolines of `ty`, and a Rust forwarder for `array_call` itself.
     /// The trampolines find both in the host context's funcref; the funcref
     /// callers see has the host context as its `vmctx`.

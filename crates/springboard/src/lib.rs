@@ -1,7 +1,9 @@
 //! The host⇄wasm call machinery of a WebAssembly runtime, as a library.
 //!
 //! An [`Engine`] interns function types into [`SharedSignature`]s, compiles
-//! (or loads) the trampolines of each type once, and makes [`Func`]s: live
+//! (or loads) the trampolines of each type once — for host functions in the
+//! background, behind generic entries that work for every type from the
+//! first call ([`Config::tier_up_after`]) — and makes [`Func`]s: live
 //! `VMFuncRef`s callable through the *wasm*, *native* and *array* calling
 //! conventions. Calls from the host are checked: [`Func::call`] checks values
 //! against the type, [`Func::typed`] checks the type once and returns a
@@ -17,7 +19,8 @@
 //! # fn main() -> Result<(), Error> {
 //! let engine = Engine::default();
 //!
-//! // A typed host function; its wasm entry is a compiled trampoline.
+//! // A typed host function; its wasm entry is the type's `wasm_to_native`
+//! // trampoline (generic until compiled), its native entry a Rust shim.
 //! let add = Func::wrap(&engine, |a: i32, b: i32| a.wrapping_add(b))?;
 //! assert_eq!(add.ty().to_string(), "(func (param i32 i32) (result i32))");
 //!

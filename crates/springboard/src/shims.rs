@@ -4,7 +4,7 @@
 //! | function | `native_call` | `array_call` |
 //! |---|---|---|
 //! | typed ([`Func::wrap`](crate::Func::wrap)) | `into_func!`'s `single`/`multi` | [`array_shim`] |
-//! | untyped ([`Func::new`](crate::Func::new)) | compiled `native_to_array` | [`untyped_array_shim`] |
+//! | untyped ([`Func::new`](crate::Func::new)) | `native_to_array` (generic until compiled) | [`untyped_array_shim`] |
 //!
 //! Each shim finds its closure in the `VMHostFuncContext` passed as its
 //! callee vmctx ([`Hosted`]), runs it under [`trap::host_call`], and never
