@@ -51,7 +51,7 @@ pub(crate) struct SigCode {
     /// Calls taken by generic entries, per the kind they tier up to.
     pub(crate) generic_calls: [AtomicU32; TrampolineKind::COUNT],
     /// Where the generic entries find each value.
-    pub(crate) plans: OnceLock<crate::lazy::Plans>,
+    pub(crate) plans: crate::lazy::Plans,
     /// Serialises compilation so concurrent first uses compile once.
     #[cfg(feature = "compiler")]
     pub(crate) compiling: std::sync::Mutex<()>,

@@ -96,8 +96,8 @@ use core::ptr::NonNull;
 use plan::{Loc, Plan};
 use springboard_environ::{Signature, TrampolineKind, ValType};
 use springboard_vm_abi::{VMHostFuncContext, VMOpaqueContext, ValRaw};
-use std::sync::Arc;
 use std::sync::atomic::AtomicPtr;
+use std::sync::{Arc, OnceLock};
 
 /// Whether this host has generic entries.
 pub(crate) const SUPPORTED: bool = cfg!(any(
@@ -129,20 +129,12 @@ pub(crate) struct Frame {
     incoming: *mut u8,
 }
 
-/// The plans of one signature, made once, at its first generic call.
-#[derive(Debug)]
+/// The plans of one signature: for its native and its wasm convention,
+/// each made at the first generic call that needs it.
+#[derive(Default)]
 pub(crate) struct Plans {
-    native: Plan,
-    wasm: Plan,
-}
-
-impl Plans {
-    pub(crate) fn new(sig: &Signature) -> Plans {
-        Plans {
-            native: Plan::native(&arch::NATIVE, sig),
-            wasm: Plan::wasm(&arch::WASM, sig),
-        }
-    }
+    native: OnceLock<Plan>,
+    wasm: OnceLock<Plan>,
 }
 
 /// The generic `wasm_call` of `sig`: the one that finds the callee vmctx
@@ -315,10 +307,20 @@ pub(crate) unsafe extern "C" fn generic_call(frame: *mut Frame, which: usize) ->
     };
     // Made at the first generic call of the type, not at creation: most
     // functions are only ever called through `array_call`.
-    let plans = sig.0.code.plans.get_or_init(|| Plans::new(sig.signature()));
+    let plans = &sig.0.code.plans;
     let (plan, kind) = match which {
-        Which::Native => (&plans.native, TrampolineKind::NativeToArray),
-        _ => (&plans.wasm, header.wasm_kind),
+        Which::Native => (
+            plans
+                .native
+                .get_or_init(|| Plan::native(&arch::NATIVE, sig.signature())),
+            TrampolineKind::NativeToArray,
+        ),
+        _ => (
+            plans
+                .wasm
+                .get_or_init(|| Plan::wasm(&arch::WASM, sig.signature())),
+            header.wasm_kind,
+        ),
     };
     if let Some(source) = &header.source {
         source.count_generic_call(sig, kind);
