@@ -9,11 +9,13 @@ trees=("$PWD/..")
 [ $# -gt 0 ] && trees+=("$(cd "$1" && pwd)")
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/../target/bench}
 for tree in "${trees[@]}"; do
-  # The other tree gets this tree's measuring program.
-  cp src/bin/call_cost.rs "$tree/bench/src/bin/call_cost.rs" 2>/dev/null || true
+  # Each tree measures with its own program (an older one cannot build this
+  # tree's: it lacks the API it uses).
   (cd "$tree/bench" && cargo build -q --release --bin call_cost)
   bin=$CARGO_TARGET_DIR/release/call_cost
-  for path in typed untyped host-from-wasm; do
+  paths="typed untyped host-from-wasm"
+  grep -q generic-from-wasm "$tree/bench/src/bin/call_cost.rs" && paths="$paths generic-from-wasm"
+  for path in $paths; do
     ir() {
       valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$path" "$1" 2>&1 |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turns criterion's estimates (bench/target/criterion) into the Markdown
 tables of docs/PERFORMANCE.md and an SVG plot of call overhead against
-parameter count. Usage: python3 bench/report.py [calls|compile|registry|plot OUT.svg]"""
-import json, pathlib, sys
+parameter count. Usage: python3 bench/report.py [calls|first-call|compile|registry|plot OUT.svg]"""
+import json, os, pathlib, sys
 
-ROOT = pathlib.Path(__file__).resolve().parent / "target" / "criterion"
+# Criterion writes under $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion.
+ROOT = pathlib.Path(os.environ.get("CRITERION_HOME") or pathlib.Path(
+    os.environ.get("CARGO_TARGET_DIR") or pathlib.Path(__file__).resolve().parent / "target") / "criterion")
 
 def estimates():
     """{group: {id: median ns}} for every benchmark criterion has recorded."""
@@ -36,6 +38,24 @@ def calls(est):
         for k in sorted(rows, key=lambda k: (k.split("/")[0] != "direct", k.split("/")[0], rows[k])):
             v = rows[k]
             print(f"| {k} | {fmt(v)} | {v/direct:.2f} | {ffi/v:.1f} | {wt_best/v:.1f} |")
+
+def first_call(est):
+    """The first-call table: per path and arity, Springboard with generic
+    entries, Springboard compiling at creation, Wasmtime 48, and ratios."""
+    rows = est.get("first-call", {})
+    print("| path | parameters | Springboard | compiling at creation | Wasmtime 48 | Wasmtime ÷ Springboard | at creation ÷ Springboard |")
+    print("|---|---|---|---|---|---|---|")
+    for path in ["Func::call", "TypedFunc::call", "Func::new+TypedFunc::call", "native_call", "wasm_call"]:
+        for arity in ["2", "8", "10", "40"]:
+            sb = rows.get(f"springboard/{path}/{arity}")
+            if sb is None:
+                continue
+            old = rows.get(f"springboard-compile-at-creation/{path}/{arity}")
+            wt = rows.get(f"wasmtime/{path}/{arity}")
+            shown = "8–11" if arity == "8" else arity
+            cell = lambda v: fmt(v) if v else "—"
+            ratio = lambda v: f"{v/sb:.1f}×" if v else "—"
+            print(f"| {path} | {shown} | {cell(sb)} | {cell(old)} | {cell(wt)} | {ratio(wt)} | {ratio(old)} |")
 
 def generic(est, prefix):
     for g in sorted(est):
@@ -93,6 +113,8 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "calls"
     if what == "calls":
         calls(est)
+    elif what == "first-call":
+        first_call(est)
     elif what == "plot":
         plot(est, sys.argv[2])
     else:

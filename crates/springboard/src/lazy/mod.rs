@@ -219,8 +219,11 @@ pub(crate) fn entries(
             header,
         });
     }
-    // Compiled now, as one batch.
-    let kinds: Vec<TrampolineKind> = [native, wasm].into_iter().flatten().collect();
+    // What no generic entry serves, compiled now, as one batch.
+    let kinds: Vec<TrampolineKind> = [(native, native_entry), (wasm, wasm_call)]
+        .into_iter()
+        .filter_map(|(kind, entry)| kind.filter(|_| entry.is_none()))
+        .collect();
     engine.prepare(sig, &kinds)?;
     Ok(Entries {
         native: native_entry.or_else(|| mapped(native)),
