@@ -6,9 +6,9 @@
 use crate::Error;
 use crate::registry::SharedSignature;
 use crate::slots::KindCode;
-#[cfg(feature = "compiler")]
-use springboard_environ::CompiledTrampoline;
 use springboard_environ::TrampolineKind;
+#[cfg(feature = "compiler")]
+use springboard_environ::{CodeKind, CompiledTrampoline};
 use springboard_loader::CodeProvider;
 use std::sync::Arc;
 #[cfg(feature = "compiler")]
@@ -123,19 +123,53 @@ impl Source {
     #[cfg(feature = "compiler")]
     fn tier_up(self: &Arc<Self>, sig: &SharedSignature, kind: TrampolineKind) {
         *self.pending.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        /// Marks the request finished however its job ends (run, panicked,
-        /// or dropped unrun).
-        struct Finish(Arc<Source>);
-        impl Drop for Finish {
-            fn drop(&mut self) {
-                self.0.finished();
+        let _ = background::submit(background::Job {
+            source: Arc::clone(self),
+            sig: sig.clone(),
+            kind,
+        });
+    }
+
+    /// Compiles what `jobs` (all of this source) ask for and maps it as one
+    /// batch. A trampoline that fails to compile is left out: its generic
+    /// entries stay, correct and slower.
+    #[cfg(feature = "compiler")]
+    fn compile_requested(&self, jobs: &[background::Job]) -> Result<(), Error> {
+        let mut guards = Vec::with_capacity(jobs.len());
+        let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let code = &job.sig.0.code;
+            // Held until the batch is installed, so a concurrent first use
+            // waits for this code rather than compiling its own (once per
+            // signature: several of its kinds may be asked for).
+            if !jobs[..i].iter().any(|earlier| earlier.sig == job.sig) {
+                guards.push(
+                    code.compiling
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+            }
+            let kinds = if self.eager {
+                &TrampolineKind::ALL[..]
+            } else {
+                core::slice::from_ref(&job.kind)
+            };
+            for &kind in kinds {
+                let queued = batch
+                    .iter()
+                    .any(|(s, c)| *s == job.sig && c.kind == CodeKind::Trampoline(kind));
+                if code.get(kind).is_none()
+                    && !queued
+                    && let Ok(compiled) = self.compile(kind, &job.sig)
+                {
+                    batch.push((job.sig.clone(), compiled));
+                }
             }
         }
-        let (finish, sig) = (Finish(Arc::clone(self)), sig.clone());
-        // A failure leaves the generic entries in place: they stay correct,
-        // only slower.
-        let job = Box::new(move || drop(finish.0.prepare(&sig, &[kind])));
-        let _ = background::submit(job);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        crate::slots::install(&*self.provider, batch)
     }
 
     #[cfg(feature = "compiler")]
@@ -222,10 +256,23 @@ impl Source {
 /// queue when there is nothing to do.
 #[cfg(feature = "compiler")]
 mod background {
-    use std::sync::mpsc::{Sender, channel};
-    use std::sync::{Mutex, PoisonError};
+    use super::{SharedSignature, Source, TrampolineKind};
+    use std::sync::mpsc::{Receiver, Sender, channel};
+    use std::sync::{Arc, Mutex, PoisonError};
 
-    pub(super) type Job = Box<dyn FnOnce() + Send>;
+    /// A trampoline a generic entry asked for; when it is dropped (done,
+    /// failed, or never run) its source counts it finished.
+    pub(super) struct Job {
+        pub(super) source: Arc<Source>,
+        pub(super) sig: SharedSignature,
+        pub(super) kind: TrampolineKind,
+    }
+
+    impl Drop for Job {
+        fn drop(&mut self) {
+            self.source.finished();
+        }
+    }
 
     static QUEUE: Mutex<Option<Sender<Job>>> = Mutex::new(None);
 
@@ -236,13 +283,7 @@ mod background {
             let (sender, jobs) = channel::<Job>();
             let worker = std::thread::Builder::new()
                 .name("springboard-tier-up".into())
-                .spawn(move || {
-                    for job in jobs {
-                        // A panic in one job (none is expected: compiler
-                        // panics become errors) must not stop the others.
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                    }
-                });
+                .spawn(move || work(&jobs));
             if worker.is_err() {
                 return Err(job);
             }
@@ -251,6 +292,25 @@ mod background {
         match queue.as_ref() {
             Some(sender) => sender.send(job).map_err(|failed| failed.0),
             None => Err(job),
+        }
+    }
+
+    /// Takes whatever is queued as one batch per engine (one mapping each,
+    /// so a burst of new types shares pages), then waits for more.
+    fn work(jobs: &Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut queued: Vec<Job> = std::iter::once(first).chain(jobs.try_iter()).collect();
+            while let Some(source) = queued.first().map(|job| Arc::clone(&job.source)) {
+                let (mine, rest): (Vec<Job>, Vec<Job>) = queued
+                    .into_iter()
+                    .partition(|job| Arc::ptr_eq(&job.source, &source));
+                // A panic (none is expected: compiler panics become errors)
+                // must not stop the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    source.compile_requested(&mine)
+                }));
+                queued = rest;
+            }
         }
     }
 }
