@@ -2,7 +2,7 @@
 //! and the generic entries' assembly.
 
 use super::plan::{Rules, Sret};
-use super::{Frame, Which};
+use super::{FRAME, GPR, INCOMING, Which};
 use springboard_environ::{Signature, ValType};
 
 /// Frame `gpr` indices are register numbers: x0–x8.
@@ -50,11 +50,6 @@ pub(super) fn accepts(_: &Signature) -> bool {
     true
 }
 
-/// A scalar's bits in a vector register: the low ones.
-pub(super) fn from_vec(bits: u128) -> u64 {
-    bits as u64
-}
-
 /// A scalar's bits as a vector register holds them (upper bits zero, as a
 /// scalar load leaves them).
 pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
@@ -75,11 +70,6 @@ pub(super) fn vmctx(which: Which) -> u8 {
         Which::Wasm | Which::WasmSret => 2,
     }
 }
-
-const FRAME: usize = core::mem::size_of::<Frame>();
-const _: () = assert!(FRAME.is_multiple_of(16) && core::mem::offset_of!(Frame, vec) == 0);
-const GPR: usize = core::mem::offset_of!(Frame, gpr);
-const INCOMING: usize = core::mem::offset_of!(Frame, incoming);
 
 /// One generic entry (see `x86_64.rs`): `$vmctx` is where the callee vmctx
 /// arrives, `$slot` the offset of its forward slot's address below it.

@@ -79,9 +79,6 @@ mod arch {
     pub(super) fn vmctx(_: Which) -> u8 {
         0
     }
-    pub(super) fn from_vec(bits: u128) -> u64 {
-        bits as u64
-    }
     pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
         u128::from(bits)
     }
@@ -127,6 +124,18 @@ pub(crate) struct Frame {
     gpr: [u64; arch::GPRS],
     /// The caller's outgoing argument area.
     incoming: *mut u8,
+}
+
+/// The frame's size and field offsets, for the entries' assembly.
+const FRAME: usize = core::mem::size_of::<Frame>();
+const GPR: usize = core::mem::offset_of!(Frame, gpr);
+const INCOMING: usize = core::mem::offset_of!(Frame, incoming);
+const _: () = assert!(FRAME.is_multiple_of(16) && core::mem::offset_of!(Frame, vec) == 0);
+
+/// A scalar's bits in a vector or float register: the low ones, on every
+/// ISA with generic entries.
+fn from_vec(bits: u128) -> u64 {
+    bits as u64
 }
 
 /// The plans of one signature: for its native and its wasm convention,
@@ -416,7 +425,7 @@ impl Frame {
             match loc {
                 Loc::Gpr(r) => u128::from(self.gpr[usize::from(r)]),
                 Loc::Vec(r) if ty == ValType::V128 => self.vec[usize::from(r)],
-                Loc::Vec(r) => u128::from(arch::from_vec(self.vec[usize::from(r)])),
+                Loc::Vec(r) => u128::from(from_vec(self.vec[usize::from(r)])),
                 Loc::Stack(offset) => read_bits(self.incoming.add(offset as usize), size),
                 Loc::GprRef(r) => read_bits(self.gpr[usize::from(r)] as *const u8, size),
                 Loc::StackRef(offset) => {

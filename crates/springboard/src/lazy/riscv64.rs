@@ -2,7 +2,7 @@
 //! generic entries' assembly.
 
 use super::plan::{Rules, Sret};
-use super::{Frame, Which};
+use super::{FRAME, GPR, INCOMING, Which};
 use springboard_environ::{Signature, ValType};
 
 /// Frame `gpr` indices: a0–a7 (x10–x17).
@@ -48,11 +48,6 @@ pub(super) fn accepts(sig: &Signature) -> bool {
     floats <= 8 && !sig.params().contains(&ValType::V128) && !sig.results().contains(&ValType::V128)
 }
 
-/// A scalar's bits in a float register: the low ones.
-pub(super) fn from_vec(bits: u128) -> u64 {
-    bits as u64
-}
-
 /// A scalar's bits as a float register holds them: an `f32` NaN-boxed
 /// (upper 32 bits set), or the hardware reads it as the canonical NaN.
 pub(super) fn to_vec(ty: ValType, bits: u64) -> u128 {
@@ -77,11 +72,6 @@ pub(super) fn vmctx(which: Which) -> u8 {
         Which::WasmSret => 1,
     }
 }
-
-const FRAME: usize = core::mem::size_of::<Frame>();
-const _: () = assert!(FRAME.is_multiple_of(16) && core::mem::offset_of!(Frame, vec) == 0);
-const GPR: usize = core::mem::offset_of!(Frame, gpr);
-const INCOMING: usize = core::mem::offset_of!(Frame, incoming);
 
 /// One generic entry (see `x86_64.rs`): `$vmctx` is where the callee vmctx
 /// arrives, `$slot` the offset of its forward slot's address below it.

@@ -2,7 +2,7 @@
 //! entries' assembly.
 
 use super::plan::{Rules, Sret};
-use super::{Frame, Which};
+use super::{FRAME, GPR, INCOMING, Which};
 use springboard_environ::{Signature, ValType};
 
 // Frame `gpr` indices: every register that carries an argument or a result
@@ -70,11 +70,6 @@ pub(super) const WASM: Rules = Rules {
     v128_align: 16,
 };
 
-/// A scalar's bits in a vector register: the low ones.
-pub(super) fn from_vec(bits: u128) -> u64 {
-    bits as u64
-}
-
 /// A scalar's bits as a vector register holds them (upper bits zero, as a
 /// scalar load leaves them).
 pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
@@ -95,10 +90,6 @@ pub(super) fn entry(which: Which) -> *const u8 {
     }
 }
 
-const FRAME: usize = core::mem::size_of::<Frame>();
-const _: () = assert!(FRAME.is_multiple_of(16) && core::mem::offset_of!(Frame, vec) == 0);
-const GPR: usize = core::mem::offset_of!(Frame, gpr);
-const INCOMING: usize = core::mem::offset_of!(Frame, incoming);
 /// Space for the callee of a call: Windows' 32-byte shadow area.
 const SHADOW: usize = if cfg!(windows) { 32 } else { 0 };
 
