@@ -6,9 +6,9 @@
 use crate::Error;
 use crate::registry::SharedSignature;
 use crate::slots::KindCode;
-use springboard_environ::TrampolineKind;
 #[cfg(feature = "compiler")]
-use springboard_environ::{CodeKind, CompiledTrampoline};
+use springboard_environ::CompiledTrampoline;
+use springboard_environ::TrampolineKind;
 use springboard_loader::CodeProvider;
 use std::sync::Arc;
 #[cfg(feature = "compiler")]
@@ -136,13 +136,15 @@ impl Source {
     #[cfg(feature = "compiler")]
     fn compile_requested(&self, jobs: &[background::Job]) -> Result<(), Error> {
         let mut guards = Vec::with_capacity(jobs.len());
+        let mut locked = std::collections::HashSet::new();
+        let mut queued = std::collections::HashSet::new();
         let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
-        for (i, job) in jobs.iter().enumerate() {
+        for job in jobs {
             let code = &job.sig.0.code;
             // Held until the batch is installed, so a concurrent first use
             // waits for this code rather than compiling its own (once per
             // signature: several of its kinds may be asked for).
-            if !jobs[..i].iter().any(|earlier| earlier.sig == job.sig) {
+            if locked.insert(Arc::as_ptr(&job.sig.0)) {
                 guards.push(
                     code.compiling
                         .lock()
@@ -155,11 +157,8 @@ impl Source {
                 core::slice::from_ref(&job.kind)
             };
             for &kind in kinds {
-                let queued = batch
-                    .iter()
-                    .any(|(s, c)| *s == job.sig && c.kind == CodeKind::Trampoline(kind));
                 if code.get(kind).is_none()
-                    && !queued
+                    && queued.insert((Arc::as_ptr(&job.sig.0), kind.index()))
                     && let Ok(compiled) = self.compile(kind, &job.sig)
                 {
                     batch.push((job.sig.clone(), compiled));
