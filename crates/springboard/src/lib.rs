@@ -56,9 +56,11 @@
 //! # Features
 //!
 //! `compiler` (default): compile trampolines with Cranelift. Without it,
-//! trampolines come only from objects loaded with [`Engine::load_object`],
-//! and `VMFuncRef::wasm_call` of a typed host function stays `None` when no
-//! loaded object holds a `wasm_to_native` trampoline for its type.
+//! trampolines come only from objects loaded with [`Engine::load_object`];
+//! host functions of other types keep their generic entries (where the host
+//! has them, see [`Engine::generic_entries`]: nothing ever tiers up), and
+//! otherwise `VMFuncRef::wasm_call` of a typed host function stays `None`
+//! when no loaded object holds a `wasm_to_native` trampoline for its type.
 #![deny(missing_docs)]
 
 /// Invokes `$m!` once per arity of typed functions, 0 to 16, with the

@@ -1,6 +1,8 @@
 //! Without the `compiler` feature: trampolines come only from loaded objects,
-//! and `wasm_call` of a typed host function stays `None` when no object holds
-//! one. Run with `cargo test -p springboard --no-default-features --test no_compiler`.
+//! and with generic entries off, `wasm_call` of a typed host function stays
+//! `None` when no object holds one; with them (where the host has them),
+//! host functions of any type work through every entry with no object at
+//! all. Run with `cargo test -p springboard --no-default-features --test no_compiler`.
 #![cfg(not(feature = "compiler"))]
 
 mod common;
@@ -12,7 +14,8 @@ use springboard_compiler::{Compiler, ObjectBuilder};
 
 #[test]
 fn trampolines_come_from_loaded_objects_only() {
-    let engine = Engine::new(&Config::new()).unwrap();
+    // No generic entries: only objects supply entries.
+    let engine = Engine::new(Config::new().tier_up_after(0)).unwrap();
     let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::F64]).unwrap();
 
     // Before any object: typed host functions work through their Rust shims,
@@ -75,4 +78,46 @@ fn trampolines_come_from_loaded_objects_only() {
     let other = Func::wrap(&engine, |a: i64| a).unwrap();
     assert!(unsafe { other.vm_func_ref().as_ref() }.wasm_call.is_none());
     assert_eq!(other.typed::<i64, i64>().unwrap().call(-9).unwrap(), -9);
+}
+
+#[test]
+fn generic_entries_serve_every_type_without_a_compiler_or_an_object() {
+    let engine = Engine::new(&Config::new()).unwrap();
+    if !engine.generic_entries() {
+        println!("skipped: no generic entries on this host");
+        return;
+    }
+    let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::F64, ValType::I64]).unwrap();
+    let untyped = Func::new(&engine, &sig, |a: &[Val], r: &mut [Val]| {
+        let (Val::I32(x), Val::F64(y)) = (a[0], a[1]) else {
+            return Err("types");
+        };
+        r[0] = Val::F64((f64::from(x) * f64::from_bits(y)).to_bits());
+        r[1] = Val::I64(i64::MIN + i64::from(x));
+        Ok(())
+    })
+    .unwrap();
+    let typed = Func::wrap(&engine, |a: i32, b: f64| {
+        (f64::from(a) + b, i64::MIN + i64::from(a))
+    })
+    .unwrap();
+    // The test's own compiler drives the calls; the engine has none.
+    let driver = Driver::new(&Compiler::host().unwrap(), &sig).unwrap();
+    for (f, want) in [(&untyped, 3.0), (&typed, 3.5)] {
+        for via in [Via::Array, Via::Native, Via::Wasm] {
+            let args = [ValRaw::i32(2), ValRaw::f64(1.5f64.to_bits())];
+            // Far past any budget: without a compiler nothing tiers up.
+            for _ in 0..200 {
+                // SAFETY: a live funcref of `sig`.
+                let out = unsafe {
+                    driver
+                        .call_funcref(via, f.vm_func_ref().as_ref(), std::ptr::null_mut(), &args)
+                        .unwrap()
+                };
+                assert_eq!(f64::from_bits(out[0].get_f64()), want, "{via:?}");
+                assert_eq!(out[1].get_i64(), i64::MIN + 2, "{via:?}");
+            }
+        }
+    }
+    engine.finish_tier_up();
 }
