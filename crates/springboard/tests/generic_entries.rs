@@ -9,9 +9,12 @@
 
 #![cfg(feature = "compiler")]
 
+mod common;
+
+use common::assert_same;
 use springboard::vm::ValRaw;
 use springboard::{Config, Engine, Func, Signature, Val, ValType};
-use springboard_check::values::{ValueGen, case_values, random_signature, same_bits};
+use springboard_check::values::{ValueGen, case_values, random_signature};
 use springboard_check::{Driver, Via};
 use springboard_compiler::{Compiler, TrampolineKind};
 use std::sync::{Arc, Barrier, Mutex};
@@ -99,18 +102,6 @@ fn host(engine: &Engine, case: &Case, log: &Arc<Mutex<Vec<Vec<ValRaw>>>>) -> Fun
     .unwrap()
 }
 
-fn assert_bits(what: &str, tys: &[ValType], got: &[ValRaw], want: &[ValRaw]) {
-    assert_eq!(got.len(), want.len(), "{what}: count");
-    for (i, ((&t, &g), &w)) in tys.iter().zip(got).zip(want).enumerate() {
-        assert!(
-            same_bits(t, g, w),
-            "{what}: value {i} ({t}) is {:#x}, expected {:#x}",
-            g.get_v128(),
-            w.get_v128()
-        );
-    }
-}
-
 /// Calls `func` of `case` through `via` and checks both directions.
 fn check_call(driver: &Driver, via: Via, func: &Func, case: &Case, log: &Mutex<Vec<Vec<ValRaw>>>) {
     let sig = &case.signature;
@@ -126,7 +117,7 @@ fn check_call(driver: &Driver, via: Via, func: &Func, case: &Case, log: &Mutex<V
             )
             .unwrap()
     };
-    assert_bits(
+    assert_same(
         &format!("{what}: results"),
         sig.results(),
         &got,
@@ -134,7 +125,7 @@ fn check_call(driver: &Driver, via: Via, func: &Func, case: &Case, log: &Mutex<V
     );
     let seen = std::mem::take(&mut *log.lock().unwrap());
     assert_eq!(seen.len(), 1, "{what}: called once");
-    assert_bits(
+    assert_same(
         &format!("{what}: params"),
         sig.params(),
         &seen[0],
@@ -281,7 +272,7 @@ fn threads_first_calling_one_new_type_compile_it_once() {
                             ValRaw::i32(a.wrapping_mul(3) ^ (i64::MIN + i as i64) as i32),
                             ValRaw::i64((i64::MIN + i as i64) ^ 0x7fc0_0001),
                         ];
-                        assert_bits(
+                        assert_same(
                             &format!("round {round}, thread {t}, call {i}"),
                             sig.results(),
                             &got,
