@@ -95,11 +95,11 @@ fn c_type(ty: ValType) -> &'static str {
 fn slots_literal(values: &[ValRaw]) -> String {
     let mut s = String::from("{");
     for v in values {
-        s.push('{');
+        s.push_str("{{");
         for b in v.to_le_bytes() {
             write!(s, "{b},").unwrap();
         }
-        s.push_str("},");
+        s.push_str("}},");
     }
     s.push_str("{{0}}}"); // never empty
     s
@@ -108,29 +108,25 @@ fn slots_literal(values: &[ValRaw]) -> String {
 const PRELUDE: &str = r#"#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "springboard_vm_abi.h"
 typedef unsigned char v128 __attribute__((vector_size(16)));
-typedef struct { unsigned char b[16]; } __attribute__((aligned(16))) vr;
-/* VMFuncRef and the VMHostFuncContext header (64-bit targets). */
-typedef struct { void *native_call, *array_call, *wasm_call; uint32_t type_index; void *vmctx; } funcref;
-typedef struct { uint32_t magic; funcref func_ref; } host_ctx;
-typedef void (*entry_fn)(void*, void*, const void*, vr*);
-typedef void (*array_fn)(void*, void*, vr*, size_t);
+typedef sb_val_raw vr;
 static int little(void) { uint16_t x = 1; unsigned char c; memcpy(&c, &x, 1); return c == 1; }
 /* Copies a native value of `n` bytes into a slot, little-endian, zero-extended. */
 static void put(vr *slot, const void *src, size_t n) {
     unsigned char tmp[16]; memcpy(tmp, src, n); memset(slot, 0, 16);
-    for (size_t i = 0; i < n; i++) slot->b[i] = little() || n == 16 ? tmp[i] : tmp[n - 1 - i];
+    for (size_t i = 0; i < n; i++) slot->bytes[i] = little() || n == 16 ? tmp[i] : tmp[n - 1 - i];
 }
 /* Reads a native value of `n` bytes from a little-endian slot. */
 static void get(void *dst, const vr *slot, size_t n) {
     unsigned char tmp[16];
-    for (size_t i = 0; i < n; i++) tmp[i] = little() || n == 16 ? slot->b[i] : slot->b[n - 1 - i];
+    for (size_t i = 0; i < n; i++) tmp[i] = little() || n == 16 ? slot->bytes[i] : slot->bytes[n - 1 - i];
     memcpy(dst, tmp, n);
 }
 static void dump(int case_no, const char *route, const char *which, const vr *slots, size_t n) {
     for (size_t i = 0; i < n; i++) {
         printf("%d %s-%s %zu ", case_no, route, which, i);
-        for (int b = 15; b >= 0; b--) printf("%02x", slots[i].b[b]);
+        for (int b = 15; b >= 0; b--) printf("%02x", slots[i].bytes[b]);
         printf("\n");
     }
 }
@@ -237,19 +233,19 @@ fn write_case(c: &mut String, n: usize, case: &Case) {
     memcpy(record_{n} + 1 + {np}, results_{n}, {nr} * sizeof(vr));
     memset(values, 0, sizeof values);
     memcpy(values, args_{n}, {np} * sizeof(vr));
-    if (via_entry) ((entry_fn)code)(vmctx, record_{n}, body, values);
-    else ((array_fn)code)(vmctx, record_{n}, values, {len});
+    if (via_entry) ((sb_trampoline_fn)code)(vmctx, (sb_vmcontext*)(void*)record_{n}, body, values);
+    else ((sb_array_call_fn)code)(vmctx, (void*)record_{n}, values, {len});
     normalise_vmctx(record_{n}, vmctx);
     dump({n}, route, "values", values, {nr});
     dump({n}, route, "record", record_{n}, {pr});
     fflush(stdout); /* keep what ran if a later route crashes */
 }}
 static void run_{n}(void) {{
-    static host_ctx host;
-    host.magic = 0x4648434e; /* "NCHF" */
-    host.func_ref.native_call = (void*)springboard_probe_native_{m};
-    host.func_ref.array_call = (void*)springboard_probe_array_{m};
-    host.func_ref.vmctx = &host;
+    static sb_host_func_context host;
+    host.magic = SB_NATIVE_CALL_HOST_FUNC_MAGIC;
+    host.func_ref.native_call = (sb_native_call_function*)(void*)springboard_probe_native_{m};
+    host.func_ref.array_call = (sb_array_call_fn)(void*)springboard_probe_array_{m};
+    host.func_ref.vmctx = (sb_opaque_context*)(void*)&host;
     void *entry = (void*)springboard_entry_{m}, *plain = (void*)0x5b;
     route_{n}("entry-c", 1, entry, (void*)callee_{n}, plain);
     route_{n}("entry", 1, entry, (void*)springboard_probe_native_{m}, plain);
@@ -324,9 +320,23 @@ pub fn build_and_run(
     let object = object(compiler, cases).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("trampolines.o"), object).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("harness.c"), source(cases)).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("springboard_vm_abi.h"),
+        springboard_vm_abi::C_HEADER,
+    )
+    .map_err(|e| e.to_string())?;
+    // `.exe`: MinGW's gcc would add it, and Wine looks for it.
     let out = Command::new(cc[0])
         .args(&cc[1..])
-        .args(["-O1", "-o", "harness", "harness.c", "trampolines.o"])
+        .args([
+            "-O1",
+            "-Wall",
+            "-Werror",
+            "-o",
+            "harness.exe",
+            "harness.c",
+            "trampolines.o",
+        ])
         .current_dir(dir)
         .output()
         .map_err(|e| format!("{}: {e}", cc[0]))?;
@@ -337,7 +347,7 @@ pub fn build_and_run(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let harness = dir.join("harness");
+    let harness = dir.join("harness.exe");
     let run = match runner {
         Some(r) => Command::new(r).arg(&harness).output(),
         None => Command::new(&harness).output(),
@@ -351,4 +361,26 @@ pub fn build_and_run(
         ));
     }
     verify(cases, &String::from_utf8_lossy(&run.stdout))
+}
+
+/// The C compiler (command and flags) that builds programs for the target
+/// these tests run on, and the program that runs them there: `cc` and
+/// nothing natively; under emulation, what `.ci/cross-test` exports in
+/// `SPRINGBOARD_TEST_CC` (e.g. `aarch64-linux-gnu-gcc -static`) and
+/// `SPRINGBOARD_TEST_RUNNER` (e.g. `qemu-aarch64`). `None` when that
+/// compiler cannot be started from here (e.g. inside Wine).
+pub fn target_c() -> Option<(Vec<String>, Option<String>)> {
+    let cc: Vec<String> = std::env::var("SPRINGBOARD_TEST_CC")
+        .unwrap_or_else(|_| "cc".to_owned())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let runner = std::env::var("SPRINGBOARD_TEST_RUNNER")
+        .ok()
+        .filter(|r| !r.is_empty());
+    let works = std::process::Command::new(cc.first()?)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    works.then_some((cc, runner))
 }

@@ -1,7 +1,7 @@
 //! The ABI conformance fuzzer: random signatures (up to 1,000 parameters of
 //! every type, several results, edge values) compiled into an object for
 //! each ISA, driven from C compiled by that ISA's gcc — natively on the
-//! host, under qemu-user elsewhere — through all seven routes of
+//! host, under qemu-user elsewhere, under Wine for Windows x64 (COFF) — through all seven routes of
 //! `c_harness`, every slot compared bit for bit. One fixed seed here;
 //! `tests/abi-fuzz.sh` runs many. (The host's libffi half is
 //! `libffi_differential.rs`.)
@@ -13,13 +13,13 @@ use std::process::Command;
 /// Cases per seed and ISA.
 const CASES: usize = 10;
 
-struct Target {
+struct Target<'a> {
     triple: &'static str,
-    cc: &'static [&'static str],
-    runner: Option<&'static str>,
+    cc: &'a [&'a str],
+    runner: Option<&'a str>,
 }
 
-const FOREIGN: [Target; 3] = [
+const FOREIGN: [Target<'static>; 4] = [
     Target {
         triple: "aarch64-unknown-linux-gnu",
         cc: &["aarch64-linux-gnu-gcc", "-static"],
@@ -35,6 +35,16 @@ const FOREIGN: [Target; 3] = [
         cc: &["s390x-linux-gnu-gcc", "-static", "-march=z14"],
         runner: Some("qemu-s390x"),
     },
+    // COFF objects and the Windows x64 convention, under Wine.
+    Target {
+        triple: "x86_64-pc-windows-gnu",
+        cc: &[
+            "x86_64-w64-mingw32-gcc",
+            "-static",
+            "-D__USE_MINGW_ANSI_STDIO=1",
+        ],
+        runner: Some("wine"),
+    },
 ];
 
 fn available(tool: &str) -> bool {
@@ -46,15 +56,28 @@ fn available(tool: &str) -> bool {
 
 #[test]
 fn random_signatures_run_bit_exact_from_c_on_every_isa() {
+    // The target these tests run on (natively, or under emulation).
+    let host_c = c_harness::target_c();
+    let host_cc: Vec<&str> = host_c
+        .iter()
+        .flat_map(|(cc, _)| cc)
+        .map(String::as_str)
+        .collect();
     let host = Target {
         triple: "host",
-        cc: &["cc"],
-        runner: None,
+        cc: if host_cc.is_empty() {
+            &["cc"]
+        } else {
+            &host_cc
+        },
+        runner: host_c.as_ref().and_then(|(_, r)| r.as_deref()),
     };
     let (mut ran, mut skipped) = (0, Vec::new());
     for target in std::iter::once(&host).chain(&FOREIGN) {
-        let is_host = target.runner.is_none();
-        let foreign_here = !is_host && target.triple.starts_with(std::env::consts::ARCH);
+        let is_host = target.triple == "host";
+        let foreign_here = !is_host
+            && target.triple.starts_with(std::env::consts::ARCH)
+            && target.triple.contains(std::env::consts::OS);
         let missing: Vec<&str> = [Some(target.cc[0]), target.runner]
             .into_iter()
             .flatten()
@@ -98,7 +121,7 @@ fn random_signatures_run_bit_exact_from_c_on_every_isa() {
         ran += 1;
     }
     for s in &skipped {
-        println!("skipped {s}");
+        println!("skipped: {s}");
     }
     assert!(ran >= 1, "not even the host ran: {skipped:?}");
 }

@@ -1,7 +1,8 @@
-//! Ahead-of-time trampolines for aarch64, riscv64 and s390x, proven by
-//! running them: the bundled example module's signatures (and a few long
-//! ones) are compiled with probes into an object for each ISA, linked
-//! statically with a C harness by that ISA's gcc, run under qemu-user, and
+//! Ahead-of-time trampolines for aarch64, riscv64, s390x and Windows x64,
+//! proven by running them: the bundled example module's signatures (and a
+//! few long ones) are compiled with probes into an object for each target
+//! (COFF for Windows, ELF elsewhere), linked statically with a C harness by
+//! that target's gcc (MinGW's for Windows), run under qemu-user or Wine, and
 //! every value of every kind is checked bit-exact. s390x is big-endian: the
 //! asymmetric values of `ValueGen` and the edge values prove the byte order
 //! conversions. Skipped, with the reason printed, where the tools are absent
@@ -16,33 +17,47 @@ use std::process::Command;
 struct Isa {
     triple: &'static str,
     gcc: &'static str,
-    qemu: &'static str,
+    runner: &'static str,
     cflags: &'static [&'static str],
     machine: &'static str,
+    /// Debian's packages of `gcc` and `runner`.
+    packages: &'static str,
 }
 
-const ISAS: [Isa; 3] = [
+const ISAS: [Isa; 4] = [
     Isa {
         triple: "aarch64-unknown-linux-gnu",
         gcc: "aarch64-linux-gnu-gcc",
-        qemu: "qemu-aarch64",
+        runner: "qemu-aarch64",
         cflags: &[],
         machine: "aarch64",
+        packages: "qemu-user gcc-aarch64-linux-gnu",
     },
     Isa {
         triple: "riscv64gc-unknown-linux-gnu",
         gcc: "riscv64-linux-gnu-gcc",
-        qemu: "qemu-riscv64",
+        runner: "qemu-riscv64",
         cflags: &[],
         machine: "riscv64",
+        packages: "qemu-user gcc-riscv64-linux-gnu",
     },
     // z14 for the vector facility, whose registers carry v128 in the C ABI.
     Isa {
         triple: "s390x-unknown-linux-gnu",
         gcc: "s390x-linux-gnu-gcc",
-        qemu: "qemu-s390x",
+        runner: "qemu-s390x",
         cflags: &["-march=z14"],
         machine: "s390x",
+        packages: "qemu-user gcc-s390x-linux-gnu",
+    },
+    // The Windows x64 convention, COFF objects; C99 printf from MinGW.
+    Isa {
+        triple: "x86_64-pc-windows-gnu",
+        gcc: "x86_64-w64-mingw32-gcc",
+        runner: "wine",
+        cflags: &["-D__USE_MINGW_ANSI_STDIO=1"],
+        machine: "x86_64",
+        packages: "wine gcc-mingw-w64-x86-64",
     },
 ];
 
@@ -96,26 +111,26 @@ fn cases(isa: &Isa, compiler: &Compiler) -> (Vec<Case>, usize) {
 fn every_kind_runs_bit_exact_on_every_foreign_isa() {
     let mut ran = 0;
     for isa in &ISAS {
-        let missing: Vec<&str> = [isa.gcc, isa.qemu]
+        let missing: Vec<&str> = [isa.gcc, isa.runner]
             .into_iter()
             .filter(|t| !available(t))
             .collect();
         if !missing.is_empty() {
             println!(
-                "skipping {}: {} not installed (apt-get install qemu-user gcc-{}-linux-gnu)",
+                "skipped: {}: {} not installed (apt-get install {})",
                 isa.triple,
                 missing.join(", "),
-                isa.machine
+                isa.packages
             );
             continue;
         }
         let compiler = Compiler::builder().target(isa.triple).build().unwrap();
         let (cases, skipped) = cases(isa, &compiler);
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("cross-{}", isa.machine));
+        let dir =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cross-{}", isa.triple));
         let mut cc = vec![isa.gcc, "-static"];
         cc.extend(isa.cflags);
-        let compared = c_harness::build_and_run(&dir, &compiler, &cases, &cc, Some(isa.qemu))
+        let compared = c_harness::build_and_run(&dir, &compiler, &cases, &cc, Some(isa.runner))
             .unwrap_or_else(|e| panic!("{}: {e}", isa.triple));
         let slots: usize = cases
             .iter()
@@ -131,7 +146,7 @@ fn every_kind_runs_bit_exact_on_every_foreign_isa() {
         ran += 1;
     }
     if ran == 0 {
-        println!("no foreign ISA toolchain installed: nothing ran");
+        println!("skipped: no foreign toolchain installed: nothing ran");
     }
 }
 
@@ -205,5 +220,42 @@ fn the_loader_refuses_objects_of_another_isa_naming_both_machines() {
             }
             other => panic!("{}: {:?}", isa.triple, other.err()),
         }
+    }
+}
+
+/// Windows objects are COFF; a loader on another OS parses them and refuses
+/// them for their platform (not as malformed), naming each difference.
+#[test]
+fn windows_objects_are_coff_and_refused_elsewhere_for_their_platform() {
+    let compiler = Compiler::builder()
+        .target("x86_64-pc-windows-gnu")
+        .build()
+        .unwrap();
+    let sig = Signature::new(
+        &[ValType::I32, ValType::V128],
+        &[ValType::F64, ValType::I64],
+    )
+    .unwrap();
+    let mut object = springboard_compiler::ObjectBuilder::new(&compiler).unwrap();
+    for kind in springboard_compiler::TrampolineKind::ALL {
+        object.add(&compiler.compile(kind, &sig).unwrap()).unwrap();
+    }
+    let bytes = object.finish().unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    assert_eq!(file.format(), object::BinaryFormat::Coff);
+    let (windows, x86_64) = (cfg!(windows), cfg!(target_arch = "x86_64"));
+    match ObjectFile::parse(&bytes) {
+        Ok(_) => assert!(windows && x86_64, "loaded off Windows"),
+        Err(ObjectError::WrongMachine { .. }) => assert!(!x86_64),
+        Err(ObjectError::WrongTarget { differences, .. }) => {
+            assert!(!windows);
+            assert!(
+                differences
+                    .iter()
+                    .any(|d| d.starts_with("operating system: `windows`")),
+                "{differences:?}"
+            );
+        }
+        Err(e) => panic!("{e}"),
     }
 }

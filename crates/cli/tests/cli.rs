@@ -8,12 +8,28 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The binary, through `SPRINGBOARD_TEST_RUNNER` (e.g. `qemu-aarch64`) when
+/// the tests run under emulation (`.ci/cross-test`).
+fn runner() -> Option<String> {
+    std::env::var("SPRINGBOARD_TEST_RUNNER")
+        .ok()
+        .filter(|r| !r.is_empty())
+}
+
 fn springboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_springboard"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
+    let exe = env!("CARGO_BIN_EXE_springboard");
+    match runner() {
+        Some(runner) => {
+            let mut command = Command::new(runner);
+            command.arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    }
+    .args(args)
+    .current_dir(root())
+    .output()
+    .unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -354,7 +370,8 @@ fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
     std::fs::write(&output, b"the previous object").unwrap();
     let module = root().join("tests/data/lz4-wasm-nodejs-0.9.2.wasm");
     let compile = format!(
-        "exec '{}' compile '{}' -o '{}'",
+        "exec {}'{}' compile '{}' -o '{}'",
+        runner().map_or(String::new(), |r| format!("{r} ")),
         env!("CARGO_BIN_EXE_springboard"),
         module.display(),
         output.display()

@@ -1,4 +1,5 @@
-//! [`ObjectBuilder`]: many compiled trampolines in one relocatable ELF object.
+//! [`ObjectBuilder`]: many compiled trampolines in one relocatable object
+//! (ELF, or COFF for Windows targets).
 
 use crate::{CallConv, CodeKind, CompiledTrampoline, Compiler, Error, RelocKind, Signature};
 use object::write::{self, SectionId, StandardSection, Symbol, SymbolId, SymbolSection};
@@ -11,8 +12,9 @@ use springboard_environ::format::{self, Index, IndexEntry, Target};
 use springboard_environ::sha256::Digest;
 use std::collections::{HashMap, HashSet};
 
-/// Collects compiled code and writes it as one ELF relocatable object, in the
-/// layout `springboard_environ::format` documents: one global function
+/// Collects compiled code and writes it as one relocatable object in the
+/// target's format (`Target::object_format`: COFF for Windows, ELF
+/// elsewhere), in the layout `springboard_environ::format` documents: one global function
 /// symbol per entry, named by `format::symbol_name`, and an index section
 /// recording the compiler's full target and each symbol's kind, signature,
 /// length, digest and relocations.
@@ -44,14 +46,24 @@ impl ObjectBuilder {
         } else {
             Endianness::Little
         };
-        let mut object = write::Object::new(BinaryFormat::Elf, isa.elf_architecture(), endian);
-        object.flags = FileFlags::Elf {
-            os_abi: elf::ELFOSABI_NONE,
-            abi_version: 0,
-            e_flags: elf::FileFlags(isa.elf_flags()),
-        };
-        // Trampolines never need an executable stack; say so to the linker.
-        object.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
+        let format = target.object_format();
+        let mut object = write::Object::new(format, isa.elf_architecture(), endian);
+        if format == BinaryFormat::Coff {
+            if isa.coff_abs8_relocation().is_none() {
+                return Err(Error::Object(format!(
+                    "no COFF objects for {} ({isa} has no Windows)",
+                    target.platform()
+                )));
+            }
+        } else {
+            object.flags = FileFlags::Elf {
+                os_abi: elf::ELFOSABI_NONE,
+                abi_version: 0,
+                e_flags: elf::FileFlags(isa.elf_flags()),
+            };
+            // Trampolines never need an executable stack; say so to the linker.
+            object.add_section(Vec::new(), b".note.GNU-stack".to_vec(), SectionKind::Other);
+        }
         let text = object.section_id(StandardSection::Text);
         Ok(ObjectBuilder {
             object,

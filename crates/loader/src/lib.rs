@@ -21,7 +21,7 @@
 //! #[cfg(target_arch = "aarch64")]
 //! let code: &[u8] = &[0x40, 0x05, 0x80, 0x52, 0xc0, 0x03, 0x5f, 0xd6];
 //! # #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))] {
-//! let memory = CodeMemory::new(&[CodeItem { code, relocations: &[], align: 16, callee: None }])?;
+//! let memory = CodeMemory::new(&[CodeItem { code, relocations: &[], align: 16, callee: None, name: None }])?;
 //! let entry = memory.entry(0).expect("one item");
 //! // SAFETY: the bytes are a complete function of this type for this host.
 //! let f: extern "C" fn() -> i32 = unsafe { core::mem::transmute(entry.as_ptr()) };
@@ -34,6 +34,7 @@
 mod features;
 mod memory;
 mod object;
+pub mod perf_map;
 mod provider;
 
 pub use memory::{CodeItem, CodeMemory, MemoryStats, page_size, stats};

@@ -4,7 +4,9 @@ use crate::Error;
 use crate::provider::{CodePages, CodeProvider, MmapProvider};
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use springboard_environ::{CompiledTrampoline, RelocKind, RelocTarget, Relocation};
+use springboard_environ::{
+    CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation, Signature,
+};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Every item starts at least this aligned.
@@ -27,6 +29,9 @@ pub struct CodeItem<'a> {
     /// What [`RelocTarget::Callee`] resolves to; `None` if the code has no
     /// such relocation.
     pub callee: Option<NonNull<c_void>>,
+    /// What the code is, for profilers ([`perf_map`](crate::perf_map));
+    /// `None` leaves it unnamed.
+    pub name: Option<(CodeKind, &'a Signature)>,
 }
 
 impl<'a> CodeItem<'a> {
@@ -37,6 +42,7 @@ impl<'a> CodeItem<'a> {
             relocations: &code.relocations,
             align: code.align,
             callee,
+            name: Some((code.kind, &code.signature)),
         }
     }
 }
@@ -95,11 +101,32 @@ impl CodeMemory {
         STATS.mappings.fetch_add(1, Relaxed);
         STATS.mapped.fetch_add(pages.len(), Relaxed);
         STATS.used.fetch_add(used, Relaxed);
-        Ok(CodeMemory {
+        let memory = CodeMemory {
             pages,
             offsets,
             used,
-        })
+        };
+        if crate::perf_map::is_enabled() {
+            memory.write_perf_map(items);
+        }
+        Ok(memory)
+    }
+
+    fn write_perf_map(&self, items: &[CodeItem<'_>]) {
+        use core::fmt::Write;
+        let mut lines = String::new();
+        for (index, item) in items.iter().enumerate() {
+            if let (Some((kind, signature)), Some(start)) = (item.name, self.entry(index)) {
+                let name = springboard_environ::format::symbol_name(kind, signature);
+                let _ = writeln!(
+                    lines,
+                    "{:x} {:x} {name}",
+                    start.as_ptr() as usize,
+                    item.code.len()
+                );
+            }
+        }
+        crate::perf_map::append(&lines);
     }
 
     /// The address of item `index`, in the order given to [`new`](Self::new).

@@ -35,9 +35,9 @@ pub enum ObjectError {
     /// Not a parseable object file (truncated, bad headers, bad bounds...).
     #[error("malformed object file: {0}")]
     Malformed(String),
-    /// A parseable file that is not an ELF relocatable object.
-    #[error("not an ELF relocatable object ({0})")]
-    NotRelocatableElf(String),
+    /// A parseable file that is not a relocatable ELF or COFF object.
+    #[error("not a relocatable ELF or COFF object ({0})")]
+    NotRelocatable(String),
     /// An object for another machine.
     #[error("object is for {object}, but this host is {host}")]
     WrongMachine {
@@ -67,8 +67,8 @@ pub enum ObjectError {
     /// Code that may use an instruction-set extension this CPU lacks.
     #[error("object's code may use `{0}`, which this CPU does not have")]
     MissingFeature(String),
-    /// The ELF header and the index section disagree.
-    #[error("object's ELF header contradicts its index: {0}")]
+    /// The file's header and the index section disagree.
+    #[error("object's header contradicts its index: {0}")]
     Inconsistent(String),
     /// The index's digest is not the one the runtime expects.
     #[error("object's digest is {found}, not the expected {expected}")]
@@ -195,8 +195,10 @@ impl<'data> ObjectFile<'data> {
         expected: Option<&Digest>,
     ) -> Result<ObjectFile<'data>, ObjectError> {
         let file = File::parse(bytes).map_err(|e| ObjectError::Malformed(e.to_string()))?;
-        if file.format() != BinaryFormat::Elf || file.kind() != ObjectKind::Relocatable {
-            return Err(ObjectError::NotRelocatableElf(format!(
+        let relocatable = matches!(file.format(), BinaryFormat::Elf | BinaryFormat::Coff)
+            && file.kind() == ObjectKind::Relocatable;
+        if !relocatable {
+            return Err(ObjectError::NotRelocatable(format!(
                 "{:?} {:?}",
                 file.format(),
                 file.kind()
@@ -214,7 +216,15 @@ impl<'data> ObjectFile<'data> {
             cfg!(target_endian = "little"),
             cfg!(target_pointer_width = "64"),
         );
-        let object_layout = layout(file.is_little_endian(), file.is_64());
+        // A COFF object file has no class: its width is its machine's.
+        let wide = match file.format() {
+            BinaryFormat::Coff => file
+                .architecture()
+                .address_size()
+                .is_some_and(|size| size.bytes() == 8),
+            _ => file.is_64(),
+        };
+        let object_layout = layout(file.is_little_endian(), wide);
         if object_layout != host_layout {
             return Err(ObjectError::WrongLayout {
                 object: object_layout,
@@ -360,8 +370,14 @@ impl<'data> ObjectFile<'data> {
         if !symbol.in_text_as_function {
             return Err(bad_symbol("is not a function in .text".into()));
         }
+        // COFF symbols carry no size: there the index's length is the only one
+        // (and `mismatch` below still checks the bytes against its digest).
+        let size = match self.file.format() {
+            BinaryFormat::Coff => u64::from(entry.len),
+            _ => symbol.size,
+        };
         let start = symbol.address.checked_sub(self.text.address);
-        let range = start.and_then(|s| Some(s..s.checked_add(symbol.size)?));
+        let range = start.and_then(|s| Some(s..s.checked_add(size)?));
         let code = range
             .clone()
             .filter(|r| !r.is_empty())
@@ -372,13 +388,14 @@ impl<'data> ObjectFile<'data> {
             })
             .ok_or_else(|| bad_symbol("lies outside .text or is empty".into()))?;
         let range = range.expect("checked above");
-        let code = CompiledTrampoline {
+        let mut code = CompiledTrampoline {
             kind,
             signature: signature.clone(),
             code: code.to_vec(),
-            relocations: self.relocations(&name, signature, range)?,
+            relocations: Vec::new(),
             align: entry.align,
         };
+        code.relocations = self.relocations(&name, signature, range, &mut code.code)?;
         match entry.mismatch(&code) {
             None => Ok(code),
             Some(problem) => Err(bad_symbol(problem)),
@@ -386,12 +403,15 @@ impl<'data> ObjectFile<'data> {
     }
 
     /// The relocations inside `range` of `.text`, each of which must be the
-    /// compiler's absolute callee relocation for `signature`.
+    /// compiler's absolute callee relocation for `signature`. A COFF addend
+    /// lies in `code` (the symbol's bytes): it is moved into the relocation
+    /// and its bytes zeroed, as the compiler left them.
     fn relocations(
         &self,
         name: &str,
         signature: &Signature,
         range: core::ops::Range<u64>,
+        code: &mut [u8],
     ) -> Result<Vec<Relocation>, ObjectError> {
         let bad = |problem: String| ObjectError::BadRelocation {
             symbol: name.to_owned(),
@@ -410,15 +430,19 @@ impl<'data> ObjectFile<'data> {
             .take_while(|(o, _)| *o < range.end)
         {
             let offset = *offset;
-            let r_type = match reloc.flags() {
-                RelocationFlags::Elf { r_type } => r_type,
-                other => return Err(bad(format!("{other:?}"))),
+            let (expected, described) = match reloc.flags() {
+                RelocationFlags::Elf { r_type } => (
+                    r_type == expected_type,
+                    format!("ELF relocation type {}", r_type.0),
+                ),
+                RelocationFlags::Coff { typ } => (
+                    Some(typ) == self.target.isa.coff_abs8_relocation(),
+                    format!("COFF relocation type {}", typ.0),
+                ),
+                other => (false, format!("{other:?}")),
             };
-            if r_type != expected_type {
-                return Err(bad(format!(
-                    "ELF relocation type {} at {offset:#x}",
-                    r_type.0
-                )));
+            if !expected {
+                return Err(bad(format!("{described} at {offset:#x}")));
             }
             let target = match reloc.target() {
                 RelocationTarget::Symbol(index) => self.symbol_name(index),
@@ -434,12 +458,26 @@ impl<'data> ObjectFile<'data> {
             if end.is_none() {
                 return Err(bad(format!("at {offset:#x} overruns the symbol")));
             }
+            let at = usize::try_from(offset - range.start)
+                .map_err(|_| bad("offset too large".into()))?;
+            let mut addend = reloc.addend();
+            if reloc.has_implicit_addend() {
+                let Some(bytes) = code.get_mut(at..at + RelocKind::Abs8.size()) else {
+                    return Err(bad(format!("at {offset:#x} overruns the symbol")));
+                };
+                let stored: [u8; 8] = (&*bytes).try_into().expect("an Abs8 is 8 bytes");
+                addend = addend.wrapping_add(if self.file.is_little_endian() {
+                    i64::from_le_bytes(stored)
+                } else {
+                    i64::from_be_bytes(stored)
+                });
+                bytes.fill(0);
+            }
             out.push(Relocation {
-                offset: u32::try_from(offset - range.start)
-                    .map_err(|_| bad("offset too large".into()))?,
+                offset: u32::try_from(at).map_err(|_| bad("offset too large".into()))?,
                 kind: RelocKind::Abs8,
                 target: RelocTarget::Callee,
-                addend: reloc.addend(),
+                addend,
             });
         }
         Ok(out)
@@ -451,7 +489,7 @@ impl<'data> ObjectFile<'data> {
     }
 }
 
-/// Refuses an index whose target is not this host, or contradicts the ELF
+/// Refuses an index whose target is not this host, or contradicts the
 /// header it came with.
 fn check_target(file: &File<'_>, target: &Target) -> Result<(), ObjectError> {
     let elf_flags = match file.flags() {
@@ -459,6 +497,11 @@ fn check_target(file: &File<'_>, target: &Target) -> Result<(), ObjectError> {
         _ => 0,
     };
     let header = [
+        (
+            "format",
+            format!("{:?}", file.format()),
+            format!("{:?}", target.object_format()),
+        ),
         (
             "machine",
             format!("{:?}", file.architecture()).to_lowercase(),

@@ -30,6 +30,7 @@ fn two_hundred_stamped_copies_share_one_mapping_and_are_freed() {
             relocations: &[HOLE],
             align: 1,
             callee: Some(c),
+            name: None,
         })
         .collect();
     let memory = CodeMemory::new(&items).unwrap();
@@ -72,6 +73,7 @@ fn two_hundred_stamped_copies_share_one_mapping_and_are_freed() {
         relocations: &[HOLE],
         align: 1,
         callee: None,
+        name: None,
     };
     assert!(matches!(
         CodeMemory::new(&[no_callee]),
@@ -83,6 +85,7 @@ fn two_hundred_stamped_copies_share_one_mapping_and_are_freed() {
         relocations: &[outside],
         align: 1,
         callee: Some(callees[0]),
+        name: None,
     };
     assert!(matches!(
         CodeMemory::new(&[item]),
@@ -96,6 +99,7 @@ fn two_hundred_stamped_copies_share_one_mapping_and_are_freed() {
         relocations: &[],
         align: 24,
         callee: None,
+        name: None,
     };
     assert!(matches!(
         CodeMemory::new(&[item]),

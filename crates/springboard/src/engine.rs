@@ -42,6 +42,7 @@ pub struct Config {
     raise: Option<RaiseHook>,
     bookkeeping: Option<Bookkeeping>,
     tier_up_after: u32,
+    perf_map: bool,
 }
 
 /// A caller context a runtime gave: an address only.
@@ -75,6 +76,7 @@ impl Default for Config {
             raise: None,
             bookkeeping: None,
             tier_up_after: DEFAULT_TIER_UP_AFTER,
+            perf_map: false,
         }
     }
 }
@@ -95,6 +97,7 @@ impl core::fmt::Debug for Config {
             .field("caller_vmctx", &self.caller.map(|c| c.0))
             .field("raise_hook", &self.raise.is_some())
             .field("tier_up_after", &self.tier_up_after)
+            .field("perf_map", &self.perf_map)
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +149,17 @@ impl Config {
     /// `docs/ARCHITECTURE.md`, "Generic entries".
     pub fn tier_up_after(&mut self, calls: u32) -> &mut Config {
         self.tier_up_after = calls;
+        self
+    }
+
+    /// Whether to name the code this engine maps in `/tmp/perf-<pid>.map`,
+    /// so that `perf report` shows `springboard_<kind>_<signature>` instead
+    /// of an unknown address (default off). The file is the process's: once
+    /// one engine turns it on, every mapping of the process is written there
+    /// (see `springboard_loader::perf_map`). [`Engine::new`] fails with
+    /// [`Error::PerfMap`] if it cannot be written (and off Linux).
+    pub fn perf_map(&mut self, enabled: bool) -> &mut Config {
+        self.perf_map = enabled;
         self
     }
 
@@ -289,6 +303,9 @@ impl Default for Engine {
 impl Engine {
     /// A new engine.
     pub fn new(config: &Config) -> Result<Engine, Error> {
+        if config.perf_map {
+            springboard_loader::perf_map::enable().map_err(Error::PerfMap)?;
+        }
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
         let mut own_caller = Box::new(HostCaller {
             magic: springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC,

@@ -229,4 +229,7 @@ pub enum Error {
     /// An object was refused.
     #[error(transparent)]
     Object(#[from] springboard_loader::ObjectError),
+    /// The perf map ([`Config::perf_map`]) could not be started.
+    #[error("cannot write the perf map: {0}")]
+    PerfMap(std::io::Error),
 }

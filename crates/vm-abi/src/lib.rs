@@ -71,6 +71,13 @@
 #![no_std]
 #![deny(missing_docs)]
 
+/// `include/springboard_vm_abi.h`: these types, magics and offsets for C and
+/// C++ hosts (C11 / C++11), with a `_Static_assert` of every size and offset.
+/// A build script writes it out to compile C that calls funcrefs or links
+/// Springboard's objects; `tests/c_header.rs` checks it against this crate
+/// with every ISA's gcc.
+pub const C_HEADER: &str = include_str!("../include/springboard_vm_abi.h");
+
 mod context;
 mod funcref;
 mod offsets;

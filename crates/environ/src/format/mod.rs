@@ -1,12 +1,14 @@
 //! The object format shared by the compiler (which writes it) and the loader
 //! (which reads it): symbol names, the index section and the ELF rules.
 //!
-//! An object is an ELF relocatable file for one [`Isa`], with that ISA's
-//! machine, flags and byte order ([`Isa::elf_architecture`],
+//! An object is a relocatable file for one [`Isa`] in its target's format
+//! ([`Target::object_format`]: COFF for Windows, ELF elsewhere), with that
+//! ISA's machine, flags and byte order ([`Isa::elf_architecture`],
 //! [`Isa::elf_flags`], [`Isa::is_big_endian`]). Each piece of code is a
 //! global function symbol in [`TEXT_SECTION`] named by [`symbol_name`]. A
 //! template trampoline's callee is one relocation of type
-//! [`Isa::abs8_relocation`] against the undefined symbol
+//! [`Isa::abs8_relocation`] (ELF) or [`Isa::coff_abs8_relocation`] (COFF,
+//! whose addend lies in the code, zero) against the undefined symbol
 //! [`callee_symbol_name`], left for the linker, or for the loader to patch
 //! per copy; no other code has relocations.
 //!
@@ -25,7 +27,7 @@ pub use index::{Index, IndexEntry, IndexError, decode_index, encode_index};
 pub use target::{NativeConv, Target};
 
 use crate::{CodeKind, Signature};
-use object::{Architecture, elf};
+use object::{Architecture, elf, pe};
 
 /// The name of the index section.
 pub const INDEX_SECTION: &str = ".springboard.index";
@@ -95,7 +97,7 @@ impl Isa {
         }
     }
 
-    /// The ELF machine of its objects.
+    /// The machine of its objects (ELF's, or COFF's for Windows targets).
     pub const fn elf_architecture(self) -> Architecture {
         match self {
             Isa::X86_64 => Architecture::X86_64,
@@ -135,6 +137,16 @@ impl Isa {
             Isa::Aarch64 => elf::R_AARCH64_ABS64,
             Isa::Riscv64 => elf::R_RISCV_64,
             Isa::S390x => elf::R_390_64,
+        }
+    }
+
+    /// The COFF relocation a [`RelocKind::Abs8`](crate::RelocKind::Abs8)
+    /// becomes in its Windows objects (`None`: no Windows for the ISA).
+    pub const fn coff_abs8_relocation(self) -> Option<pe::RelocationType> {
+        match self {
+            Isa::X86_64 => Some(pe::IMAGE_REL_AMD64_ADDR64),
+            Isa::Aarch64 => Some(pe::IMAGE_REL_ARM64_ADDR64),
+            Isa::Riscv64 | Isa::S390x => None,
         }
     }
 }

@@ -99,6 +99,16 @@ impl Target {
         self.isa.is_big_endian()
     }
 
+    /// The object format its code is written in: COFF for Windows (what
+    /// MinGW's and MSVC's linkers take), ELF for everything else.
+    pub fn object_format(&self) -> object::BinaryFormat {
+        if self.os == "windows" {
+            object::BinaryFormat::Coff
+        } else {
+            object::BinaryFormat::Elf
+        }
+    }
+
     /// Bytes per pointer.
     pub const fn pointer_bytes(&self) -> u8 {
         8
