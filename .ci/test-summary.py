@@ -11,9 +11,12 @@ skips = {}  # (binary, test) -> reasons
 binary = test = None
 for line in open(path, errors="replace"):
     line = line.rstrip("\n")
-    m = re.match(r"\s+(Running|Doc-tests) (\S+)", line)
+    m = re.match(r"\s+(Running|Doc-tests) (\S+)(?: \((.+)\))?", line)
     if m:
-        binary = m.group(2).split("/")[-1].rsplit("-", 1)[0] if m.group(1) == "Running" else "doctests " + m.group(2)
+        if m.group(1) == "Doc-tests":
+            binary = "doctests " + m.group(2)
+        else:  # the test binary's name without its hash: crate or test file
+            binary = (m.group(3) or m.group(2)).replace("\\", "/").split("/")[-1].rsplit("-", 1)[0]
         test = None
         continue
     m = re.match(r"---- (.+?) stdout ----", line)
