@@ -2,6 +2,8 @@
 //! entered, values converted between the two crates, and a place to run
 //! Springboard code as Wasmtime's own host code runs.
 
+#![cfg(target_arch = "x86_64")]
+
 use springboard::{Signature, Val, ValType};
 use std::sync::{Arc, Mutex};
 
