@@ -334,8 +334,13 @@ fn compile_targets_foreign_isas_and_says_what_it_leaves_out() {
             left_out,
             "{triple}"
         );
-        // This host's loader refuses the object, naming both machines.
+        // This host's loader refuses the object, naming both machines (or,
+        // for the host's own ISA, loads it).
         let bytes = std::fs::read(&object).unwrap();
+        if machine == std::env::consts::ARCH {
+            springboard_loader::ObjectFile::parse(&bytes).unwrap();
+            continue;
+        }
         let err = springboard_loader::ObjectFile::parse(&bytes)
             .err()
             .expect("a foreign object");
@@ -379,14 +384,21 @@ fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
 
     // A file-size limit of 1 or 2 KiB (`ulimit -f` counts 512-byte blocks
     // in POSIX sh, 1 KiB in some shells): below the 5 KiB object.
-    let out = Command::new("sh")
-        .args(["-c", &format!("ulimit -f 2 && {compile}")])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
-    assert_eq!(listing(&dir), ["out.o"]);
-    assert_eq!(std::fs::read(&output).unwrap(), b"the previous object");
+    if runner().is_some() {
+        // qemu-user leaves SIGXFSZ at its default (terminate) for itself.
+        println!(
+            "skipped: the file-size-limit case: SIGXFSZ kills qemu-user, not the program it runs"
+        );
+    } else {
+        let out = Command::new("sh")
+            .args(["-c", &format!("ulimit -f 2 && {compile}")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
+        assert_eq!(listing(&dir), ["out.o"]);
+        assert_eq!(std::fs::read(&output).unwrap(), b"the previous object");
+    }
 
     // A folder that does not exist.
     let missing = dir.join("no/such/folder/out.o");
