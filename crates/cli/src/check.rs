@@ -9,7 +9,7 @@ use springboard::vm::ValRaw;
 use springboard::{Config, Engine, Error, Func, Signature, Val, ValType, WasmConv};
 use springboard_check::values::{ValueGen, edge_values};
 use springboard_check::{CodeSet, MappedSet};
-use springboard_compiler::{OptLevel, TrampolineKind};
+use springboard_compiler::{Error as CompileError, OptLevel, TrampolineKind};
 use springboard_environ::MAX_PARAMS;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +34,8 @@ struct Report {
     cross_type_pairs: u64,
     /// Whether `refusals` is such a sample.
     refusals_sampled: bool,
+    /// Signatures this target's compiler refuses (left unchecked).
+    unsupported: usize,
     failures: usize,
     millis: u128,
 }
@@ -51,6 +53,9 @@ struct SignatureReport {
     calls: usize,
     values: usize,
     refusals: usize,
+    /// Why this target's compiler refuses the signature (docs/ABI.md, "Per
+    /// ISA"): not checked, and not a failure.
+    unsupported: Option<String>,
     failure: Option<String>,
 }
 
@@ -93,6 +98,7 @@ pub(crate) fn run(
             calls: 0,
             values: 0,
             refusals: 0,
+            unsupported: None,
             failure: None,
         };
         let mut values = ValueGen::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -118,9 +124,9 @@ pub(crate) fn run(
     // several per signature, keeps a check of 100,000 types from spending
     // its time in the kernel.
     let check_chunk = |chunk: std::ops::Range<usize>| {
-        let sets: Vec<Result<CodeSet, String>> = chunk
+        let sets: Vec<Result<CodeSet, springboard_compiler::Error>> = chunk
             .clone()
-            .map(|i| CodeSet::compile(&compiler, &module.signatures[i]).map_err(|e| e.to_string()))
+            .map(|i| CodeSet::compile(&compiler, &module.signatures[i]))
             .collect();
         let compiled: Vec<&CodeSet> = sets.iter().filter_map(|s| s.as_ref().ok()).collect();
         let mapped = CodeSet::map_all(&compiled).map_err(|e| e.to_string());
@@ -128,28 +134,40 @@ pub(crate) fn run(
         chunk
             .zip(&sets)
             .map(|(i, set)| {
+                // What this target's C convention cannot carry (docs/ABI.md).
+                let refused_by_target = matches!(
+                    set,
+                    Err(CompileError::Target { .. } | CompileError::Unsupported(_))
+                );
                 let set = match (set, &mapped) {
-                    (Err(e), _) | (Ok(_), Err(e)) => Err(e.clone()),
+                    (Err(e), _) => Err(e.to_string()),
+                    (Ok(_), Err(e)) => Err(e.clone()),
                     (Ok(_), Ok(_)) => Ok(mapped_sets.next().expect("one per compiled set")),
                 };
-                check_one(i, set)
+                let mut report = check_one(i, set);
+                if refused_by_target {
+                    report.unsupported = report.failure.take();
+                }
+                report
             })
             .collect::<Vec<_>>()
     };
     let reports = in_parallel(module.signatures.len(), 64, check_chunk);
     bar.finish_and_clear();
     let failures = reports.iter().filter(|r| r.failure.is_some()).count();
+    let unsupported = reports.iter().filter(|r| r.unsupported.is_some()).count();
     let report = Report {
         file: path.display().to_string(),
         seed,
         target: compiler.triple(),
-        trampolines: reports.len() * TrampolineKind::ALL.len(),
+        trampolines: (reports.len() - unsupported) * TrampolineKind::ALL.len(),
         needed_trampolines: reports.iter().map(|r| r.needed.len()).sum(),
         calls: reports.iter().map(|r| r.calls).sum(),
         values: reports.iter().map(|r| r.values).sum(),
         refusals: reports.iter().map(|r| r.refusals).sum(),
         cross_type_pairs,
         refusals_sampled,
+        unsupported,
         failures,
         millis: started.elapsed().as_millis(),
         signatures: reports,
@@ -179,7 +197,11 @@ fn print_summary(report: &Report) {
                 s.calls.to_string(),
                 s.values.to_string(),
                 s.refusals.to_string(),
-                s.failure.clone().unwrap_or_else(|| "ok".into()),
+                match (&s.failure, &s.unsupported) {
+                    (Some(failure), _) => failure.clone(),
+                    (None, Some(why)) => format!("not on this target: {why}"),
+                    (None, None) => "ok".into(),
+                }
             ]
         })
         .collect();
@@ -200,11 +222,19 @@ fn print_summary(report: &Report) {
     } else {
         String::new()
     };
+    let unsupported = if report.unsupported > 0 {
+        format!(
+            ", {} signatures this target refuses (unchecked; docs/ABI.md)",
+            report.unsupported
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "check {verdict}: {} trampolines ({} kinds x {} signatures), {} calls, {} values bit-exact, {} mismatches refused{sampled}, {} failures, {} ms",
+        "check {verdict}: {} trampolines ({} kinds x {} signatures), {} calls, {} values bit-exact, {} mismatches refused{sampled}{unsupported}, {} failures, {} ms",
         report.trampolines,
         TrampolineKind::ALL.len(),
-        report.signatures.len(),
+        report.signatures.len() - report.unsupported,
         report.calls,
         report.values,
         report.refusals,
