@@ -23,7 +23,8 @@ fn cases() -> Vec<Case> {
     sigs.sort();
     sigs.dedup();
     let mut values = ValueGen::new(0xc0ffee);
-    sigs.into_iter()
+    springboard_tests::host_supported(sigs)
+        .into_iter()
         .map(|signature| Case {
             args: values.values(signature.params()),
             results: values.values(signature.results()),

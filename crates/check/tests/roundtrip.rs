@@ -3,9 +3,28 @@
 
 use springboard_check::CodeSet;
 use springboard_check::values::{ValueGen, edge_values};
-use springboard_compiler::{Compiler, Signature, ValType};
+use springboard_compiler::{Compiler, Error, Signature, ValType};
+
+/// Whether the host's compiler refuses `sig` as docs/ABI.md says it does
+/// ("Per ISA": `v128` and more than 8 float parameters on riscv64, two `v128`
+/// parameters on s390x), saying so as a skip. Any other error fails.
+fn refused_here(compiler: &Compiler, sig: &Signature) -> bool {
+    match CodeSet::compile(compiler, sig) {
+        Ok(_) => false,
+        Err(e @ (Error::Target { .. } | Error::Unsupported(_)))
+            if cfg!(any(target_arch = "riscv64", target_arch = "s390x")) =>
+        {
+            println!("skipped: {sig}: {e}");
+            true
+        }
+        Err(e) => panic!("{sig}: {e}"),
+    }
+}
 
 fn check(compiler: &Compiler, sig: &Signature, rounds: u64) {
+    if refused_here(compiler, sig) {
+        return;
+    }
     let set = CodeSet::compile(compiler, sig).unwrap_or_else(|e| panic!("{sig}: {e}"));
     let mut values = ValueGen::new(sig.params().len() as u64 * 7919 + sig.results().len() as u64);
     for _ in 0..rounds {
@@ -30,6 +49,9 @@ fn every_edge_value_of_every_type_both_ways() {
     let compiler = Compiler::host().unwrap();
     for ty in ValType::ALL {
         let sig = Signature::new(&[ty, ty], &[ty, ty]).unwrap();
+        if refused_here(&compiler, &sig) {
+            continue;
+        }
         let set = CodeSet::compile(&compiler, &sig).unwrap();
         let edges = edge_values(ty);
         for a in &edges {
@@ -119,7 +141,11 @@ fn reusing_a_threads_context_does_not_change_the_code() {
     use springboard_compiler::TrampolineKind;
     let compiler = Compiler::host().unwrap();
     let small = Signature::new(&mixed(3, 1), &mixed(2, 0)).unwrap();
-    let large = Signature::new(&mixed(40, 2), &mixed(9, 1)).unwrap();
+    let mut large = Signature::new(&mixed(40, 2), &mixed(9, 1)).unwrap();
+    if refused_here(&compiler, &large) {
+        // The same length in what every ISA carries.
+        large = Signature::new(&[ValType::I64; 40], &[ValType::I32; 9]).unwrap();
+    }
     let on_fresh_thread = |sig: &Signature| {
         let (compiler, sig) = (compiler.clone(), sig.clone());
         std::thread::spawn(move || {

@@ -201,7 +201,7 @@ fn print_summary(report: &Report) {
                     (Some(failure), _) => failure.clone(),
                     (None, Some(why)) => format!("not on this target: {why}"),
                     (None, None) => "ok".into(),
-                }
+                },
             ]
         })
         .collect();

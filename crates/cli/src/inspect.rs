@@ -3,7 +3,7 @@
 use crate::{compiler, print_table, read_module, short};
 use anyhow::Result;
 use serde::Serialize;
-use springboard_compiler::{OptLevel, TrampolineKind, WasmConv};
+use springboard_compiler::{Error, OptLevel, TrampolineKind, WasmConv};
 use std::path::Path;
 
 #[derive(Serialize)]
@@ -24,6 +24,8 @@ struct SignatureReport {
     reachable: usize,
     kinds: Vec<&'static str>,
     code_bytes: usize,
+    /// Why this target's compiler refuses the signature (docs/ABI.md).
+    unsupported: Option<String>,
 }
 
 pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
@@ -33,10 +35,15 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
     let mut signatures = Vec::new();
     for (ty, sig) in module.info.types.iter().zip(&module.signatures) {
         let kinds: Vec<TrampolineKind> = ty.needed_kinds();
-        let code_bytes = kinds
+        let compiled = kinds
             .iter()
             .map(|&k| Ok(compiler.compile(k, sig)?.code.len()))
-            .sum::<Result<usize>>()?;
+            .sum::<Result<usize, Error>>();
+        let (code_bytes, unsupported) = match compiled {
+            Ok(bytes) => (bytes, None),
+            Err(e @ (Error::Target { .. } | Error::Unsupported(_))) => (0, Some(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
         signatures.push(SignatureReport {
             signature: sig.to_string(),
             functions: ty.functions,
@@ -44,6 +51,7 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
             reachable: ty.reachable,
             kinds: kinds.iter().map(|k| k.name()).collect(),
             code_bytes,
+            unsupported,
         });
     }
     let report = Report {
@@ -78,7 +86,11 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
                 } else {
                     s.kinds.join(",")
                 },
-                s.code_bytes.to_string(),
+                if s.unsupported.is_some() {
+                    "refused".into()
+                } else {
+                    s.code_bytes.to_string()
+                },
             ]
         })
         .collect();
@@ -97,5 +109,9 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
         "needs {} trampolines, {} bytes of code for {}",
         report.trampolines, report.code_bytes, report.target
     );
+    for s in report.signatures.iter().filter(|s| s.unsupported.is_some()) {
+        let why = s.unsupported.as_deref().unwrap_or_default();
+        println!("refused by this target (docs/ABI.md): {why}");
+    }
     Ok(true)
 }

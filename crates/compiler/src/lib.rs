@@ -130,6 +130,15 @@ impl Compiler {
         CompilerBuilder::default()
     }
 
+    /// Whether this target can carry `signature` at all, without compiling
+    /// anything: `Err` with the error every `compile` of it would return
+    /// where Cranelift and the platform's C ABI disagree (docs/ABI.md, "Per
+    /// ISA": `v128` and more than 8 float parameters on riscv64, two `v128`
+    /// parameters on s390x).
+    pub fn supports(&self, signature: &Signature) -> Result<(), Error> {
+        isa::check_supported(self, signature)
+    }
+
     /// The target triple, e.g. `x86_64-unknown-linux-gnu`.
     pub fn triple(&self) -> String {
         self.isa.triple().to_string()
