@@ -106,6 +106,16 @@ macro_rules! val_raw_against {
             #[test]
             fn val_raw_has_the_same_size_alignment_and_stride() {
                 assert_eq!(size_of::<abi::ValRaw>(), size_of::<wt::ValRaw>());
+                // Wasmtime's is a union with a `u128`, which s390x aligns to
+                // 8: there a Springboard buffer (16) suits Wasmtime, but not
+                // the other way round (docs/ABI.md, "What runs where").
+                if cfg!(target_arch = "s390x") {
+                    assert_eq!(align_of::<wt::ValRaw>(), 8);
+                    println!(
+                        "skipped: equal alignment: Wasmtime's ValRaw is 8-aligned on s390x, Springboard's 16"
+                    );
+                    return;
+                }
                 assert_eq!(align_of::<abi::ValRaw>(), align_of::<wt::ValRaw>());
                 assert_eq!(size_of::<[abi::ValRaw; 3]>(), size_of::<[wt::ValRaw; 3]>());
                 assert_eq!(
@@ -268,7 +278,12 @@ fn vm_trampoline_is_callable_as_wasmtime_8s_type() {
     // `extern "C"` convention over four pointer arguments, which is what this
     // test proves by calling through the Wasmtime type.
     let theirs: wt::VMTrampoline = unsafe { core::mem::transmute(ours) };
-    let mut values = [wt::ValRaw::i64(-21), wt::ValRaw::f64((-0.5f64).to_bits())];
+    // Aligned as Springboard's slots must be (Wasmtime's own are only
+    // 8-aligned on s390x).
+    #[repr(C, align(16))]
+    struct Slots([wt::ValRaw; 2]);
+    let mut slots = Slots([wt::ValRaw::i64(-21), wt::ValRaw::f64((-0.5f64).to_bits())]);
+    let values = &mut slots.0;
     // SAFETY: `body_fn` matches what `our_trampoline` calls; null contexts are
     // never dereferenced by either function.
     unsafe {

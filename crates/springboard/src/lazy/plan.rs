@@ -250,6 +250,10 @@ mod tests {
     /// the plan the first generic call makes, for each convention here.
     #[test]
     fn the_entry_chosen_at_creation_matches_the_plan() {
+        if !super::super::SUPPORTED {
+            println!("skipped: no generic entries on this host (no rules to plan with)");
+            return;
+        }
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             state ^= state << 13;
