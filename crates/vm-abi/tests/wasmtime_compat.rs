@@ -3,6 +3,8 @@
 //! against `wasmtime-runtime` 17.0.3 and 8.0.1, and `VMTrampoline` against
 //! `wasmtime-runtime = "=8.0.1"`.
 
+#![cfg(not(windows))]
+
 use core::mem::{align_of, size_of};
 use springboard_vm_abi::{self as abi, PtrSize};
 use wasmtime_environ::{HostPtr, Module, PtrSize as _, VMOffsets};
