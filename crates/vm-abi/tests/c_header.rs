@@ -143,6 +143,12 @@ fn the_c_header_agrees_with_rust_on_every_isa() {
     for s in &skipped {
         println!("skipped: {s}");
     }
+    // .ci/run installs gcc wherever the suite runs natively; under Wine no
+    // Linux compiler can be started from the test.
+    if checked.is_empty() && cfg!(windows) {
+        println!("skipped: no C compiler can be started from this Windows process");
+        return;
+    }
     assert!(!checked.is_empty(), "no C compiler at all: {skipped:?}");
 }
 
