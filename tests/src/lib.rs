@@ -56,21 +56,3 @@ pub fn example_signatures() -> Vec<Signature> {
         .map(|t| t.signature.expect("supported types"))
         .collect()
 }
-
-/// `sigs` without those this host's compiler refuses by design (docs/ABI.md,
-/// "Per ISA"), saying how many were left out, as a skip.
-pub fn host_supported(sigs: Vec<Signature>) -> Vec<Signature> {
-    let compiler = springboard_compiler::Compiler::host().expect("a host backend");
-    let before = sigs.len();
-    let kept: Vec<Signature> = sigs
-        .into_iter()
-        .filter(|s| compiler.supports(s).is_ok())
-        .collect();
-    if kept.len() < before {
-        println!(
-            "skipped: {} of {before} signatures, which this host's compiler refuses (docs/ABI.md)",
-            before - kept.len()
-        );
-    }
-    kept
-}

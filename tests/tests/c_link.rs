@@ -23,7 +23,7 @@ fn cases() -> Vec<Case> {
     sigs.sort();
     sigs.dedup();
     let mut values = ValueGen::new(0xc0ffee);
-    springboard_tests::host_supported(sigs)
+    springboard_check::values::supported_by(&springboard_compiler::Compiler::host().unwrap(), sigs)
         .into_iter()
         .map(|signature| Case {
             args: values.values(signature.params()),

@@ -32,7 +32,10 @@ fn code_is_never_writable_and_executable_and_is_unmapped_on_drop() {
         return;
     }
     let compiler = Compiler::host().unwrap();
-    let sigs = springboard_tests::host_supported(springboard_tests::fixture_signatures());
+    let sigs = springboard_check::values::supported_by(
+        &springboard_compiler::Compiler::host().unwrap(),
+        springboard_tests::fixture_signatures(),
+    );
     let code: Vec<_> = sigs
         .iter()
         .map(|s| compiler.compile(TrampolineKind::Entry, s).unwrap())
@@ -79,7 +82,10 @@ fn jit_and_object_paths_run_the_same_code_with_the_same_results() {
     let compiler = Compiler::host().unwrap();
     let mut sigs = springboard_tests::fixture_signatures();
     sigs.push(Signature::new(&ValType::ALL.repeat(3), &ValType::ALL).unwrap());
-    let sigs = springboard_tests::host_supported(sigs);
+    let sigs = springboard_check::values::supported_by(
+        &springboard_compiler::Compiler::host().unwrap(),
+        sigs,
+    );
     let bytes = object_for(&compiler, &sigs);
     let object = ObjectFile::parse(&bytes).unwrap();
     assert_eq!(object.entries().len(), sigs.len() * 9);

@@ -19,14 +19,17 @@ fn signatures() -> Vec<Signature> {
             .map(|i| ValType::ALL[(i + s) % 7])
             .collect::<Vec<_>>()
     };
-    common::host_accepted(vec![
-        Signature::new(&[], &[]).unwrap(),
-        Signature::new(&[I32, I32], &[I32]).unwrap(),
-        Signature::new(&ValType::ALL, &ValType::ALL).unwrap(),
-        Signature::new(&cycle(16, 2), &[F64, V128]).unwrap(),
-        Signature::new(&cycle(100, 1), &cycle(20, 3)).unwrap(),
-        Signature::new(&[F32, F64], &[FuncRef, ExternRef, F32]).unwrap(),
-    ])
+    springboard_check::values::supported_by(
+        &springboard_compiler::Compiler::host().unwrap(),
+        vec![
+            Signature::new(&[], &[]).unwrap(),
+            Signature::new(&[I32, I32], &[I32]).unwrap(),
+            Signature::new(&ValType::ALL, &ValType::ALL).unwrap(),
+            Signature::new(&cycle(16, 2), &[F64, V128]).unwrap(),
+            Signature::new(&cycle(100, 1), &cycle(20, 3)).unwrap(),
+            Signature::new(&[F32, F64], &[FuncRef, ExternRef, F32]).unwrap(),
+        ],
+    )
 }
 
 /// A marker vmctx for wasm bodies: never dereferenced by the probe.

@@ -9,25 +9,6 @@ use springboard_compiler::{CallConv, Compiler};
 use springboard_loader::{CodeItem, CodeMemory};
 use std::sync::{Arc, Mutex};
 
-/// `sigs` without those this host's compiler refuses (docs/ABI.md, "Per
-/// ISA": `v128` and more than 8 float parameters on riscv64, two `v128`
-/// parameters on s390x), saying how many were left out.
-pub fn host_accepted(sigs: Vec<Signature>) -> Vec<Signature> {
-    let compiler = Compiler::host().unwrap();
-    let before = sigs.len();
-    let kept: Vec<Signature> = sigs
-        .into_iter()
-        .filter(|s| compiler.supports(s).is_ok())
-        .collect();
-    if kept.len() < before {
-        println!(
-            "skipped: {} of {before} signatures, which this host's compiler refuses (docs/ABI.md)",
-            before - kept.len()
-        );
-    }
-    kept
-}
-
 /// A wasm body for tests: a compiled wasm-convention probe (see
 /// `Compiler::compile_probe`), mapped.
 pub struct WasmProbe {
