@@ -1,11 +1,13 @@
 //! [`Engine`] and [`Config`].
 
-use crate::func::call_array;
+use crate::call::call_array;
+use crate::error::Error;
+use crate::generic::{self, HostEntries};
 use crate::registry::{Registry, SharedSignature, TypeIndices};
-use crate::slots::{self, KindCode};
 use crate::source::Source;
-use crate::trap::RaiseHook;
-use crate::{Error, FuncRef, Val};
+use crate::trap::{RaiseHook, TrapMode};
+use crate::type_state::KindCode;
+use crate::val::{FuncRef, Val};
 use core::ptr::NonNull;
 use springboard_environ::Bookkeeping;
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
@@ -313,26 +315,19 @@ impl Engine {
         let caller = config.caller.unwrap_or(CallerVmctx(
             NonNull::from(&mut *own_caller).cast::<VMOpaqueContext>(),
         ));
-        let source = Arc::new(Source {
-            provider: Arc::clone(&config.code_provider),
-            #[cfg(feature = "compiler")]
-            compiler: springboard_compiler::Compiler::builder()
+        #[cfg(feature = "compiler")]
+        let source = Source::new(
+            Arc::clone(&config.code_provider),
+            springboard_compiler::Compiler::builder()
                 .opt_level(config.opt_level)
                 .wasm_conv(config.wasm_conv)
                 .bookkeeping(config.bookkeeping)
                 .build()?,
-            #[cfg(feature = "compiler")]
-            eager: config.compilation == Compilation::Eager,
-            #[cfg(feature = "compiler")]
-            compiled: Default::default(),
-            tier_up_after: config.tier_up_after,
-            #[cfg(feature = "compiler")]
-            pending: Default::default(),
-            #[cfg(feature = "compiler")]
-            idle: Default::default(),
-        });
+            config.compilation == Compilation::Eager,
+            config.tier_up_after,
+        );
         #[cfg(not(feature = "compiler"))]
-        let _ = config.compilation;
+        let source = Source::new(Arc::clone(&config.code_provider), config.tier_up_after);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 id,
@@ -343,7 +338,7 @@ impl Engine {
                 caller,
                 _own_caller: own_caller,
                 registry: Registry::new(id, config.type_indices.clone()),
-                source,
+                source: Arc::new(source),
                 pinned: Mutex::default(),
                 #[cfg(feature = "compiler")]
                 signature_check: std::sync::OnceLock::new(),
@@ -362,11 +357,11 @@ impl Engine {
         self.inner.raise
     }
 
-    /// How its calls into code that may be wasm are entered.
-    pub(crate) fn entry(&self) -> crate::trap::Entry {
+    /// The trap handling of its calls into code that may be wasm.
+    pub(crate) fn trap_mode(&self) -> TrapMode {
         match self.inner.raise {
-            None => crate::trap::Entry::Caught,
-            Some(_) => crate::trap::Entry::Uncaught,
+            None => TrapMode::Caught,
+            Some(_) => TrapMode::Uncaught,
         }
     }
 
@@ -376,14 +371,21 @@ impl Engine {
         self.inner.host_wasm_call
     }
 
-    /// Where the engine's trampolines come from.
-    pub(crate) fn source(&self) -> Arc<Source> {
-        Arc::clone(&self.inner.source)
-    }
-
-    /// See [`Config::tier_up_after`].
-    pub(crate) fn tier_up_after(&self) -> u32 {
-        self.inner.source.tier_up_after
+    /// The entries of a new host function of `ty` (this engine's): the
+    /// `native` and `wasm` kinds' code, generic where the engine allows.
+    pub(crate) fn host_entries(
+        &self,
+        ty: &SharedSignature,
+        native: Option<TrampolineKind>,
+        wasm: Option<TrampolineKind>,
+    ) -> Result<HostEntries, Error> {
+        let allowed = generic::Allowed {
+            native: self.generic_entries(),
+            // Generic wasm entries follow `tail` and store nothing for a
+            // runtime's stack walker.
+            wasm: self.inner.wasm_conv == WasmConv::Tail && self.inner.bookkeeping.is_none(),
+        };
+        generic::entries(&self.inner.source, allowed, ty, native, wasm)
     }
 
     /// Whether new host functions of types without compiled trampolines get
@@ -393,13 +395,7 @@ impl Engine {
     /// `wasm_call` is generic only with [`WasmConv::Tail`] and no
     /// [`Config::bookkeeping`].
     pub fn generic_entries(&self) -> bool {
-        crate::lazy::SUPPORTED && self.tier_up_after() > 0
-    }
-
-    /// Whether host functions may get a generic `wasm_call`: it follows
-    /// Cranelift's `tail` convention and keeps no bookkeeping.
-    pub(crate) fn generic_wasm_entry(&self) -> bool {
-        self.inner.wasm_conv == WasmConv::Tail && self.inner.bookkeeping.is_none()
+        generic::SUPPORTED && self.inner.source.tier_up_after() > 0
     }
 
     /// Waits until the trampolines that generic entries requested (see
@@ -443,7 +439,7 @@ impl Engine {
     /// How many trampolines this engine has compiled so far.
     #[cfg(feature = "compiler")]
     pub fn compiled_trampolines(&self) -> usize {
-        self.inner.source.compiled.load(Ordering::Relaxed)
+        self.inner.source.compiled()
     }
 
     /// Compiles every trampoline kind of every type in `types` now, in
@@ -494,7 +490,7 @@ impl Engine {
         }
         let count = batch.len();
         let types: Vec<SharedSignature> = batch.iter().map(|(s, _)| s.clone()).collect();
-        slots::install(self.code_provider(), batch)?;
+        self.inner.source.install(batch)?;
         self.inner
             .pinned
             .lock()
@@ -505,18 +501,7 @@ impl Engine {
 
     /// Where the engine's code lives.
     pub(crate) fn code_provider(&self) -> &dyn CodeProvider {
-        &*self.inner.source.provider
-    }
-
-    /// Compiles (if needed and possible) the `kinds` of `ty` together, so
-    /// that the ones a new function needs share a mapping.
-    pub(crate) fn prepare(
-        &self,
-        ty: &SharedSignature,
-        kinds: &[TrampolineKind],
-    ) -> Result<(), Error> {
-        self.check_own(ty)?;
-        self.inner.source.prepare(ty, kinds)
+        self.inner.source.provider()
     }
 
     /// The template of `kind` for `ty`, to stamp per function.
@@ -613,7 +598,7 @@ impl Engine {
                 ptr.as_ref(),
                 expected.signature(),
                 self.caller_vmctx(),
-                self.entry(),
+                self.trap_mode(),
                 params,
                 results,
             )
@@ -628,7 +613,7 @@ impl Engine {
         if let Some((_, f)) = self.inner.signature_check.get() {
             return Ok(*f);
         }
-        let code = self.inner.source.compiler.compile_signature_check()?;
+        let code = self.inner.source.compiler().compile_signature_check()?;
         let memory = Arc::new(springboard_loader::CodeMemory::new_in(
             self.code_provider(),
             &[springboard_loader::CodeItem::new(&code, None)],

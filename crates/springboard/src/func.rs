@@ -1,20 +1,22 @@
-//! [`Func`]: a live `VMFuncRef` and everything that keeps it valid; and
-//! [`TypedFunc`], its statically typed view.
+//! [`Func`]: a live `VMFuncRef` and everything that keeps it valid. Its
+//! typed view is in `typed.rs`.
 
-use crate::lazy;
+use crate::call::call_array;
+use crate::engine::Engine;
+use crate::error::{BoxError, Error};
+use crate::generic::{self, HostEntries};
 use crate::registry::SharedSignature;
 use crate::shims::{
-    Caller, HostReturn, Hosted, IntoFunc, NativeTarget, NoCaller, Untyped, UntypedHost, WithCaller,
-    array_shim_of, untyped_array_shim,
+    Caller, HostReturn, Hosted, IntoFunc, NativeShims, NativeTarget, NoCaller, Untyped,
+    UntypedHost, WithCaller, array_shim_of, untyped_array_shim,
 };
-use crate::trap::{self, BoxError};
-use crate::typed::{WasmParams, WasmResults};
-use crate::{Engine, Error, FuncRef, Val};
+use crate::trap::TrapMode;
+use crate::tuples::{WasmParams, WasmResults};
+use crate::val::{FuncRef, Val};
 use core::ffi::c_void;
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use springboard_environ::{Signature, TrampolineKind, ValType};
+use springboard_environ::{Signature, TrampolineKind};
 use springboard_loader::{CodeItem, CodeMemory};
 use springboard_vm_abi::{
     VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMArrayCallFunction, VMFuncRef,
@@ -44,7 +46,7 @@ struct FuncInner {
 
 /// What owns the memory `func_ref` points into.
 enum Owner {
-    /// A `VMHostFuncContext<T>` from [`lazy::alloc`] (never moved, so the
+    /// A `VMHostFuncContext<T>` from [`generic::alloc`] (never moved, so the
     /// funcref pointer into it stays valid), and the function that frees
     /// it.
     Host {
@@ -63,7 +65,7 @@ enum Owner {
 impl Drop for FuncInner {
     fn drop(&mut self) {
         match self.owner {
-            // SAFETY: `context` came from `lazy::alloc` of the type `free`
+            // SAFETY: `context` came from `generic::alloc` of the type `free`
             // was instantiated for, and is freed exactly once, here.
             Owner::Host { context, free } => unsafe { free(context) },
             // SAFETY: `func_ref` came from `Box::into_raw` and is freed once.
@@ -109,9 +111,8 @@ unsafe extern "C" fn forward_array_call(
 fn untyped_entries(
     engine: &Engine,
     ty: &SharedSignature,
-) -> Result<(NonNull<VMNativeCallFunction>, lazy::Entries), Error> {
-    let entries = lazy::entries(
-        engine,
+) -> Result<(NonNull<VMNativeCallFunction>, HostEntries), Error> {
+    let entries = engine.host_entries(
         ty,
         Some(TrampolineKind::NativeToArray),
         Some(TrampolineKind::WasmToArray),
@@ -155,7 +156,7 @@ impl Func {
         let wasm_kind = engine
             .host_wasm_call()
             .then_some(TrampolineKind::WasmToNative);
-        let entries = lazy::entries(engine, &ty, None, wasm_kind)?;
+        let entries = engine.host_entries(&ty, None, wasm_kind)?;
         let func_ref = VMFuncRef {
             native_call: F::native_shim(),
             array_call: array_shim_of::<F, P, R>(),
@@ -238,10 +239,10 @@ impl Func {
         magic: u32,
         func_ref: VMFuncRef,
         state: T,
-        header: lazy::Header,
+        header: generic::Header,
         direct: bool,
     ) -> Func {
-        let context = lazy::alloc(
+        let context = generic::alloc(
             header,
             VMHostFuncContext {
                 magic,
@@ -261,7 +262,7 @@ impl Func {
         };
         let owner = Owner::Host {
             context: context.cast(),
-            free: lazy::free::<Hosted<T>>,
+            free: generic::free::<Hosted<T>>,
         };
         Func(Arc::new(FuncInner {
             engine: engine.clone(),
@@ -303,7 +304,7 @@ impl Func {
             type_index: shared.index(),
             vmctx,
         };
-        let context = lazy::alloc(
+        let context = generic::alloc(
             entries.header,
             VMHostFuncContext {
                 magic: VM_ARRAY_CALL_HOST_FUNC_MAGIC,
@@ -330,7 +331,7 @@ impl Func {
             func_ref,
             owner: Owner::Host {
                 context: context.cast(),
-                free: lazy::free::<Forwarded>,
+                free: generic::free::<Forwarded>,
             },
             direct: false,
         })))
@@ -355,7 +356,7 @@ impl Func {
         vmctx: *mut VMOpaqueContext,
     ) -> Result<Func, Error>
     where
-        P: crate::NativeShims + 'static,
+        P: NativeShims + 'static,
         R: WasmResults,
     {
         Func::wrap(
@@ -540,43 +541,20 @@ impl Func {
                 self.func_ref(),
                 self.ty(),
                 caller,
-                self.entry(),
+                self.trap_mode(),
                 params,
                 results,
             )
         }
     }
 
-    /// How a host call of this function enters it.
-    fn entry(&self) -> trap::Entry {
+    /// The trap handling of a host call of this function.
+    pub(crate) fn trap_mode(&self) -> TrapMode {
         if self.0.direct {
-            trap::Entry::Direct
+            TrapMode::Direct
         } else {
-            self.0.engine.entry()
+            self.0.engine.trap_mode()
         }
-    }
-
-    /// A typed view, if `P` and `R` are exactly the function's parameter and
-    /// result types; its calls go through `native_call` with no further check.
-    pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>, Error> {
-        let expected = Signature::new(&P::types(), &R::types())?;
-        if expected != *self.ty() {
-            return Err(Error::SignatureMismatch {
-                expected,
-                actual: self.ty().to_string(),
-            });
-        }
-        let func_ref = self.func_ref();
-        Ok(TypedFunc {
-            func: self.clone(),
-            entry: NativeEntry {
-                code: func_ref.native_call,
-                callee: func_ref.vmctx,
-                caller: self.0.engine.caller_vmctx().as_ptr(),
-                how: self.entry(),
-            },
-            _marker: PhantomData,
-        })
     }
 }
 
@@ -586,153 +564,5 @@ impl core::fmt::Debug for Func {
             .field("ty", self.ty())
             .field("func_ref", &self.0.func_ref)
             .finish()
-    }
-}
-
-/// How many slots a call keeps on the stack before it allocates.
-const INLINE_SLOTS: usize = 16;
-
-/// Checks values against `ty` and calls `func_ref` through `array_call`
-/// with `caller` as the caller vmctx, as an `entry`.
-///
-/// # Safety
-/// `func_ref` must be a live funcref whose entry points have type `ty`, and
-/// `caller` a context it accepts, live for the call.
-pub(crate) unsafe fn call_array(
-    func_ref: &VMFuncRef,
-    ty: &Signature,
-    caller: NonNull<VMOpaqueContext>,
-    entry: trap::Entry,
-    params: &[Val],
-    results: &mut [Val],
-) -> Result<(), Error> {
-    check_values(
-        "parameters",
-        ty.params(),
-        params.iter().map(Val::ty),
-        params.len(),
-    )?;
-    if results.len() != ty.results().len() {
-        return Err(Error::ArityMismatch {
-            what: "results",
-            expected: ty.results().len(),
-            got: results.len(),
-        });
-    }
-    let len = ty.array_len();
-    // Only the `len` slots in use are written: zeroing all of `inline` costs
-    // more than the rest of a small call.
-    let mut inline = [const { MaybeUninit::<ValRaw>::uninit() }; INLINE_SLOTS];
-    let mut heap = Vec::new();
-    let slots: &mut [MaybeUninit<ValRaw>] = if len <= INLINE_SLOTS {
-        &mut inline[..len]
-    } else {
-        heap.resize(len, MaybeUninit::new(ValRaw::ZERO));
-        &mut heap
-    };
-    let raw_params = params.iter().map(|v| v.to_raw());
-    for (slot, raw) in slots
-        .iter_mut()
-        .zip(raw_params.chain(core::iter::repeat(ValRaw::ZERO)))
-    {
-        slot.write(raw);
-    }
-    // SAFETY: every one of the `len` slots was written just above.
-    let values = unsafe { &mut *(slots as *mut [MaybeUninit<ValRaw>] as *mut [ValRaw]) };
-    let buffer = values.as_mut_ptr();
-    entry.call(|| {
-        // SAFETY: the caller guarantees the funcref is live and of type
-        // `ty`; the buffer holds max(params, results) slots.
-        unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), buffer, len) }
-    })?;
-    for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
-        *out = Val::from_raw(*raw, t);
-    }
-    Ok(())
-}
-
-pub(crate) fn check_values(
-    what: &'static str,
-    expected: &[ValType],
-    got: impl Iterator<Item = ValType>,
-    count: usize,
-) -> Result<(), Error> {
-    if count != expected.len() {
-        return Err(Error::ArityMismatch {
-            what,
-            expected: expected.len(),
-            got: count,
-        });
-    }
-    for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
-        if expected != got {
-            return Err(Error::TypeMismatch {
-                what,
-                index,
-                expected,
-                got,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// A [`Func`] whose type is known statically: calls go straight through
-/// `native_call`, with no per-call check.
-pub struct TypedFunc<P, R> {
-    func: Func,
-    /// What every call passes, copied out of the funcref and the engine
-    /// (both immutable while `func` lives) so a call loads them from here.
-    entry: NativeEntry,
-    _marker: PhantomData<fn(P) -> R>,
-}
-
-/// A native entry, its callee context, the caller context to pass, and how
-/// to enter it.
-#[derive(Clone, Copy)]
-struct NativeEntry {
-    code: NonNull<VMNativeCallFunction>,
-    callee: *mut VMOpaqueContext,
-    caller: *mut VMOpaqueContext,
-    how: trap::Entry,
-}
-
-// SAFETY: addresses into the `Func` (and its engine) that `TypedFunc` keeps
-// alive; calling them from any thread is the funcref contract.
-unsafe impl Send for NativeEntry {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for NativeEntry {}
-
-impl<P, R> Clone for TypedFunc<P, R> {
-    fn clone(&self) -> Self {
-        TypedFunc {
-            func: self.func.clone(),
-            entry: self.entry,
-            _marker: PhantomData,
-        }
-    }
-}
-
-impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
-    /// Calls the function.
-    #[inline]
-    pub fn call(&self, params: P) -> Result<R, Error> {
-        let NativeEntry {
-            code,
-            callee,
-            caller,
-            how,
-        } = self.entry;
-        how.call(|| {
-            // SAFETY: `typed()` checked that the function's type is exactly
-            // `(P) -> R`, and its native entry has that type; the contexts
-            // are the funcref's and the engine's, alive with `self.func`.
-            unsafe { P::call_native::<R>(code, callee, caller, params) }
-        })
-    }
-
-    /// The untyped function.
-    pub fn func(&self) -> &Func {
-        &self.func
     }
 }

@@ -1,5 +1,6 @@
 //! The signature registry: interns function types into reference-counted
-//! [`SharedSignature`] handles, each owning the trampolines of its type.
+//! [`SharedSignature`] handles, each owning its index and its type's state
+//! ([`TypeState`]: trampolines, tier-up, plans).
 //!
 //! Equal types get the same handle (and index) while any handle lives;
 //! different live types never share an index. By default indices come from
@@ -14,8 +15,8 @@
 //! A runtime that wants Springboard funcrefs in its own tables, passing its
 //! own checks, gives the engine its numbering instead ([`TypeIndices`]).
 
-use crate::slots::SigCode;
-use crate::{BoxError, Error};
+use crate::error::{BoxError, Error};
+use crate::type_state::TypeState;
 use springboard_environ::Signature;
 use springboard_vm_abi::VMSharedSignatureIndex;
 use std::collections::HashMap;
@@ -90,12 +91,12 @@ struct Inner {
     by_index: HashMap<u32, Weak<Registered>>,
 }
 
-/// A registered type: its index, its signature and its trampolines.
+/// A registered type: its index, its signature and its state.
 pub(crate) struct Registered {
     registry: Arc<Registry>,
     index: VMSharedSignatureIndex,
     signature: Signature,
-    pub(crate) code: SigCode,
+    state: TypeState,
 }
 
 impl Registry {
@@ -164,7 +165,7 @@ impl Registry {
             registry: Arc::clone(self),
             index,
             signature: signature.clone(),
-            code: SigCode::default(),
+            state: TypeState::default(),
         });
         inner
             .by_signature
@@ -217,7 +218,7 @@ impl Drop for Registered {
 /// Cheap to clone. Two handles of one engine are equal exactly when their
 /// types are equal. Handles belong to the engine that made them.
 #[derive(Clone)]
-pub struct SharedSignature(pub(crate) Arc<Registered>);
+pub struct SharedSignature(Arc<Registered>);
 
 impl SharedSignature {
     /// The index stored in `VMFuncRef::type_index` of functions of this type.
@@ -232,6 +233,16 @@ impl SharedSignature {
 
     pub(crate) fn engine_id(&self) -> u64 {
         self.0.registry.engine_id
+    }
+
+    /// The type's trampolines, tier-up state and plans.
+    pub(crate) fn state(&self) -> &TypeState {
+        &self.0.state
+    }
+
+    /// An address that identifies the registered type while it lives.
+    pub(crate) fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.0).cast()
     }
 }
 

@@ -11,11 +11,10 @@
 //! unwinds into its caller: a failure goes where the caller's landing says
 //! (see [`trap`]).
 
-use crate::func::check_values;
-use crate::trap::{self, BoxError, RaiseHook};
-use crate::typed::{WasmParams, WasmResults};
-use crate::val::WasmTy;
-use crate::{Error, Val};
+use crate::error::{BoxError, Error};
+use crate::trap::{self, RaiseHook};
+use crate::tuples::{WasmParams, WasmResults};
+use crate::val::{Val, WasmTy, check_values};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use springboard_environ::Signature;

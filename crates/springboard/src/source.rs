@@ -1,44 +1,93 @@
-//! Where trampolines come from when a signature's slot is empty: the
-//! compiler (lazily, one kind or every kind at first need, in the
-//! background when generic entries ask for it, or in parallel ahead of
-//! time), or nothing but loaded objects without the `compiler` feature.
+//! Where trampolines come from when a type's slot is empty: the compiler
+//! (lazily, one kind or every kind at first need, in the background when
+//! generic entries ask for it, or in parallel ahead of time), or loaded
+//! objects only without the `compiler` feature; and [`Source::install`],
+//! which maps a batch of code and fills the types' slots from it.
 
-use crate::Error;
+use crate::error::Error;
 use crate::registry::SharedSignature;
-use crate::slots::KindCode;
-#[cfg(feature = "compiler")]
-use springboard_environ::CompiledTrampoline;
-use springboard_environ::TrampolineKind;
-use springboard_loader::CodeProvider;
+use crate::type_state::KindCode;
+use springboard_environ::{CodeKind, CompiledTrampoline, TrampolineKind};
+use springboard_loader::{CodeItem, CodeMemory, CodeProvider};
 use std::sync::Arc;
 #[cfg(feature = "compiler")]
 use std::sync::PoisonError;
 #[cfg(feature = "compiler")]
-use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Where trampolines come from when a slot is empty.
 pub(crate) struct Source {
     /// Where mapped code lives.
-    pub(crate) provider: Arc<dyn CodeProvider>,
+    provider: Arc<dyn CodeProvider>,
     #[cfg(feature = "compiler")]
-    pub(crate) compiler: springboard_compiler::Compiler,
+    compiler: springboard_compiler::Compiler,
+    /// Whether a first need compiles every kind of the type.
     #[cfg(feature = "compiler")]
-    pub(crate) eager: bool,
+    eager: bool,
     /// How many trampolines this source compiled.
     #[cfg(feature = "compiler")]
-    pub(crate) compiled: std::sync::atomic::AtomicUsize,
+    compiled: AtomicUsize,
     /// Calls a generic entry takes before the compiled trampoline is
     /// requested; 0: no generic entries, compile at creation.
-    pub(crate) tier_up_after: u32,
+    tier_up_after: u32,
     /// Background compilations requested and not finished.
     #[cfg(feature = "compiler")]
-    pub(crate) pending: std::sync::Mutex<usize>,
+    pending: std::sync::Mutex<usize>,
     #[cfg(feature = "compiler")]
-    pub(crate) idle: std::sync::Condvar,
+    idle: std::sync::Condvar,
 }
 
 impl Source {
+    /// A source that maps into `provider` and compiles with `compiler`.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn new(
+        provider: Arc<dyn CodeProvider>,
+        compiler: springboard_compiler::Compiler,
+        eager: bool,
+        tier_up_after: u32,
+    ) -> Source {
+        Source {
+            provider,
+            compiler,
+            eager,
+            compiled: AtomicUsize::new(0),
+            tier_up_after,
+            pending: Default::default(),
+            idle: Default::default(),
+        }
+    }
+
+    /// A source of loaded objects only, mapping into `provider`.
+    #[cfg(not(feature = "compiler"))]
+    pub(crate) fn new(provider: Arc<dyn CodeProvider>, tier_up_after: u32) -> Source {
+        Source {
+            provider,
+            tier_up_after,
+        }
+    }
+
+    /// Where mapped code lives.
+    pub(crate) fn provider(&self) -> &dyn CodeProvider {
+        &*self.provider
+    }
+
+    /// The compiler.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn compiler(&self) -> &springboard_compiler::Compiler {
+        &self.compiler
+    }
+
+    /// How many trampolines this source compiled.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn compiled(&self) -> usize {
+        self.compiled.load(Ordering::Relaxed)
+    }
+
+    /// See [`Config::tier_up_after`](crate::Config::tier_up_after).
+    pub(crate) fn tier_up_after(&self) -> u32 {
+        self.tier_up_after
+    }
+
     /// The `kind` code of `sig`: already there, or compiled now (see
     /// [`prepare`](Self::prepare)). `Ok(None)` when there is no compiler and
     /// no object supplied it.
@@ -48,7 +97,39 @@ impl Source {
         kind: TrampolineKind,
     ) -> Result<Option<KindCode>, Error> {
         self.prepare(sig, &[kind])?;
-        Ok(sig.0.code.get(kind).cloned())
+        Ok(sig.state().code(kind).cloned())
+    }
+
+    /// Maps the non-template pieces of `batch` together (one mapping for
+    /// the whole batch) and installs every piece into its type's slots.
+    /// Slots already filled keep their code.
+    pub(crate) fn install(
+        &self,
+        batch: Vec<(SharedSignature, CompiledTrampoline)>,
+    ) -> Result<(), Error> {
+        let (templates, mapped): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|(_, code)| code.kind.is_template());
+        if !mapped.is_empty() {
+            let items: Vec<_> = mapped
+                .iter()
+                .map(|(_, code)| CodeItem::new(code, None))
+                .collect();
+            let memory = Arc::new(CodeMemory::new_in(&*self.provider, &items)?);
+            for (i, (sig, code)) in mapped.iter().enumerate() {
+                let address = memory.entry(i).expect("one entry per item");
+                let code_memory = Arc::clone(&memory);
+                install_one(sig, code.kind, || KindCode::Mapped {
+                    _memory: code_memory,
+                    address,
+                });
+            }
+        }
+        for (sig, code) in templates {
+            let kind = code.kind;
+            install_one(&sig, kind, || KindCode::Template(Arc::new(code)));
+        }
+        Ok(())
     }
 
     /// Compiles the missing ones of `kinds` for `sig` (every missing kind
@@ -60,14 +141,11 @@ impl Source {
         sig: &SharedSignature,
         kinds: &[TrampolineKind],
     ) -> Result<(), Error> {
-        let code = &sig.0.code;
-        if kinds.iter().all(|&k| code.get(k).is_some()) {
+        let state = sig.state();
+        if kinds.iter().all(|&k| state.has(k)) {
             return Ok(());
         }
-        let _guard = code
-            .compiling
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _guard = state.lock_compiling();
         // Rechecked under the lock: the thread we waited for may have
         // compiled some of them.
         let wanted: &[TrampolineKind] = if self.eager {
@@ -77,10 +155,10 @@ impl Source {
         };
         let batch = wanted
             .iter()
-            .filter(|&&k| code.get(k).is_none())
+            .filter(|&&k| !state.has(k))
             .map(|&k| Ok((sig.clone(), self.compile(k, sig)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        crate::slots::install(&*self.provider, batch)
+        self.install(batch)
     }
 
     #[cfg(not(feature = "compiler"))]
@@ -108,11 +186,7 @@ impl Source {
         sig: &SharedSignature,
         kind: TrampolineKind,
     ) {
-        let calls = &sig.0.code.generic_calls[kind.index()];
-        if calls.load(Ordering::Relaxed) >= self.tier_up_after {
-            return;
-        }
-        if calls.fetch_add(1, Ordering::Relaxed) + 1 == self.tier_up_after {
+        if sig.state().count_generic_call(kind, self.tier_up_after) {
             self.tier_up(sig, kind);
         }
     }
@@ -140,16 +214,12 @@ impl Source {
         let mut queued = std::collections::HashSet::new();
         let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
         for job in jobs {
-            let code = &job.sig.0.code;
+            let state = job.sig.state();
             // Held until the batch is installed, so a concurrent first use
             // waits for this code rather than compiling its own (once per
             // signature: several of its kinds may be asked for).
-            if locked.insert(Arc::as_ptr(&job.sig.0)) {
-                guards.push(
-                    code.compiling
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner),
-                );
+            if locked.insert(job.sig.identity()) {
+                guards.push(state.lock_compiling());
             }
             let kinds = if self.eager {
                 &TrampolineKind::ALL[..]
@@ -157,8 +227,8 @@ impl Source {
                 core::slice::from_ref(&job.kind)
             };
             for &kind in kinds {
-                if code.get(kind).is_none()
-                    && queued.insert((Arc::as_ptr(&job.sig.0), kind.index()))
+                if !state.has(kind)
+                    && queued.insert((job.sig.identity(), kind.index()))
                     && let Ok(compiled) = self.compile(kind, &job.sig)
                 {
                     batch.push((job.sig.clone(), compiled));
@@ -168,7 +238,7 @@ impl Source {
         if batch.is_empty() {
             return Ok(());
         }
-        crate::slots::install(&*self.provider, batch)
+        self.install(batch)
     }
 
     #[cfg(feature = "compiler")]
@@ -201,7 +271,7 @@ impl Source {
         let work: Vec<(SharedSignature, TrampolineKind)> = sigs
             .iter()
             .flat_map(|s| TrampolineKind::ALL.into_iter().map(move |k| (s.clone(), k)))
-            .filter(|(s, k)| s.0.code.get(*k).is_none())
+            .filter(|(s, k)| !s.state().has(*k))
             .collect();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -246,7 +316,7 @@ impl Source {
         if batch.is_empty() {
             return Ok(());
         }
-        crate::slots::install(&*self.provider, batch)
+        self.install(batch)
     }
 }
 
@@ -311,5 +381,13 @@ mod background {
                 queued = rest;
             }
         }
+    }
+}
+
+/// Installs the code `make` gives as `sig`'s code of `kind`, if it is a
+/// trampoline (an object's probe or check stub is not).
+fn install_one(sig: &SharedSignature, kind: CodeKind, make: impl FnOnce() -> KindCode) {
+    if let CodeKind::Trampoline(kind) = kind {
+        sig.state().install(kind, make());
     }
 }

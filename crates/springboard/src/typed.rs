@@ -1,300 +1,97 @@
-//! Typed calls: parameter and result tuples, and the native-convention calls
-//! [`TypedFunc`](crate::TypedFunc) makes. The shims behind typed host
-//! functions are in `shims.rs`.
-//!
-//! Native convention recap (see `docs/ABI.md`): `(callee_vmctx,
-//! caller_vmctx, params…[, retptr]) -> result0`, results `1..` written
-//! through `retptr` at the offsets `vm-abi`'s `ResultsArea` gives — which is
-//! exactly a `#[repr(C)]` struct of their native types (the `RestN` structs
-//! here, each checked against `ResultsArea` at compile time for every
-//! instantiation in use).
+//! [`TypedFunc`]: a [`Func`] whose type is known statically, called through
+//! `native_call` with no per-call check.
 
-use crate::val::WasmTy;
+use crate::error::Error;
+use crate::func::Func;
+use crate::trap::TrapMode;
+use crate::tuples::{WasmParams, WasmResults};
+use core::marker::PhantomData;
 use core::ptr::NonNull;
-use springboard_environ::ValType;
-use springboard_vm_abi::{ResultsArea, VMNativeCallFunction, VMOpaqueContext, ValRaw};
+use springboard_environ::Signature;
+use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext};
 
-/// A tuple of parameters of a typed call: `()`, `(A,)`, `(A, B)`… up to 16.
-pub trait WasmParams: Send + Sync + 'static {
-    /// How many.
-    const COUNT: usize;
-    /// Their types.
-    fn types() -> Vec<ValType>;
-    /// Reads them from slots `0..COUNT`.
-    fn load(raw: &[ValRaw]) -> Self;
-    /// Writes them to slots `0..COUNT`.
-    fn store(self, raw: &mut [ValRaw]);
-    /// Calls native-convention code of signature `(Self) -> R`.
-    ///
-    /// # Safety
-    /// `code` must be native-convention code of exactly that signature, and
-    /// `callee` the context it expects.
-    #[doc(hidden)]
-    unsafe fn call_native<R: WasmResults>(
-        code: NonNull<VMNativeCallFunction>,
-        callee: *mut VMOpaqueContext,
-        caller: *mut VMOpaqueContext,
-        params: Self,
-    ) -> R;
-}
-
-/// A tuple of results: `()`, a single [`WasmTy`], or `(A, B, …)` up to 16.
-pub trait WasmResults: Send + Sync + 'static {
-    /// How many.
-    const COUNT: usize;
-    /// Their types.
-    fn types() -> Vec<ValType>;
-    /// Reads them from slots `0..COUNT`.
-    fn load(raw: &[ValRaw]) -> Self;
-    /// Writes them to slots `0..COUNT`.
-    fn store(self, raw: &mut [ValRaw]);
-    /// The native type of the first result (`()` for none).
-    #[doc(hidden)]
-    type First: Copy;
-    /// The `#[repr(C)]` results area of results `1..` (`()` for fewer than two).
-    #[doc(hidden)]
-    type Area: Copy;
-    /// Splits into the first result and, when `COUNT > 1`, writes the rest to `area`.
-    #[doc(hidden)]
-    unsafe fn into_native(self, area: *mut Self::Area) -> Self::First;
-    /// Joins the first result and, when `COUNT > 1`, the rest read from `area`.
-    #[doc(hidden)]
-    unsafe fn from_native(first: Self::First, area: *const Self::Area) -> Self;
-}
-
-macro_rules! one {
-    ($x:tt) => {
-        1
-    };
-}
-
-macro_rules! rest_struct {
-    ($name:ident $($t:ident $i:tt)*) => {
-        /// A `#[repr(C)]` native results area.
-        #[doc(hidden)]
-        #[derive(Clone, Copy)]
-        #[repr(C)]
-        pub struct $name<$($t),*>($(pub $t),*);
-
-        impl<$($t: Copy),*> $name<$($t),*> {
-            /// Evaluates (failing the build) unless rustc lays the struct out
-            /// where `ResultsArea` — what generated code uses — says.
-            const AGREES_WITH_VM_ABI: () = {
-                let area = ResultsArea::EMPTY;
-                $(
-                    let (offset, area) = area.push(
-                        core::mem::size_of::<$t>() as u32,
-                        core::mem::align_of::<$t>() as u32,
-                    );
-                    assert!(offset as usize == core::mem::offset_of!(Self, $i));
-                )*
-                let _ = area;
-            };
+impl Func {
+    /// A typed view, if `P` and `R` are exactly the function's parameter and
+    /// result types; its calls go through `native_call` with no further check.
+    pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>, Error> {
+        let expected = Signature::new(&P::types(), &R::types())?;
+        if expected != *self.ty() {
+            return Err(Error::SignatureMismatch {
+                expected,
+                actual: self.ty().to_string(),
+            });
         }
-    };
-}
-
-rest_struct!(Rest1 B 0);
-rest_struct!(Rest2 B 0 C 1);
-rest_struct!(Rest3 B 0 C 1 D 2);
-rest_struct!(Rest4 B 0 C 1 D 2 E 3);
-rest_struct!(Rest5 B 0 C 1 D 2 E 3 F 4);
-rest_struct!(Rest6 B 0 C 1 D 2 E 3 F 4 G 5);
-rest_struct!(Rest7 B 0 C 1 D 2 E 3 F 4 G 5 H 6);
-rest_struct!(Rest8 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7);
-rest_struct!(Rest9 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8);
-rest_struct!(Rest10 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9);
-rest_struct!(Rest11 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10);
-rest_struct!(Rest12 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11);
-rest_struct!(Rest13 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12);
-rest_struct!(Rest14 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13);
-rest_struct!(Rest15 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13 Q 14);
-
-impl WasmResults for () {
-    const COUNT: usize = 0;
-    fn types() -> Vec<ValType> {
-        Vec::new()
-    }
-    #[inline]
-    fn load(_: &[ValRaw]) {}
-    #[inline]
-    fn store(self, _: &mut [ValRaw]) {}
-    type First = ();
-    type Area = ();
-    unsafe fn into_native(self, _: *mut ()) {}
-    unsafe fn from_native(_: (), _: *const ()) {}
-}
-
-impl<T: WasmTy> WasmResults for T {
-    const COUNT: usize = 1;
-    fn types() -> Vec<ValType> {
-        vec![T::TYPE]
-    }
-    #[inline]
-    fn load(raw: &[ValRaw]) -> T {
-        T::from_raw(raw[0])
-    }
-    #[inline]
-    fn store(self, raw: &mut [ValRaw]) {
-        raw[0] = self.into_raw();
-    }
-    type First = T::Abi;
-    type Area = ();
-    unsafe fn into_native(self, _: *mut ()) -> T::Abi {
-        self.into_abi()
-    }
-    unsafe fn from_native(first: T::Abi, _: *const ()) -> T {
-        T::from_abi(first)
+        // SAFETY: the funcref lives as long as `self` and is never mutated.
+        let func_ref = unsafe { self.vm_func_ref().as_ref() };
+        Ok(TypedFunc {
+            func: self.clone(),
+            call: NativeCall {
+                code: func_ref.native_call,
+                callee: func_ref.vmctx,
+                caller: self.engine().caller_vmctx().as_ptr(),
+                mode: self.trap_mode(),
+            },
+            _marker: PhantomData,
+        })
     }
 }
 
-/// `(T,)` results: one result, like `T`.
-impl<T: WasmTy> WasmResults for (T,) {
-    const COUNT: usize = 1;
-    fn types() -> Vec<ValType> {
-        vec![T::TYPE]
-    }
-    #[inline]
-    fn load(raw: &[ValRaw]) -> (T,) {
-        (T::from_raw(raw[0]),)
-    }
-    #[inline]
-    fn store(self, raw: &mut [ValRaw]) {
-        raw[0] = self.0.into_raw();
-    }
-    type First = T::Abi;
-    type Area = ();
-    unsafe fn into_native(self, _: *mut ()) -> T::Abi {
-        self.0.into_abi()
-    }
-    unsafe fn from_native(first: T::Abi, _: *const ()) -> (T,) {
-        (T::from_abi(first),)
-    }
+/// A [`Func`] whose type is known statically: calls go straight through
+/// `native_call`, with no per-call check.
+pub struct TypedFunc<P, R> {
+    func: Func,
+    /// What every call passes, copied out of the funcref and the engine
+    /// (both immutable while `func` lives) so a call loads them from here.
+    call: NativeCall,
+    _marker: PhantomData<fn(P) -> R>,
 }
 
-macro_rules! results_tuple {
-    ($rest:ident; $a:ident $($t:ident $i:tt)*) => {
-        #[allow(non_snake_case)]
-        impl<$a: WasmTy, $($t: WasmTy),*> WasmResults for ($a, $($t,)*) {
-            const COUNT: usize = 1 $(+ one!($i))*;
-            fn types() -> Vec<ValType> {
-                vec![$a::TYPE, $($t::TYPE),*]
-            }
-            #[inline]
-            fn load(raw: &[ValRaw]) -> Self {
-                ($a::from_raw(raw[0]), $($t::from_raw(raw[$i]),)*)
-            }
-            #[inline]
-            fn store(self, raw: &mut [ValRaw]) {
-                let ($a, $($t,)*) = self;
-                raw[0] = $a.into_raw();
-                $(raw[$i] = $t.into_raw();)*
-            }
-            type First = $a::Abi;
-            type Area = $rest<$($t::Abi),*>;
-            unsafe fn into_native(self, area: *mut Self::Area) -> $a::Abi {
-                let () = Self::Area::AGREES_WITH_VM_ABI;
-                let ($a, $($t,)*) = self;
-                // SAFETY: with two or more results the caller passes a
-                // results area of this layout.
-                unsafe { area.write($rest($($t.into_abi()),*)) };
-                $a.into_abi()
-            }
-            unsafe fn from_native(first: $a::Abi, area: *const Self::Area) -> Self {
-                let () = Self::Area::AGREES_WITH_VM_ABI;
-                // SAFETY: the callee filled the area it was given.
-                let $rest($($t),*) = unsafe { area.read() };
-                ($a::from_abi(first), $($t::from_abi($t),)*)
-            }
+/// A native-convention call: the code, its callee context, the caller
+/// context to pass, and the trap handling around it.
+#[derive(Clone, Copy)]
+struct NativeCall {
+    code: NonNull<VMNativeCallFunction>,
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+    mode: TrapMode,
+}
+
+// SAFETY: addresses into the `Func` (and its engine) that `TypedFunc` keeps
+// alive; calling them from any thread is the funcref contract.
+unsafe impl Send for NativeCall {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for NativeCall {}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        TypedFunc {
+            func: self.func.clone(),
+            call: self.call,
+            _marker: PhantomData,
         }
-    };
-}
-
-results_tuple!(Rest1; A B 1);
-results_tuple!(Rest2; A B 1 C 2);
-results_tuple!(Rest3; A B 1 C 2 D 3);
-results_tuple!(Rest4; A B 1 C 2 D 3 E 4);
-results_tuple!(Rest5; A B 1 C 2 D 3 E 4 F 5);
-results_tuple!(Rest6; A B 1 C 2 D 3 E 4 F 5 G 6);
-results_tuple!(Rest7; A B 1 C 2 D 3 E 4 F 5 G 6 H 7);
-results_tuple!(Rest8; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8);
-results_tuple!(Rest9; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9);
-results_tuple!(Rest10; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10);
-results_tuple!(Rest11; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11);
-results_tuple!(Rest12; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12);
-results_tuple!(Rest13; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12 N 13);
-results_tuple!(Rest14; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12 N 13 O 14);
-results_tuple!(Rest15; A B 1 C 2 D 3 E 4 F 5 G 6 H 7 I 8 J 9 K 10 L 11 M 12 N 13 O 14 Q 15);
-
-macro_rules! params_tuple {
-    ($($a:ident $i:tt)*) => {
-        #[allow(non_snake_case, unused_variables, clippy::unused_unit)]
-        impl<$($a: WasmTy),*> WasmParams for ($($a,)*) {
-            const COUNT: usize = 0 $(+ one!($i))*;
-            fn types() -> Vec<ValType> {
-                vec![$($a::TYPE),*]
-            }
-            #[inline]
-            fn load(raw: &[ValRaw]) -> Self {
-                ($($a::from_raw(raw[$i]),)*)
-            }
-            #[inline]
-            fn store(self, raw: &mut [ValRaw]) {
-                let ($($a,)*) = self;
-                $(raw[$i] = $a.into_raw();)*
-            }
-            unsafe fn call_native<R: WasmResults>(
-                code: NonNull<VMNativeCallFunction>,
-                callee: *mut VMOpaqueContext,
-                caller: *mut VMOpaqueContext,
-                params: Self,
-            ) -> R {
-                let ($($a,)*) = params;
-                // SAFETY: the caller guarantees `code` has this signature:
-                // with two or more results it takes the results area last.
-                unsafe {
-                    if R::COUNT > 1 {
-                        type Multi<$($a,)* First, Area> = unsafe extern "C" fn(
-                            *mut VMOpaqueContext, *mut VMOpaqueContext, $($a,)* *mut Area) -> First;
-                        let f: Multi<$($a::Abi,)* R::First, R::Area> = core::mem::transmute(code.as_ptr());
-                        let mut area = core::mem::MaybeUninit::<R::Area>::uninit();
-                        let first = f(callee, caller, $($a.into_abi(),)* area.as_mut_ptr());
-                        R::from_native(first, area.as_ptr())
-                    } else {
-                        type Single<$($a,)* First> = unsafe extern "C" fn(
-                            *mut VMOpaqueContext, *mut VMOpaqueContext, $($a,)*) -> First;
-                        let f: Single<$($a::Abi,)* R::First> = core::mem::transmute(code.as_ptr());
-                        R::from_native(f(callee, caller, $($a.into_abi(),)*), core::ptr::null())
-                    }
-                }
-            }
-        }
-    };
-}
-
-/// A single parameter, like `(T,)`.
-impl<T: WasmTy> WasmParams for T {
-    const COUNT: usize = 1;
-    fn types() -> Vec<ValType> {
-        vec![T::TYPE]
     }
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// Calls the function.
     #[inline]
-    fn load(raw: &[ValRaw]) -> T {
-        T::from_raw(raw[0])
+    pub fn call(&self, params: P) -> Result<R, Error> {
+        let NativeCall {
+            code,
+            callee,
+            caller,
+            mode,
+        } = self.call;
+        mode.call(|| {
+            // SAFETY: `typed()` checked that the function's type is exactly
+            // `(P) -> R`, and its native entry has that type; the contexts
+            // are the funcref's and the engine's, alive with `self.func`.
+            unsafe { P::call_native::<R>(code, callee, caller, params) }
+        })
     }
-    #[inline]
-    fn store(self, raw: &mut [ValRaw]) {
-        raw[0] = self.into_raw();
-    }
-    unsafe fn call_native<R: WasmResults>(
-        code: NonNull<VMNativeCallFunction>,
-        callee: *mut VMOpaqueContext,
-        caller: *mut VMOpaqueContext,
-        params: T,
-    ) -> R {
-        // SAFETY: forwarded; `(T,)` has the same native signature.
-        unsafe { <(T,)>::call_native(code, callee, caller, (params,)) }
+
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
     }
 }
-
-for_each_arity!(params_tuple);

@@ -1,5 +1,6 @@
 //! Values: untyped [`Val`] and the Rust types of typed calls ([`WasmTy`]).
 
+use crate::error::Error;
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
@@ -203,4 +204,32 @@ wasm_ty! {
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 wasm_ty! {
     V128 => V128, V128Repr, |s| s.0, |a| V128(a), |v| ValRaw::v128(v.as_u128()), |r| V128::from_u128(r.get_v128());
+}
+
+/// Checks that `got` (`count` values) are exactly the `expected` types:
+/// the arity first, then each type.
+pub(crate) fn check_values(
+    what: &'static str,
+    expected: &[ValType],
+    got: impl Iterator<Item = ValType>,
+    count: usize,
+) -> Result<(), Error> {
+    if count != expected.len() {
+        return Err(Error::ArityMismatch {
+            what,
+            expected: expected.len(),
+            got: count,
+        });
+    }
+    for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
+        if expected != got {
+            return Err(Error::TypeMismatch {
+                what,
+                index,
+                expected,
+                got,
+            });
+        }
+    }
+    Ok(())
 }

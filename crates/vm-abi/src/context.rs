@@ -1,5 +1,6 @@
 //! Contexts passed to every call: [`VMOpaqueContext`], [`VMContext`] and
-//! [`VMHostFuncContext`], each recognisable by a 32-bit magic at offset 0.
+//! (in `host_context.rs`, as it holds a funcref) [`VMHostFuncContext`](crate::VMHostFuncContext),
+//! each recognisable by a 32-bit magic at offset 0.
 //!
 //! A magic is a `u32` stored in the target's own byte order, as Wasmtime
 //! stores it (a plain `u32` field): its value is the little-endian reading
@@ -7,7 +8,6 @@
 //! targets and spell them backwards on big-endian ones (s390x). Every reader
 //! and writer here uses that one order ([`magic_from_bytes`]).
 
-use crate::VMFuncRef;
 use core::marker::PhantomPinned;
 
 /// The magic at offset 0 of a [`VMContext`]: `b"core"` as a little-endian `u32`.
@@ -19,11 +19,11 @@ pub const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"core");
 /// vmctx was called from the host, not from wasm.
 pub const SPRINGBOARD_HOST_CALLER_MAGIC: u32 = u32::from_le_bytes(*b"SBHC");
 
-/// The magic at offset 0 of a [`VMHostFuncContext`] whose function is called
+/// The magic at offset 0 of a [`VMHostFuncContext`](crate::VMHostFuncContext) whose function is called
 /// through the *array* convention: `b"ACHF"`.
 pub const VM_ARRAY_CALL_HOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"ACHF");
 
-/// The magic at offset 0 of a [`VMHostFuncContext`] whose function is called
+/// The magic at offset 0 of a [`VMHostFuncContext`](crate::VMHostFuncContext) whose function is called
 /// through the *native* convention: `b"NCHF"`.
 pub const VM_NATIVE_CALL_HOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"NCHF");
 
@@ -40,7 +40,7 @@ pub const fn magic_from_bytes(bytes: [u8; 4], big_endian: bool) -> u32 {
 }
 
 /// A context of unknown kind: either a [`VMContext`] or a
-/// [`VMHostFuncContext`]. Every convention passes the callee's context as this
+/// [`VMHostFuncContext`](crate::VMHostFuncContext). Every convention passes the callee's context as this
 /// type; the callee knows which it is, and a debugging caller can tell them
 /// apart by the magic at offset 0 ([`VMOpaqueContext::magic`]).
 #[repr(C)]
@@ -53,12 +53,6 @@ impl VMOpaqueContext {
     /// Views a wasm instance context as an opaque one.
     #[inline]
     pub fn from_vmcontext(ptr: *mut VMContext) -> *mut VMOpaqueContext {
-        ptr.cast()
-    }
-
-    /// Views a host function context as an opaque one.
-    #[inline]
-    pub fn from_host_func_context<T>(ptr: *mut VMHostFuncContext<T>) -> *mut VMOpaqueContext {
         ptr.cast()
     }
 
@@ -88,67 +82,9 @@ pub struct VMContext {
     _marker: PhantomPinned,
 }
 
-/// The context of a host function: what its callee `vmctx` points to.
-///
-/// * **Written by** whoever creates the host function, once, before any
-///   funcref to it is published; never changed while the function is alive.
-/// * **Read by** the trampolines and shims of that function, which find the
-///   host closure through `host_state`, and by debuggers through `magic`.
-///
-/// `magic` is [`VM_ARRAY_CALL_HOST_FUNC_MAGIC`] or
-/// [`VM_NATIVE_CALL_HOST_FUNC_MAGIC`]; `func_ref` is the function's own
-/// funcref, whose `vmctx` points back at this context. The header
-/// (`magic`, `func_ref`) has the same layout for every `T`; its offsets are
-/// given by [`PtrSize`](crate::PtrSize).
-#[repr(C)]
-pub struct VMHostFuncContext<T> {
-    /// [`VM_ARRAY_CALL_HOST_FUNC_MAGIC`] or [`VM_NATIVE_CALL_HOST_FUNC_MAGIC`].
-    pub magic: u32,
-    /// The funcref that callers use to reach this function.
-    pub func_ref: VMFuncRef,
-    /// Whatever the host needs to run the function (a closure, a table...).
-    pub host_state: T,
-}
-
-impl<T> VMHostFuncContext<T> {
-    /// Whether `magic` is one of the two host-function magics.
-    #[inline]
-    pub const fn has_valid_magic(&self) -> bool {
-        self.magic == VM_ARRAY_CALL_HOST_FUNC_MAGIC || self.magic == VM_NATIVE_CALL_HOST_FUNC_MAGIC
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_context_reads_back_its_own_magic() {
-        let ctx = VMHostFuncContext {
-            magic: VM_ARRAY_CALL_HOST_FUNC_MAGIC,
-            func_ref: crate::VMFuncRef {
-                native_call: core::ptr::NonNull::dangling(),
-                array_call: {
-                    unsafe extern "C" fn nop(
-                        _: *mut VMOpaqueContext,
-                        _: *mut VMOpaqueContext,
-                        _: *mut crate::ValRaw,
-                        _: usize,
-                    ) {
-                    }
-                    nop
-                },
-                wasm_call: None,
-                type_index: crate::VMSharedSignatureIndex::RESERVED,
-                vmctx: core::ptr::null_mut(),
-            },
-            host_state: (),
-        };
-        assert!(ctx.has_valid_magic());
-        let opaque = VMOpaqueContext::from_host_func_context((&raw const ctx).cast_mut());
-        // SAFETY: `ctx` is live and starts with its magic.
-        assert_eq!(unsafe { VMOpaqueContext::magic(opaque) }, ctx.magic);
-    }
 
     /// On a big-endian target (s390x) the letters lie backwards in memory,
     /// and reading them as little-endian — what `magic` once did — would

@@ -80,6 +80,7 @@ pub const C_HEADER: &str = include_str!("../include/springboard_vm_abi.h");
 
 mod context;
 mod funcref;
+mod host_context;
 mod offsets;
 mod results_area;
 mod signature;
@@ -87,12 +88,13 @@ mod val_raw;
 
 pub use context::{
     SPRINGBOARD_HOST_CALLER_MAGIC, VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC,
-    VMCONTEXT_MAGIC, VMContext, VMHostFuncContext, VMOpaqueContext, magic_from_bytes,
+    VMCONTEXT_MAGIC, VMContext, VMOpaqueContext, magic_from_bytes,
 };
 pub use funcref::{
     VMArrayCallFunction, VMFuncRef, VMFunctionBody, VMNativeCallFunction, VMTrampoline,
     VMWasmCallFunction,
 };
+pub use host_context::VMHostFuncContext;
 pub use offsets::PtrSize;
 pub use results_area::ResultsArea;
 pub use signature::VMSharedSignatureIndex;

@@ -2,9 +2,11 @@
 //!
 //! Generated code cannot be unwound through, and a failing host function
 //! must not return into the wasm that called it. So every Springboard entry
-//! into code that may be wasm installs a catch point ([`Entry::call`]), and a
+//! into code that may be wasm installs a catch point ([`TrapMode::call`]), and a
 //! failing shim ([`host_call`]) jumps straight back to it, abandoning the
-//! frames in between. Which way a failure goes is decided by the *landing*
+//! frames in between (the catch point and the jump are per-ISA assembly:
+//! `x86_64_sysv.rs`, `x86_64_windows.rs`, `aarch64.rs`, `riscv64.rs`,
+//! `s390x.rs`). Which way a failure goes is decided by the *landing*
 //! of this thread: the state the shim's caller left, which the shim saves
 //! on entry and resets for the closure it runs:
 //!
@@ -20,11 +22,34 @@
 //!   returns zeros, and whoever entered that code takes it with
 //!   [`take_host_failure`].
 
-mod jump;
+#[cfg(target_arch = "aarch64")]
+#[path = "aarch64.rs"]
+mod arch;
+#[cfg(target_arch = "riscv64")]
+#[path = "riscv64.rs"]
+mod arch;
+#[cfg(target_arch = "s390x")]
+#[path = "s390x.rs"]
+mod arch;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[path = "x86_64_sysv.rs"]
+mod arch;
+#[cfg(all(target_arch = "x86_64", windows))]
+#[path = "x86_64_windows.rs"]
+mod arch;
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64",
+    target_arch = "s390x",
+)))]
+compile_error!(
+    "Springboard's trap handling has no catch point for this architecture (x86-64, aarch64, riscv64 and s390x have one)"
+);
 
-use crate::Error;
+use crate::error::Error;
+use arch::{JumpBuf, catch_call};
 use core::mem::{ManuallyDrop, MaybeUninit};
-use jump::{JumpBuf, catch_call};
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -44,9 +69,6 @@ const FOREIGN: *const JumpBuf = core::ptr::null();
 /// The landing of a direct call from Springboard: never a real buffer
 /// (those are 16-byte aligned).
 const RETURN: *const JumpBuf = core::ptr::without_provenance(1);
-
-/// The error type host closures may return.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A runtime's way to turn a host failure into its own trap: called by a
 /// failing host function that no Springboard entry can catch (see
@@ -158,13 +180,13 @@ fn fail(landing: *const JumpBuf, raise: Option<RaiseHook>, error: Error) {
         // runs on this thread (`enter` restores the outer landing before it
         // returns), and the frames above it are generated code and shims
         // that own nothing: the closure's frames are gone by now.
-        unsafe { jump::jump(landing) }
+        unsafe { arch::jump(landing) }
     }
 }
 
-/// How a Springboard entry calls into generated code or a shim.
+/// The trap handling of a Springboard call into generated code or a shim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Entry {
+pub(crate) enum TrapMode {
     /// Straight into a host function's shim, with no wasm in between: the
     /// shim returns its failure ([`RETURN`]).
     Direct,
@@ -176,15 +198,15 @@ pub(crate) enum Entry {
     Uncaught,
 }
 
-impl Entry {
-    /// Runs `call` as this kind of entry, and returns the failure of a host
-    /// function beneath it, if any.
+impl TrapMode {
+    /// Runs `call` under this trap handling, and returns the failure of a
+    /// host function beneath it, if any.
     ///
     /// `call` must not keep anything that needs dropping across its call
     /// into generated code: after a jump, its frame is gone.
     #[inline(always)]
     pub(crate) fn call<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
-        if self == Entry::Direct {
+        if self == TrapMode::Direct {
             let outer = LANDING.replace(RETURN);
             let result = call();
             LANDING.set(outer);
@@ -195,17 +217,17 @@ impl Entry {
         // closure state and carries no jump buffer; the closure stays in
         // this frame, read in place (copying it would load it with wider
         // accesses than it was stored with, which stalls store forwarding).
-        let mut slots = Slots {
+        let mut thunk = Thunk {
             call: ManuallyDrop::new(call),
             result: None,
         };
-        self.enter(&mut slots)
+        self.enter(&mut thunk)
     }
 
     #[inline(never)]
-    fn enter<F: FnOnce() -> R, R>(self, slots: &mut Slots<F, R>) -> Result<R, Error> {
-        let data = core::ptr::from_mut(slots).cast::<u8>();
-        if self == Entry::Caught {
+    fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) -> Result<R, Error> {
+        let data = core::ptr::from_mut(thunk).cast::<u8>();
+        if self == TrapMode::Caught {
             let mut buf = MaybeUninit::<JumpBuf>::uninit();
             let outer = LANDING.replace(buf.as_ptr());
             // SAFETY: `buf` lives in this frame until `catch_call` returns;
@@ -214,35 +236,35 @@ impl Entry {
             unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, data) };
             LANDING.set(outer);
         } else {
-            // SAFETY: `data` is the live `Slots<F, R>`.
+            // SAFETY: `data` is the live `Thunk<F, R>`.
             unsafe { run::<F, R>(data) };
         }
         take()?;
         // A jump always records a failure first, so `result` is there.
-        slots.result.take().ok_or_else(|| {
+        thunk.result.take().ok_or_else(|| {
             Error::HostPanic("host function failed without a recorded failure".to_owned())
         })
     }
 }
 
 /// An entry's closure in, its result out.
-struct Slots<F, R> {
+struct Thunk<F, R> {
     call: ManuallyDrop<F>,
     result: Option<R>,
 }
 
-/// Runs the closure in a `Slots<F, R>`.
+/// Runs the closure in a `Thunk<F, R>`.
 ///
 /// # Safety
-/// `slots` must point to a live `Slots<F, R>` whose closure was not taken.
-unsafe extern "C" fn run<F: FnOnce() -> R, R>(slots: *mut u8) {
+/// `thunk` must point to a live `Thunk<F, R>` whose closure was not taken.
+unsafe extern "C" fn run<F: FnOnce() -> R, R>(thunk: *mut u8) {
     // SAFETY: per the caller; `call` is taken exactly once, here (after a
     // jump, `run` had already taken it: nothing is dropped twice, and a
     // closure that only borrows has nothing to drop).
     unsafe {
-        let slots = &mut *slots.cast::<Slots<F, R>>();
-        let call = ManuallyDrop::take(&mut slots.call);
-        slots.result = Some(call());
+        let thunk = &mut *thunk.cast::<Thunk<F, R>>();
+        let call = ManuallyDrop::take(&mut thunk.call);
+        thunk.result = Some(call());
     }
 }
 

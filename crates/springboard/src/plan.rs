@@ -2,14 +2,16 @@
 //! returns — Cranelift's layout, per ISA, as data: the generic entries read
 //! arguments and write results from it instead of from compiled code.
 //!
-//! Each ISA file describes its conventions as [`Rules`]; [`Plan::native`]
-//! and [`Plan::wasm`] apply them the way Cranelift's `compute_arg_locs`
-//! does (`cranelift-codegen` 0.135, `isa/*/abi.rs`). Every plan is proven
-//! against Cranelift's own code by calls through compiled trampolines (the
-//! tests of `crate::lazy`).
+//! Each ISA file of the generic entries (`generic/`) describes its
+//! conventions as [`Rules`]; [`Plan::native`] and [`Plan::wasm`] apply them
+//! the way Cranelift's `compute_arg_locs` does (`cranelift-codegen` 0.135,
+//! `isa/*/abi.rs`). Every plan is proven against Cranelift's own code by
+//! calls through compiled trampolines (`tests/generic_entries.rs`). A
+//! signature's plans are part of its per-type state (`type_state.rs`).
 
 use springboard_environ::{Signature, ValType};
 use springboard_vm_abi::ResultsArea;
+use std::sync::OnceLock;
 
 /// Where one value is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,37 +244,23 @@ fn assign_args(rules: &Rules, tys: &[ValType], sret: bool) -> (Vec<(ValType, Loc
     (locs, next)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The plans of one signature: for its native and its wasm convention,
+/// each made at the first generic call that needs it (most functions are
+/// only ever called through `array_call`).
+#[derive(Default)]
+pub(crate) struct Plans {
+    native: OnceLock<Plan>,
+    wasm: OnceLock<Plan>,
+}
 
-    /// `needs_return_area` (used at creation, allocation-free) agrees with
-    /// the plan the first generic call makes, for each convention here.
-    #[test]
-    fn the_entry_chosen_at_creation_matches_the_plan() {
-        if !super::super::SUPPORTED {
-            println!("skipped: no generic entries on this host (no rules to plan with)");
-            return;
-        }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..2000 {
-            let tys = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<ValType> {
-                (0..n)
-                    .map(|_| ValType::ALL[(next() % 7) as usize])
-                    .collect()
-            };
-            let (p, r) = (next() % 30, next() % 24);
-            let sig = Signature::new(&tys(p, &mut next), &tys(r, &mut next)).unwrap();
-            for rules in [&super::super::arch::WASM, &super::super::arch::NATIVE] {
-                let plan = Plan::wasm(rules, &sig);
-                assert_eq!(needs_return_area(rules, &sig), plan.area.is_some(), "{sig}");
-            }
-        }
+impl Plans {
+    /// The native convention's plan of `sig` under `rules`.
+    pub(crate) fn native(&self, rules: &Rules, sig: &Signature) -> &Plan {
+        self.native.get_or_init(|| Plan::native(rules, sig))
+    }
+
+    /// The wasm convention's plan of `sig` under `rules`.
+    pub(crate) fn wasm(&self, rules: &Rules, sig: &Signature) -> &Plan {
+        self.wasm.get_or_init(|| Plan::wasm(rules, sig))
     }
 }

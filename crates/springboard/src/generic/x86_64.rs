@@ -1,8 +1,8 @@
 //! x86-64: the conventions as Cranelift implements them, and the generic
 //! entries' assembly.
 
-use super::plan::{Rules, Sret};
 use super::{FRAME, GPR, INCOMING, Which};
+use crate::plan::{Rules, Sret};
 use springboard_environ::{Signature, ValType};
 
 // Frame `gpr` indices: every register that carries an argument or a result

@@ -1,8 +1,8 @@
 //! aarch64 (AAPCS64 on Linux): the conventions as Cranelift implements them,
 //! and the generic entries' assembly.
 
-use super::plan::{Rules, Sret};
 use super::{FRAME, GPR, INCOMING, Which};
+use crate::plan::{Rules, Sret};
 use springboard_environ::{Signature, ValType};
 
 /// Frame `gpr` indices are register numbers: x0–x8.

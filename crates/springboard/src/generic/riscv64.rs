@@ -1,8 +1,8 @@
 //! riscv64 (LP64D): the conventions as Cranelift implements them, and the
 //! generic entries' assembly.
 
-use super::plan::{Rules, Sret};
 use super::{FRAME, GPR, INCOMING, Which};
+use crate::plan::{Rules, Sret};
 use springboard_environ::{Signature, ValType};
 
 /// Frame `gpr` indices: a0–a7 (x10–x17).

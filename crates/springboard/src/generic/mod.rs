@@ -18,90 +18,38 @@
 //! need to find the signature, its plans and its compiled code.
 
 // Only the entries' assembly calls in, so without it all is unused.
-#![cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        all(target_arch = "aarch64", not(target_vendor = "apple")),
-        target_arch = "riscv64"
-    )),
-    allow(dead_code)
-)]
+#![cfg_attr(not(generic_entries), allow(dead_code))]
 
-#[cfg(all(target_arch = "aarch64", not(target_vendor = "apple")))]
-mod aarch64;
-mod plan;
-#[cfg(target_arch = "riscv64")]
-mod riscv64;
-#[cfg(target_arch = "x86_64")]
-mod x86_64;
-#[cfg(all(target_arch = "aarch64", not(target_vendor = "apple")))]
-use aarch64 as arch;
-#[cfg(target_arch = "riscv64")]
-use riscv64 as arch;
-#[cfg(target_arch = "x86_64")]
-use x86_64 as arch;
-/// Hosts without generic entries compile every trampoline at creation.
-#[cfg(not(any(
-    target_arch = "x86_64",
-    all(target_arch = "aarch64", not(target_vendor = "apple")),
-    target_arch = "riscv64"
-)))]
-#[allow(dead_code)]
-mod arch {
-    //! No generic entries: s390x (three register classes, and a vector lane
-    //! order per convention) and Apple's aarch64 convention are not
-    //! described yet, so `accepts` refuses everything.
-    use super::Which;
-    use super::plan::{Rules, Sret};
-    use springboard_environ::{Signature, ValType};
-    pub(super) const GPRS: usize = 1;
-    pub(super) const VECS: usize = 1;
-    pub(super) const NATIVE: Rules = Rules {
-        int_args: &[],
-        float_args: &[],
-        int_rets: &[],
-        float_rets: &[],
-        positional: false,
-        shadow: 0,
-        v128_by_ref: false,
-        sret: Sret::FirstInt,
-        callee_pops: false,
-        first_int: 0,
-        v128_align: 16,
-    };
-    pub(super) const WASM: Rules = NATIVE;
-    pub(super) fn accepts(_: &Signature) -> bool {
-        false
-    }
-    pub(super) fn entry(_: Which) -> *const u8 {
-        core::ptr::null()
-    }
-    pub(super) fn vmctx(_: Which) -> u8 {
-        0
-    }
-    pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
-        u128::from(bits)
-    }
-}
+// `generic_entries` (set by build.rs) is the one list of the hosts that have
+// generic entries.
+#[cfg(all(generic_entries, target_arch = "aarch64"))]
+#[path = "aarch64.rs"]
+mod arch;
+#[cfg(all(generic_entries, target_arch = "riscv64"))]
+#[path = "riscv64.rs"]
+mod arch;
+#[cfg(all(generic_entries, target_arch = "x86_64"))]
+#[path = "x86_64.rs"]
+mod arch;
+#[cfg(not(generic_entries))]
+#[path = "unsupported.rs"]
+mod arch;
 
+use crate::error::Error;
+use crate::plan::{self, Loc, Plan};
 use crate::registry::SharedSignature;
 use crate::source::Source;
 use core::alloc::Layout;
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use plan::{Loc, Plan};
 use springboard_environ::{Signature, TrampolineKind, ValType};
 use springboard_vm_abi::{VMHostFuncContext, VMOpaqueContext, ValRaw};
+use std::sync::Arc;
 use std::sync::atomic::AtomicPtr;
-use std::sync::{Arc, OnceLock};
 
 /// Whether this host has generic entries.
-pub(crate) const SUPPORTED: bool = cfg!(any(
-    target_arch = "x86_64",
-    all(target_arch = "aarch64", not(target_vendor = "apple")),
-    target_arch = "riscv64"
-));
+pub(crate) const SUPPORTED: bool = cfg!(generic_entries);
 
 /// Which generic entry a call came through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,14 +86,6 @@ fn from_vec(bits: u128) -> u64 {
     bits as u64
 }
 
-/// The plans of one signature: for its native and its wasm convention,
-/// each made at the first generic call that needs it.
-#[derive(Default)]
-pub(crate) struct Plans {
-    native: OnceLock<Plan>,
-    wasm: OnceLock<Plan>,
-}
-
 /// The generic `wasm_call` of `sig`: the one that finds the callee vmctx
 /// behind an implicit return area's address, if its results need one.
 fn wasm_entry(sig: &Signature) -> Which {
@@ -178,24 +118,35 @@ const _: () = assert!(
 );
 
 /// A host function's entries: compiled, generic, or (`wasm` only) none.
-pub(crate) struct Entries {
+pub(crate) struct HostEntries {
     pub(crate) native: Option<NonNull<c_void>>,
     pub(crate) wasm: Option<NonNull<c_void>>,
     pub(crate) header: Header,
 }
 
+/// Which generic entries an engine's host functions may have.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Allowed {
+    /// A generic `native_call`.
+    pub(crate) native: bool,
+    /// A generic `wasm_call`: it follows Cranelift's `tail` convention and
+    /// stores nothing for a runtime's stack walker.
+    pub(crate) wasm: bool,
+}
+
 /// The entries of a new host function of `sig`: its `native` and `wasm`
-/// kinds' compiled code if mapped already; else generic entries if this
-/// engine can use them; else compiled now.
+/// kinds' compiled code if mapped already; else generic entries where
+/// `allowed`; else compiled now by `source`.
 pub(crate) fn entries(
-    engine: &crate::Engine,
+    source: &Arc<Source>,
+    allowed: Allowed,
     sig: &SharedSignature,
     native: Option<TrampolineKind>,
     wasm: Option<TrampolineKind>,
-) -> Result<Entries, crate::Error> {
-    let code = &sig.0.code;
-    let mapped = |k: Option<TrampolineKind>| k.and_then(|k| code.get(k)).and_then(|c| c.entry());
-    let generic = engine.generic_entries() && arch::accepts(sig.signature());
+) -> Result<HostEntries, Error> {
+    let state = sig.state();
+    let mapped = |k: Option<TrampolineKind>| k.and_then(|k| state.address(k));
+    let generic = allowed.native && arch::accepts(sig.signature());
     let mut header = Header {
         sig: None,
         source: None,
@@ -205,24 +156,22 @@ pub(crate) fn entries(
     };
     let mut entry = |kind: Option<TrampolineKind>, which: Option<Which>| {
         let (kind, which) = (kind?, which?);
-        let forward = code.published(kind);
+        let forward = state.forward_slot(kind);
         match which {
             Which::Native => header.native_forward = forward,
             Which::Wasm | Which::WasmSret => header.wasm_forward = forward,
         }
         header.sig = Some(sig.clone());
-        header.source = Some(engine.source());
+        header.source = Some(Arc::clone(source));
         NonNull::new(arch::entry(which).cast_mut().cast())
     };
     let native_which = (generic && mapped(native).is_none()).then_some(Which::Native);
-    // The wasm entry also stores nothing for a runtime's stack walker, so
-    // it serves only engines whose wasm code needs no bookkeeping.
-    let wasm_which = (generic && mapped(wasm).is_none() && engine.generic_wasm_entry())
-        .then(|| wasm_entry(sig.signature()));
+    let wasm_which =
+        (generic && mapped(wasm).is_none() && allowed.wasm).then(|| wasm_entry(sig.signature()));
     let native_entry = mapped(native).or_else(|| entry(native, native_which));
     let wasm_call = mapped(wasm).or_else(|| entry(wasm, wasm_which));
     if native_entry.is_some() == native.is_some() && wasm_call.is_some() == wasm.is_some() {
-        return Ok(Entries {
+        return Ok(HostEntries {
             native: native_entry,
             wasm: wasm_call,
             header,
@@ -233,8 +182,8 @@ pub(crate) fn entries(
         .into_iter()
         .filter_map(|(kind, entry)| kind.filter(|_| entry.is_none()))
         .collect();
-    engine.prepare(sig, &kinds)?;
-    Ok(Entries {
+    source.prepare(sig, &kinds)?;
+    Ok(HostEntries {
         native: native_entry.or_else(|| mapped(native)),
         wasm: wasm_call.or_else(|| mapped(wasm)),
         header,
@@ -317,22 +266,13 @@ pub(crate) unsafe extern "C" fn generic_call(frame: *mut Frame, which: usize) ->
     let Some(sig) = &header.sig else {
         unreachable_entry()
     };
-    // Made at the first generic call of the type, not at creation: most
-    // functions are only ever called through `array_call`.
-    let plans = &sig.0.code.plans;
+    let plans = sig.state().plans();
     let (plan, kind) = match which {
         Which::Native => (
-            plans
-                .native
-                .get_or_init(|| Plan::native(&arch::NATIVE, sig.signature())),
+            plans.native(&arch::NATIVE, sig.signature()),
             TrampolineKind::NativeToArray,
         ),
-        _ => (
-            plans
-                .wasm
-                .get_or_init(|| Plan::wasm(&arch::WASM, sig.signature())),
-            header.wasm_kind,
-        ),
+        _ => (plans.wasm(&arch::WASM, sig.signature()), header.wasm_kind),
     };
     if let Some(source) = &header.source {
         source.count_generic_call(sig, kind);
@@ -495,6 +435,42 @@ unsafe fn write_bits(at: *mut u8, size: u32, bits: u128) {
             4 => at.cast::<u32>().write_unaligned(bits as u32),
             8 => at.cast::<u64>().write_unaligned(bits as u64),
             _ => at.cast::<u128>().write_unaligned(bits),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::needs_return_area;
+
+    /// `needs_return_area` (used at creation, allocation-free) agrees with
+    /// the plan the first generic call makes, for each convention here.
+    #[test]
+    fn the_entry_chosen_at_creation_matches_the_plan() {
+        if !SUPPORTED {
+            println!("skipped: no generic entries on this host (no rules to plan with)");
+            return;
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2000 {
+            let tys = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<ValType> {
+                (0..n)
+                    .map(|_| ValType::ALL[(next() % 7) as usize])
+                    .collect()
+            };
+            let (p, r) = (next() % 30, next() % 24);
+            let sig = Signature::new(&tys(p, &mut next), &tys(r, &mut next)).unwrap();
+            for rules in [&arch::WASM, &arch::NATIVE] {
+                let plan = Plan::wasm(rules, &sig);
+                assert_eq!(needs_return_area(rules, &sig), plan.area.is_some(), "{sig}");
+            }
         }
     }
 }

@@ -1,0 +1,73 @@
+//! The checked untyped call: values checked against the type, then a call
+//! through `array_call` with a `ValRaw` buffer. [`Func::call`](crate::Func::call)
+//! and [`Engine::call_indirect`](crate::Engine::call_indirect) both make it.
+
+use crate::error::Error;
+use crate::trap::TrapMode;
+use crate::val::{Val, check_values};
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use springboard_environ::Signature;
+use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, ValRaw};
+
+/// How many slots a call keeps on the stack before it allocates.
+const INLINE_SLOTS: usize = 16;
+
+/// Checks values against `ty` and calls `func_ref` through `array_call`
+/// with `caller` as the caller vmctx, under `mode`'s trap handling.
+///
+/// # Safety
+/// `func_ref` must be a live funcref whose entry points have type `ty`, and
+/// `caller` a context it accepts, live for the call.
+pub(crate) unsafe fn call_array(
+    func_ref: &VMFuncRef,
+    ty: &Signature,
+    caller: NonNull<VMOpaqueContext>,
+    mode: TrapMode,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), Error> {
+    check_values(
+        "parameters",
+        ty.params(),
+        params.iter().map(Val::ty),
+        params.len(),
+    )?;
+    if results.len() != ty.results().len() {
+        return Err(Error::ArityMismatch {
+            what: "results",
+            expected: ty.results().len(),
+            got: results.len(),
+        });
+    }
+    let len = ty.array_len();
+    // Only the `len` slots in use are written: zeroing all of `inline` costs
+    // more than the rest of a small call.
+    let mut inline = [const { MaybeUninit::<ValRaw>::uninit() }; INLINE_SLOTS];
+    let mut heap = Vec::new();
+    let slots: &mut [MaybeUninit<ValRaw>] = if len <= INLINE_SLOTS {
+        &mut inline[..len]
+    } else {
+        heap.resize(len, MaybeUninit::new(ValRaw::ZERO));
+        &mut heap
+    };
+    let raw_params = params.iter().map(|v| v.to_raw());
+    for (slot, raw) in slots
+        .iter_mut()
+        .zip(raw_params.chain(core::iter::repeat(ValRaw::ZERO)))
+    {
+        slot.write(raw);
+    }
+    // SAFETY: every one of the `len` slots was written just above.
+    let values = unsafe { &mut *(slots as *mut [MaybeUninit<ValRaw>] as *mut [ValRaw]) };
+    let buffer = values.as_mut_ptr();
+    mode.call(|| {
+        // SAFETY: the caller guarantees the funcref is live and of type
+        // `ty`; the buffer holds max(params, results) slots.
+        unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), buffer, len) }
+    })?;
+    for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
+        *out = Val::from_raw(*raw, t);
+    }
+    Ok(())
+}

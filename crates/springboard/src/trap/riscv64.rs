@@ -1,0 +1,181 @@
+//! The catch point on RISC-V LP64D: ra, sp, s0–s11 and fs0–fs11 are
+//! preserved across a call.
+
+use core::mem::offset_of;
+
+/// The registers a catch point restores, at the offsets the assembly names.
+#[repr(C, align(16))]
+#[allow(dead_code)] // written and read by the assembly only
+pub(crate) struct JumpBuf {
+    ra: u64,
+    sp: u64,
+    s0: u64,
+    s1: u64,
+    s2: u64,
+    s3: u64,
+    s4: u64,
+    s5: u64,
+    s6: u64,
+    s7: u64,
+    s8: u64,
+    s9: u64,
+    s10: u64,
+    s11: u64,
+    fs0: u64,
+    fs1: u64,
+    fs2: u64,
+    fs3: u64,
+    fs4: u64,
+    fs5: u64,
+    fs6: u64,
+    fs7: u64,
+    fs8: u64,
+    fs9: u64,
+    fs10: u64,
+    fs11: u64,
+}
+
+/// Calls `f(data)` under a catch point saved in `buf`: returns `0` when `f`
+/// returns, `1` when something under it called [`jump`] with `buf`.
+///
+/// # Safety
+/// `buf` must stay valid (and unmoved) until this returns; `f` must not
+/// unwind.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn catch_call(
+    buf: *mut JumpBuf,
+    f: unsafe extern "C" fn(*mut u8),
+    data: *mut u8,
+) -> u32 {
+    core::arch::naked_asm!(
+        "sd ra, {ra}(a0)",
+        "sd sp, {sp}(a0)",
+        "sd s0, {s0}(a0)",
+        "sd s1, {s1}(a0)",
+        "sd s2, {s2}(a0)",
+        "sd s3, {s3}(a0)",
+        "sd s4, {s4}(a0)",
+        "sd s5, {s5}(a0)",
+        "sd s6, {s6}(a0)",
+        "sd s7, {s7}(a0)",
+        "sd s8, {s8}(a0)",
+        "sd s9, {s9}(a0)",
+        "sd s10, {s10}(a0)",
+        "sd s11, {s11}(a0)",
+        "fsd fs0, {fs0}(a0)",
+        "fsd fs1, {fs1}(a0)",
+        "fsd fs2, {fs2}(a0)",
+        "fsd fs3, {fs3}(a0)",
+        "fsd fs4, {fs4}(a0)",
+        "fsd fs5, {fs5}(a0)",
+        "fsd fs6, {fs6}(a0)",
+        "fsd fs7, {fs7}(a0)",
+        "fsd fs8, {fs8}(a0)",
+        "fsd fs9, {fs9}(a0)",
+        "fsd fs10, {fs10}(a0)",
+        "fsd fs11, {fs11}(a0)",
+        // A frame, for profilers and runtimes' walkers.
+        "addi sp, sp, -16",
+        "sd ra, 8(sp)",
+        "sd s0, 0(sp)",
+        "addi s0, sp, 16",
+        "mv a0, a2",
+        "jalr a1",
+        "ld ra, 8(sp)",
+        "ld s0, 0(sp)",
+        "addi sp, sp, 16",
+        "li a0, 0",
+        "ret",
+        ra = const offset_of!(JumpBuf, ra),
+        sp = const offset_of!(JumpBuf, sp),
+        s0 = const offset_of!(JumpBuf, s0),
+        s1 = const offset_of!(JumpBuf, s1),
+        s2 = const offset_of!(JumpBuf, s2),
+        s3 = const offset_of!(JumpBuf, s3),
+        s4 = const offset_of!(JumpBuf, s4),
+        s5 = const offset_of!(JumpBuf, s5),
+        s6 = const offset_of!(JumpBuf, s6),
+        s7 = const offset_of!(JumpBuf, s7),
+        s8 = const offset_of!(JumpBuf, s8),
+        s9 = const offset_of!(JumpBuf, s9),
+        s10 = const offset_of!(JumpBuf, s10),
+        s11 = const offset_of!(JumpBuf, s11),
+        fs0 = const offset_of!(JumpBuf, fs0),
+        fs1 = const offset_of!(JumpBuf, fs1),
+        fs2 = const offset_of!(JumpBuf, fs2),
+        fs3 = const offset_of!(JumpBuf, fs3),
+        fs4 = const offset_of!(JumpBuf, fs4),
+        fs5 = const offset_of!(JumpBuf, fs5),
+        fs6 = const offset_of!(JumpBuf, fs6),
+        fs7 = const offset_of!(JumpBuf, fs7),
+        fs8 = const offset_of!(JumpBuf, fs8),
+        fs9 = const offset_of!(JumpBuf, fs9),
+        fs10 = const offset_of!(JumpBuf, fs10),
+        fs11 = const offset_of!(JumpBuf, fs11),
+    );
+}
+
+/// Returns `1` from the [`catch_call`] that saved `buf`.
+///
+/// # Safety
+/// `buf` must belong to a `catch_call` still running on this thread, and
+/// every frame above it must be one that may be abandoned.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
+    core::arch::naked_asm!(
+        "ld ra, {ra}(a0)",
+        "ld sp, {sp}(a0)",
+        "ld s0, {s0}(a0)",
+        "ld s1, {s1}(a0)",
+        "ld s2, {s2}(a0)",
+        "ld s3, {s3}(a0)",
+        "ld s4, {s4}(a0)",
+        "ld s5, {s5}(a0)",
+        "ld s6, {s6}(a0)",
+        "ld s7, {s7}(a0)",
+        "ld s8, {s8}(a0)",
+        "ld s9, {s9}(a0)",
+        "ld s10, {s10}(a0)",
+        "ld s11, {s11}(a0)",
+        "fld fs0, {fs0}(a0)",
+        "fld fs1, {fs1}(a0)",
+        "fld fs2, {fs2}(a0)",
+        "fld fs3, {fs3}(a0)",
+        "fld fs4, {fs4}(a0)",
+        "fld fs5, {fs5}(a0)",
+        "fld fs6, {fs6}(a0)",
+        "fld fs7, {fs7}(a0)",
+        "fld fs8, {fs8}(a0)",
+        "fld fs9, {fs9}(a0)",
+        "fld fs10, {fs10}(a0)",
+        "fld fs11, {fs11}(a0)",
+        "li a0, 1",
+        "ret",
+        ra = const offset_of!(JumpBuf, ra),
+        sp = const offset_of!(JumpBuf, sp),
+        s0 = const offset_of!(JumpBuf, s0),
+        s1 = const offset_of!(JumpBuf, s1),
+        s2 = const offset_of!(JumpBuf, s2),
+        s3 = const offset_of!(JumpBuf, s3),
+        s4 = const offset_of!(JumpBuf, s4),
+        s5 = const offset_of!(JumpBuf, s5),
+        s6 = const offset_of!(JumpBuf, s6),
+        s7 = const offset_of!(JumpBuf, s7),
+        s8 = const offset_of!(JumpBuf, s8),
+        s9 = const offset_of!(JumpBuf, s9),
+        s10 = const offset_of!(JumpBuf, s10),
+        s11 = const offset_of!(JumpBuf, s11),
+        fs0 = const offset_of!(JumpBuf, fs0),
+        fs1 = const offset_of!(JumpBuf, fs1),
+        fs2 = const offset_of!(JumpBuf, fs2),
+        fs3 = const offset_of!(JumpBuf, fs3),
+        fs4 = const offset_of!(JumpBuf, fs4),
+        fs5 = const offset_of!(JumpBuf, fs5),
+        fs6 = const offset_of!(JumpBuf, fs6),
+        fs7 = const offset_of!(JumpBuf, fs7),
+        fs8 = const offset_of!(JumpBuf, fs8),
+        fs9 = const offset_of!(JumpBuf, fs9),
+        fs10 = const offset_of!(JumpBuf, fs10),
+        fs11 = const offset_of!(JumpBuf, fs11),
+    );
+}
