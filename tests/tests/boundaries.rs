@@ -11,7 +11,9 @@ fn normal_tree(package: &str) -> Option<String> {
     {
         Ok(out) => out,
         Err(e) if cfg!(windows) => {
-            println!("skipped: cargo cannot be started from this process ({e})");
+            springboard_testing::skip(format_args!(
+                "cargo cannot be started from this process ({e})"
+            ));
             return None;
         }
         Err(e) => panic!("cargo: {e}"),
@@ -133,7 +135,9 @@ fn every_documented_arrow_and_no_other() {
         {
             Ok(out) => out,
             Err(e) if cfg!(windows) => {
-                println!("skipped: cargo cannot be started from this process ({e})");
+                springboard_testing::skip(format_args!(
+                    "cargo cannot be started from this process ({e})"
+                ));
                 return;
             }
             Err(e) => panic!("cargo: {e}"),

@@ -23,20 +23,27 @@ fn cases() -> Vec<Case> {
     sigs.sort();
     sigs.dedup();
     let mut values = ValueGen::new(0xc0ffee);
-    springboard_check::values::supported_by(&springboard_compiler::Compiler::host().unwrap(), sigs)
-        .into_iter()
-        .map(|signature| Case {
-            args: values.values(signature.params()),
-            results: values.values(signature.results()),
-            signature,
-        })
-        .collect()
+    springboard_testing::only(
+        sigs,
+        springboard_check::values::supported_here,
+        springboard_check::values::REFUSED,
+    )
+    .into_iter()
+    .map(|signature| Case {
+        args: values.values(signature.params()),
+        results: values.values(signature.results()),
+        signature,
+    })
+    .collect()
 }
 
 #[test]
 fn object_links_with_cc_and_runs_every_kind_of_every_signature() {
     let Some((cc, runner)) = c_harness::target_c() else {
-        println!("skipped: no C compiler for this target can be started here");
+        springboard_testing::skip_missing_tool(
+            "a C compiler for this target",
+            "linking the object",
+        );
         return;
     };
     let compiler = Compiler::host().unwrap();

@@ -28,13 +28,16 @@ fn maps_overlapping(range: &std::ops::Range<usize>) -> Vec<String> {
 #[test]
 fn code_is_never_writable_and_executable_and_is_unmapped_on_drop() {
     if !cfg!(target_os = "linux") {
-        println!("skipped: reads the mappings' permissions from /proc/self/maps (Linux only)");
+        springboard_testing::skip(
+            "reads the mappings' permissions from /proc/self/maps (Linux only)",
+        );
         return;
     }
     let compiler = Compiler::host().unwrap();
-    let sigs = springboard_check::values::supported_by(
-        &springboard_compiler::Compiler::host().unwrap(),
+    let sigs = springboard_testing::only(
         springboard_tests::fixture_signatures(),
+        springboard_check::values::supported_here,
+        springboard_check::values::REFUSED,
     );
     let code: Vec<_> = sigs
         .iter()
@@ -82,9 +85,10 @@ fn jit_and_object_paths_run_the_same_code_with_the_same_results() {
     let compiler = Compiler::host().unwrap();
     let mut sigs = springboard_tests::fixture_signatures();
     sigs.push(Signature::new(&ValType::ALL.repeat(3), &ValType::ALL).unwrap());
-    let sigs = springboard_check::values::supported_by(
-        &springboard_compiler::Compiler::host().unwrap(),
+    let sigs = springboard_testing::only(
         sigs,
+        springboard_check::values::supported_here,
+        springboard_check::values::REFUSED,
     );
     let bytes = object_for(&compiler, &sigs);
     let object = ObjectFile::parse(&bytes).unwrap();
@@ -152,14 +156,14 @@ fn elf_section_headers(bytes: &[u8]) -> Vec<(u32, u64, u64, u64)> {
 #[test]
 fn corrupt_object_matrix_is_refused_never_crashes() {
     if cfg!(windows) || cfg!(target_endian = "big") {
-        println!(
-            "skipped: the matrix edits little-endian ELF headers by offset, and this host's objects are {} (object_integrity.rs flips every bit of them instead)",
+        springboard_testing::skip(format_args!(
+            "the matrix edits little-endian ELF headers by offset, and this host's objects are {} (object_integrity.rs flips every bit of them instead)",
             if cfg!(windows) {
                 "COFF"
             } else {
                 "big-endian ELF"
             }
-        );
+        ));
         return;
     }
     let (good, sig) = small_object();
@@ -319,7 +323,7 @@ fn requests_that_do_not_match_the_object_are_refused() {
 #[test]
 fn objects_of_previous_format_versions_are_refused_by_version() {
     if !cfg!(target_arch = "x86_64") {
-        println!("skipped: the old-version fixtures are x86_64 objects");
+        springboard_testing::skip("the old-version fixtures are x86_64 objects");
         return;
     }
     for version in [1, 2] {

@@ -128,27 +128,14 @@ pub fn edge_values(ty: ValType) -> Vec<ValRaw> {
     }
 }
 
-/// `sigs` without those `compiler` refuses by design (docs/ABI.md, "Per
-/// ISA": `v128` and more than 8 float parameters on riscv64, two `v128`
-/// parameters on s390x), printing how many were left out as a test skip
-/// (`skipped: …`, which the emulated runs count).
-pub fn supported_by(
-    compiler: &springboard_compiler::Compiler,
-    sigs: Vec<Signature>,
-) -> Vec<Signature> {
-    let before = sigs.len();
-    let kept: Vec<Signature> = sigs
-        .into_iter()
-        .filter(|s| compiler.supports(s).is_ok())
-        .collect();
-    if kept.len() < before {
-        println!(
-            "skipped: {} of {before} signatures, which this host's compiler refuses (docs/ABI.md)",
-            before - kept.len()
-        );
-    }
-    kept
+/// Whether this host's target carries `sig` (see
+/// [`Isa::refusal`](springboard_compiler::Isa::refusal)).
+pub fn supported_here(sig: &Signature) -> bool {
+    springboard_compiler::Isa::host().is_some_and(|isa| isa.refusal(sig).is_none())
 }
+
+/// What the signatures [`supported_here`] leaves out are, for a skip.
+pub const REFUSED: &str = "signatures, which this host's target refuses by design (Isa::refusal)";
 
 /// A random signature over `types`: usually a few parameters, one in eight
 /// up to 1,000; up to six results, one in eight up to sixteen.

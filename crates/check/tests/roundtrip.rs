@@ -5,16 +5,13 @@ use springboard_check::CodeSet;
 use springboard_check::values::{ValueGen, edge_values};
 use springboard_compiler::{Compiler, Error, Signature, ValType};
 
-/// Whether the host's compiler refuses `sig` as docs/ABI.md says it does
-/// ("Per ISA": `v128` and more than 8 float parameters on riscv64, two `v128`
-/// parameters on s390x), saying so as a skip. Any other error fails.
+/// Whether the host's compiler refuses `sig` as the target's rule says it
+/// does (`Isa::refusal`), saying so as a skip. Any other error fails.
 fn refused_here(compiler: &Compiler, sig: &Signature) -> bool {
     match CodeSet::compile(compiler, sig) {
         Ok(_) => false,
-        Err(e @ (Error::Target { .. } | Error::Unsupported(_)))
-            if cfg!(any(target_arch = "riscv64", target_arch = "s390x")) =>
-        {
-            println!("skipped: {sig}: {e}");
+        Err(Error::Refused { reason, .. }) => {
+            springboard_testing::skip(format_args!("{sig}: {reason}"));
             true
         }
         Err(e) => panic!("{sig}: {e}"),
@@ -177,7 +174,7 @@ fn the_wasmtime17_convention_round_trips_on_x86_64() {
     if !cfg!(target_arch = "x86_64") {
         let err = built.unwrap_err().to_string();
         assert!(err.contains("x86-64 only"), "{err}");
-        println!("skipped: the wasmtime17 convention is x86-64 only");
+        springboard_testing::skip("the wasmtime17 convention is x86-64 only");
         return;
     }
     let compiler = built.unwrap();

@@ -135,10 +135,7 @@ pub(crate) fn run(
             .zip(&sets)
             .map(|(i, set)| {
                 // What this target's C convention cannot carry (docs/ABI.md).
-                let refused_by_target = matches!(
-                    set,
-                    Err(CompileError::Target { .. } | CompileError::Unsupported(_))
-                );
+                let refused_by_target = matches!(set, Err(CompileError::Refused { .. }));
                 let set = match (set, &mapped) {
                     (Err(e), _) => Err(e.to_string()),
                     (Ok(_), Err(e)) => Err(e.clone()),

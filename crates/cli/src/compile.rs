@@ -46,8 +46,8 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
                 Ok(code) => codes.push(code),
                 // What this target's C convention cannot carry is left out;
                 // a runtime falls back (e.g. to the array convention) for it.
-                Err(e @ (Error::Target { .. } | Error::Unsupported(_))) => {
-                    refused.push(format!("{sig}: {e}"));
+                Err(e @ Error::Refused { .. }) => {
+                    refused.push(e.to_string());
                     codes.clear();
                     break;
                 }

@@ -41,7 +41,7 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
             .sum::<Result<usize, Error>>();
         let (code_bytes, unsupported) = match compiled {
             Ok(bytes) => (bytes, None),
-            Err(e @ (Error::Target { .. } | Error::Unsupported(_))) => (0, Some(e.to_string())),
+            Err(Error::Refused { reason, .. }) => (0, Some(reason.to_string())),
             Err(e) => return Err(e.into()),
         };
         signatures.push(SignatureReport {

@@ -198,7 +198,7 @@ fn compile_writes_an_object_the_loader_accepts() {
 #[test]
 fn the_wasm_convention_is_chosen_recorded_and_checked() {
     if !cfg!(target_arch = "x86_64") {
-        println!("skipped: the wasmtime17 convention is x86-64 only");
+        springboard_testing::skip("the wasmtime17 convention is x86-64 only");
         return;
     }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -413,8 +413,8 @@ fn a_failed_compile_leaves_nothing_behind_and_the_old_output_intact() {
     // in POSIX sh, 1 KiB in some shells): below the 5 KiB object.
     if runner().is_some() {
         // qemu-user leaves SIGXFSZ at its default (terminate) for itself.
-        println!(
-            "skipped: the file-size-limit case: SIGXFSZ kills qemu-user, not the program it runs"
+        springboard_testing::skip(
+            "the file-size-limit case: SIGXFSZ kills qemu-user, not the program it runs",
         );
     } else {
         let out = Command::new("sh")

@@ -1,7 +1,7 @@
 //! The compiler's target policy: which ISA and settings Cranelift gets, and
 //! which signatures a target's native convention cannot carry.
 
-use crate::{Compiler, Error, Signature, ValType};
+use crate::{Compiler, Error, Signature};
 use cranelift_codegen::isa;
 use cranelift_codegen::settings::{self, Configurable};
 use springboard_environ::format::{NativeConv, Target};
@@ -124,9 +124,8 @@ impl CompilerBuilder {
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| target_error(triple, &e))?;
-        if self.wasm_conv == WasmConv::Wasmtime17
-            && isa.triple().architecture != target_lexicon::Architecture::X86_64
-        {
+        let target_isa = generates_for(isa.triple()).map_err(|e| target_error(triple, &e))?;
+        if self.wasm_conv == WasmConv::Wasmtime17 && target_isa != Isa::X86_64 {
             return Err(target_error(
                 triple,
                 &"the wasmtime17 wasm convention is supported on x86-64 only",
@@ -142,6 +141,7 @@ impl CompilerBuilder {
         }
         Ok(Compiler {
             isa,
+            target_isa,
             wasm_conv: self.wasm_conv,
             bookkeeping: self.bookkeeping,
         })
@@ -212,7 +212,7 @@ pub(crate) fn target(compiler: &Compiler) -> Result<Target, Error> {
         triple: compiler.triple(),
         reason,
     };
-    let isa = generates_for(triple).map_err(unsupported)?;
+    let isa = compiler.target_isa;
     let native_conv = match compiler.isa().default_call_conv() {
         isa::CallConv::SystemV => NativeConv::SystemV,
         isa::CallConv::WindowsFastcall => NativeConv::WindowsFastcall,
@@ -239,36 +239,13 @@ pub(crate) fn target(compiler: &Compiler) -> Result<Target, Error> {
     })
 }
 
-/// Refuses what this target's native convention cannot match with C,
-/// where Cranelift 0.135 and the platform ABI disagree:
-/// - riscv64: `v128` (Cranelift needs the V extension for it, and C
-///   passes 16-byte vectors in integer registers), and more than 8 float
-///   parameters (C passes the ninth and later in free integer registers,
-///   Cranelift on the stack);
-/// - s390x: more than one `v128` parameter (the ABI assigns v24, v26, v28…,
-///   Cranelift v24, v25, v26…).
+/// Refuses what this target's native convention cannot match with C
+/// ([`Isa::refusal`], the one home of that rule).
 pub(crate) fn check_supported(compiler: &Compiler, signature: &Signature) -> Result<(), Error> {
-    use target_lexicon::Architecture as A;
-    let count = |pred: fn(&ValType) -> bool| signature.params().iter().filter(|t| pred(t)).count();
-    let v128_params = count(|t| *t == ValType::V128);
-    let reason = match compiler.isa().triple().architecture {
-            A::Riscv64(_) => {
-                if v128_params > 0 || signature.results().contains(&ValType::V128) {
-                    return Err(Error::Unsupported("v128 on riscv64".to_owned()));
-                }
-                let floats = count(|t| matches!(t, ValType::F32 | ValType::F64));
-                (floats > 8).then(|| {
-                    format!("{signature} has {floats} float parameters; beyond 8, C passes them in integer registers and Cranelift on the stack")
-                })
-            }
-            A::S390x => (v128_params > 1).then(|| {
-                format!("{signature} has {v128_params} v128 parameters; the ABI passes the second in v26, Cranelift in v25")
-            }),
-            _ => None,
-        };
-    match reason {
-        Some(reason) => Err(Error::Target {
+    match compiler.target_isa.refusal(signature) {
+        Some(reason) => Err(Error::Refused {
             triple: compiler.triple(),
+            signature: signature.clone(),
             reason,
         }),
         None => Ok(()),

@@ -47,8 +47,8 @@ mod trampoline;
 pub use isa::{CompilerBuilder, OptLevel};
 pub use object::ObjectBuilder;
 pub use springboard_environ::{
-    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, RelocKind, RelocTarget, Relocation,
-    Signature, SignatureError, TrampolineKind, ValType, WasmConv,
+    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, Isa, Refusal, RelocKind, RelocTarget,
+    Relocation, Signature, SignatureError, TrampolineKind, ValType, WasmConv,
 };
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -70,6 +70,17 @@ pub enum Error {
         triple: String,
         /// Why it cannot be used.
         reason: String,
+    },
+    /// A signature the target's native convention cannot carry, where
+    /// Cranelift and the platform's C ABI disagree (docs/ABI.md, "Per ISA").
+    #[error("{signature} is refused by `{triple}`: {reason}")]
+    Refused {
+        /// The compiler's target.
+        triple: String,
+        /// The signature.
+        signature: Signature,
+        /// Why.
+        reason: Refusal,
     },
     /// A setting Cranelift refused.
     #[error("bad compiler setting: {0}")]
@@ -105,6 +116,8 @@ impl From<SignatureError> for Error {
 #[derive(Clone)]
 pub struct Compiler {
     isa: OwnedTargetIsa,
+    /// Which of Springboard's ISAs `isa` is.
+    target_isa: Isa,
     wasm_conv: WasmConv,
     bookkeeping: Option<Bookkeeping>,
 }
@@ -131,12 +144,16 @@ impl Compiler {
     }
 
     /// Whether this target can carry `signature` at all, without compiling
-    /// anything: `Err` with the error every `compile` of it would return
-    /// where Cranelift and the platform's C ABI disagree (docs/ABI.md, "Per
-    /// ISA": `v128` and more than 8 float parameters on riscv64, two `v128`
-    /// parameters on s390x).
+    /// anything: `Err` ([`Error::Refused`]) with the error every `compile`
+    /// of it would return where Cranelift and the platform's C ABI disagree
+    /// ([`Isa::refusal`]).
     pub fn supports(&self, signature: &Signature) -> Result<(), Error> {
         isa::check_supported(self, signature)
+    }
+
+    /// Which of Springboard's ISAs the compiler generates code for.
+    pub fn isa_kind(&self) -> Isa {
+        self.target_isa
     }
 
     /// The target triple, e.g. `x86_64-unknown-linux-gnu`.

@@ -129,7 +129,7 @@ fn no_target_triple_panics() {
                 .lines()
                 .map(str::to_owned),
         ),
-        _ => println!("skipped: rustc's target list: rustc did not run"),
+        _ => springboard_testing::skip_missing_tool("rustc", "its target list"),
     }
     // Whatever rustc said, the ISAs the checks below expect.
     triples.extend(["aarch64-unknown-linux-gnu", "s390x-unknown-linux-gnu"].map(str::to_owned));

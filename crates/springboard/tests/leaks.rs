@@ -3,7 +3,9 @@
 //! baseline. One test in its own binary, so the counters are ours alone.
 #![cfg(feature = "compiler")]
 
+use springboard::vm::ValRaw;
 use springboard::{Engine, Func, Signature, Val, ValType};
+use springboard_check::Via;
 use springboard_loader::stats;
 
 fn signature(i: usize) -> Signature {
@@ -22,9 +24,10 @@ fn signature(i: usize) -> Signature {
 
 #[test]
 fn ten_thousand_funcs_over_a_thousand_signatures_leave_nothing_behind() {
-    let sigs = springboard_check::values::supported_by(
-        &springboard_compiler::Compiler::host().unwrap(),
+    let sigs = springboard_testing::only(
         (0..1000).map(signature).collect(),
+        springboard_check::values::supported_here,
+        springboard_check::values::REFUSED,
     );
     let mut distinct = sigs.clone();
     distinct.sort();
@@ -48,8 +51,8 @@ fn rounds(
         let mut funcs = Vec::with_capacity(10_000);
         for i in 0..10_000 {
             let sig = &sigs[i % sigs.len()];
-            let f = Func::new(engine, sig, |_: &[Val], r: &mut [Val]| {
-                r.iter_mut().for_each(|v| *v = Val::default_for(v.ty()));
+            let f = Func::new(engine, sig, |p: &[Val], r: &mut [Val]| {
+                r.iter_mut().for_each(|v| *v = marker(v.ty(), p.len()));
                 Ok::<(), std::convert::Infallible>(())
             })
             .unwrap();
@@ -62,21 +65,40 @@ fn rounds(
         } else {
             assert!(during.mapped_bytes > baseline.mapped_bytes);
         }
-        // Call a sample so the code is really used.
+        // Call a sample through its native and wasm entries (generic, or the
+        // compiled trampolines), so the code is really used: the results
+        // name the parameter count.
+        let compiler = springboard_compiler::Compiler::host().unwrap();
         for f in funcs.iter().step_by(97) {
-            let params: Vec<Val> = f
-                .ty()
-                .params()
-                .iter()
-                .map(|&t| Val::default_for(t))
-                .collect();
-            let mut results: Vec<Val> = f
+            let driver = springboard_check::Driver::new(&compiler, f.ty()).unwrap();
+            let args: Vec<ValRaw> = f.ty().params().iter().map(|&t| zero(t)).collect();
+            let want: Vec<ValRaw> = f
                 .ty()
                 .results()
                 .iter()
-                .map(|&t| Val::default_for(t))
+                .map(|&t| marker(t, args.len()).to_raw())
                 .collect();
-            f.call(&params, &mut results).unwrap();
+            for via in [Via::Native, Via::Wasm] {
+                // SAFETY: a live funcref of the driver's signature, with a
+                // wasm entry (Func::new always has one here).
+                let got = unsafe {
+                    driver.call_funcref(
+                        via,
+                        f.vm_func_ref().as_ref(),
+                        engine.caller_vmctx().as_ptr(),
+                        &args,
+                    )
+                }
+                .unwrap();
+                for ((g, w), &t) in got.iter().zip(&want).zip(f.ty().results()) {
+                    assert_eq!(
+                        Val::from_raw(*g, t),
+                        Val::from_raw(*w, t),
+                        "{} via {via:?}",
+                        f.ty()
+                    );
+                }
+            }
         }
         drop(funcs);
         assert_eq!(
@@ -90,4 +112,18 @@ fn rounds(
         "compiled {} trampolines over 2 rounds; peak while alive was freed",
         engine.compiled_trampolines()
     );
+}
+
+/// A result that says how many parameters the call had.
+fn marker(ty: ValType, params: usize) -> Val {
+    match ty {
+        ValType::I64 => Val::I64(params as i64),
+        ValType::F32 => Val::F32((params as f32).to_bits()),
+        ValType::V128 => Val::V128(params as u128 * 0x0101_0101),
+        other => Val::default_for(other),
+    }
+}
+
+fn zero(ty: ValType) -> ValRaw {
+    Val::default_for(ty).to_raw()
 }

@@ -88,14 +88,30 @@ fn everything_is_freed_when_the_last_user_goes() {
             .map(|(_, f)| f)
             .filter(|f| *f.ty() == Signature::new(&[ValType::I32], &[ValType::I32]).unwrap())
             .collect();
+        // Each wrapped closure adds its own `i` (a multiple of 3 below 36):
+        // what a call returns names the closure that ran.
+        let call = |f: &Func, x: i32| {
+            let mut out = [Val::I32(0)];
+            f.call(&[Val::I32(x)], &mut out).unwrap();
+            out[0]
+        };
+        let expected: Vec<Val> = wrapped.iter().map(|f| call(f, 1)).collect();
+        for (f, &first) in wrapped.iter().zip(&expected) {
+            let Val::I32(one) = first else {
+                panic!("{first:?}")
+            };
+            assert!((one - 1) % 3 == 0 && (0..36).contains(&(one - 1)), "{one}");
+            assert_eq!(call(f, 101), Val::I32(one + 100));
+        }
+        let mut distinct = expected.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), wrapped.len(), "one closure per func");
         std::thread::scope(|s| {
             s.spawn(move || drop(dropped));
             s.spawn(|| {
                 for _ in 0..200 {
-                    for f in &wrapped {
-                        let mut out = [Val::I32(0)];
-                        f.call(&[Val::I32(1)], &mut out).unwrap();
-                        assert!(matches!(out[0], Val::I32(_)));
+                    for (f, &want) in wrapped.iter().zip(&expected) {
+                        assert_eq!(call(f, 1), want);
                     }
                 }
             });

@@ -19,8 +19,7 @@ fn signatures() -> Vec<Signature> {
             .map(|i| ValType::ALL[(i + s) % 7])
             .collect::<Vec<_>>()
     };
-    springboard_check::values::supported_by(
-        &springboard_compiler::Compiler::host().unwrap(),
+    springboard_testing::only(
         vec![
             Signature::new(&[], &[]).unwrap(),
             Signature::new(&[I32, I32], &[I32]).unwrap(),
@@ -29,6 +28,8 @@ fn signatures() -> Vec<Signature> {
             Signature::new(&cycle(100, 1), &cycle(20, 3)).unwrap(),
             Signature::new(&[F32, F64], &[FuncRef, ExternRef, F32]).unwrap(),
         ],
+        springboard_check::values::supported_here,
+        springboard_check::values::REFUSED,
     )
 }
 
@@ -222,7 +223,7 @@ fn typed_hosts_through_every_field() {
     });
     // `V128` is a typed parameter only where it is a vector register type.
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    println!("skipped: the two typed cases with V128 (typed only on x86-64 and aarch64)");
+    springboard_testing::skip("the two typed cases with V128 (typed only on x86-64 and aarch64)");
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
         use springboard::V128;

@@ -13,7 +13,7 @@ fn an_engines_trampolines_are_named_in_the_perf_map() {
     if !cfg!(target_os = "linux") {
         let err = Engine::new(Config::new().perf_map(true)).unwrap_err();
         assert!(err.to_string().contains("perf map"), "{err}");
-        println!("skipped: perf maps are Linux's (the engine refuses elsewhere, checked)");
+        springboard_testing::skip("perf maps are Linux's (the engine refuses elsewhere, checked)");
         return;
     }
     // Compiled at creation (no generic entries), so the funcref's entries

@@ -5,7 +5,7 @@
 //! parameters host shims (typed and untyped) read.
 
 use springboard::vm::{VMOpaqueContext, ValRaw};
-use springboard::{Engine, Func, Signature, Val, ValType};
+use springboard::{Config, Engine, Func, Signature, Val, ValType};
 use springboard_check::values::poisoned;
 
 const POISON: u8 = 0xa5;
@@ -36,14 +36,28 @@ fn sig() -> Signature {
     Signature::new(&tys, &tys).unwrap()
 }
 
+/// An engine whose host functions' entries are generic (the default), and
+/// one whose are compiled when the function is created.
+fn engines() -> [(Engine, &'static str); 2] {
+    let compiled = Engine::new(Config::new().tier_up_after(0)).unwrap();
+    [(Engine::default(), "generic"), (compiled, "compiled")]
+}
+
 #[test]
 fn results_written_without_extension_read_back_exactly() {
-    let engine = Engine::default();
+    for (engine, entries) in engines() {
+        results_read_back_exactly(&engine, entries);
+    }
+}
+
+fn results_read_back_exactly(engine: &Engine, entries: &str) {
     // SAFETY: `foreign_array` has the array convention of `sig()` and needs
     // no context.
-    let f =
-        unsafe { Func::from_array_entry(&engine, &sig(), foreign_array, core::ptr::null_mut()) }
-            .unwrap();
+    let f = unsafe { Func::from_array_entry(engine, &sig(), foreign_array, core::ptr::null_mut()) }
+        .unwrap();
+    // The compiled engine made its native_to_array now; the default one
+    // compiled nothing (its entries are generic).
+    assert_eq!(engine.compiled_trampolines() > 0, entries == "compiled");
     let params = [
         Val::I32(i32::MIN + 1),
         Val::F32(0x7fa0_0001),
@@ -53,12 +67,17 @@ fn results_written_without_extension_read_back_exactly() {
     let mut out = [Val::I32(0), Val::F32(0), Val::I64(0)];
     f.call(&params, &mut out).unwrap();
     assert_eq!(out, expected, "Func::call");
-    // Through the compiled native_to_array, which loads each result.
+    // Through the native_to_array entry (generic, or compiled), which loads
+    // each result.
     let typed = f.typed::<(i32, f32, i64), (i32, f32, i64)>().unwrap();
     let (a, b, c) = typed
         .call((i32::MIN + 1, f32::from_bits(0x7fa0_0001), i64::MIN))
         .unwrap();
-    assert_eq!((a, b.to_bits(), c), (i32::MAX, 0xffa0_0001, 1), "typed");
+    assert_eq!(
+        (a, b.to_bits(), c),
+        (i32::MAX, 0xffa0_0001, 1),
+        "typed, {entries}"
+    );
 }
 
 #[test]

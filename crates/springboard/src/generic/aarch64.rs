@@ -3,7 +3,7 @@
 
 use super::{FRAME, GPR, INCOMING, Which};
 use crate::plan::{Rules, Sret};
-use springboard_environ::{Signature, ValType};
+use springboard_environ::ValType;
 
 /// Frame `gpr` indices are register numbers: x0–x8.
 pub(super) const GPRS: usize = 9;
@@ -44,11 +44,6 @@ pub(super) const WASM: Rules = Rules {
     first_int: 2,
     v128_align: 16,
 };
-
-/// Every signature: Cranelift and C agree on everything here.
-pub(super) fn accepts(_: &Signature) -> bool {
-    true
-}
 
 /// A scalar's bits as a vector register holds them (upper bits zero, as a
 /// scalar load leaves them).

@@ -3,7 +3,7 @@
 
 use super::{FRAME, GPR, INCOMING, Which};
 use crate::plan::{Rules, Sret};
-use springboard_environ::{Signature, ValType};
+use springboard_environ::ValType;
 
 /// Frame `gpr` indices: a0–a7 (x10–x17).
 pub(super) const GPRS: usize = 8;
@@ -36,17 +36,6 @@ pub(super) const WASM: Rules = Rules {
     callee_pops: true,
     ..RULES
 };
-
-/// What the compiler accepts here (`check_supported` in the compiler's
-/// `isa.rs`): no `v128`, at most 8 float parameters.
-pub(super) fn accepts(sig: &Signature) -> bool {
-    let floats = sig
-        .params()
-        .iter()
-        .filter(|t| matches!(t, ValType::F32 | ValType::F64))
-        .count();
-    floats <= 8 && !sig.params().contains(&ValType::V128) && !sig.results().contains(&ValType::V128)
-}
 
 /// A scalar's bits as a float register holds them: an `f32` NaN-boxed
 /// (upper 32 bits set), or the hardware reads it as the canonical NaN.

@@ -1,11 +1,11 @@
 //! Hosts without generic entries compile every trampoline at creation: s390x
 //! (three register classes, and a vector lane order per convention) and
-//! Apple's aarch64 convention are not described yet, so `accepts` refuses
-//! everything and nothing here is ever called.
+//! Apple's aarch64 convention are not described yet: nothing here is
+//! ever called.
 
 use super::Which;
 use crate::plan::{Rules, Sret};
-use springboard_environ::{Signature, ValType};
+use springboard_environ::ValType;
 
 pub(super) const GPRS: usize = 1;
 pub(super) const VECS: usize = 1;
@@ -23,10 +23,6 @@ pub(super) const NATIVE: Rules = Rules {
     v128_align: 16,
 };
 pub(super) const WASM: Rules = NATIVE;
-
-pub(super) fn accepts(_: &Signature) -> bool {
-    false
-}
 
 pub(super) fn entry(_: Which) -> *const u8 {
     core::ptr::null()

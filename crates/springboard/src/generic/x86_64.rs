@@ -3,7 +3,7 @@
 
 use super::{FRAME, GPR, INCOMING, Which};
 use crate::plan::{Rules, Sret};
-use springboard_environ::{Signature, ValType};
+use springboard_environ::ValType;
 
 // Frame `gpr` indices: every register that carries an argument or a result
 // in some convention here.
@@ -74,11 +74,6 @@ pub(super) const WASM: Rules = Rules {
 /// scalar load leaves them).
 pub(super) fn to_vec(_: ValType, bits: u64) -> u128 {
     u128::from(bits)
-}
-
-/// Every signature: Cranelift and C agree on everything here.
-pub(super) fn accepts(_: &Signature) -> bool {
-    true
 }
 
 /// The entry of each kind, as an address.
