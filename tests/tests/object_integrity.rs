@@ -369,6 +369,43 @@ fn a_pinned_digest_refuses_every_other_object() {
     assert!(message.contains("digest"), "{message}");
 }
 
+/// The engine's pinned load and the loader's authenticated parse plus `get`
+/// of every entry give the same verdict on the same bytes: a corrupt
+/// symbol is refused by both, whether the engine installs it or not (a
+/// probe, the signature check stub).
+#[test]
+fn both_load_paths_agree_on_every_corruption() {
+    let (good, _) = original();
+    let digest = ObjectFile::parse(&good).unwrap().digest();
+    let loader_accepts = |bytes: &[u8]| {
+        ObjectFile::parse_authenticated(bytes, &digest).is_ok_and(|object| {
+            object
+                .entries()
+                .iter()
+                .all(|entry| object.get(entry.kind, &entry.signature).is_ok())
+        })
+    };
+    let engine_accepts = |bytes: &[u8]| {
+        springboard::Engine::default()
+            .load_object_with_digest(bytes, &digest)
+            .is_ok()
+    };
+    let mut values = ValueGen::new(7);
+    let (mut refused, cases) = (0, 400);
+    for case in 0..cases {
+        let mut bad = good.clone();
+        for _ in 0..1 + values.next_u64() % 4 {
+            let at = (values.next_u64() % bad.len() as u64) as usize;
+            bad[at] ^= 1 << (values.next_u64() % 8);
+        }
+        let verdict = loader_accepts(&bad);
+        assert_eq!(engine_accepts(&bad), verdict, "case {case}");
+        refused += usize::from(!verdict);
+    }
+    println!("{cases} corruptions: both paths refused {refused}, accepted the rest");
+    assert!(refused > cases / 2, "{refused}");
+}
+
 /// An object records the bookkeeping its trampolines were compiled with;
 /// an engine loads it only if that is its own.
 #[test]

@@ -62,7 +62,7 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
     }
     let compile_micros = started.elapsed().as_micros();
     let (bytes, digest) = object.finish_with_digest()?;
-    crate::output::write_atomically(output, &bytes)?;
+    crate::output::write_output(output, &bytes)?;
     let report = Report {
         file: path.display().to_string(),
         output: output.display().to_string(),

@@ -1,8 +1,53 @@
-//! Writing an output file whole or not at all.
+//! Writing an output file: a regular file whole or not at all; anything
+//! else the path names (a device, a FIFO) written in place.
 
 use anyhow::{Context, Result, bail};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to what `path` names. A symbolic link is followed: what
+/// is written is its target. A device or a FIFO is written in place, as
+/// `cat > path` would (a write error, such as `ENOSPC`, is an error), and
+/// never replaced. A regular file, or a path that does not exist yet, is
+/// written atomically ([`write_atomically`]): only a regular file is ever
+/// replaced by a rename.
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target = follow_links(path)?;
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => bail!("{} is a directory", path.display()),
+        Ok(meta) if !meta.is_file() => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .and_then(|mut file| file.write_all(bytes).map(|()| file))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.flush()
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+        _ => write_atomically(&target, bytes),
+    }
+}
+
+/// What `path` names once every symbolic link on its last component is
+/// followed (the link's target may not exist yet).
+fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut path = path.to_owned();
+    // As many as Linux follows (`ELOOP` beyond).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&path)
+                    .with_context(|| format!("cannot read the link {}", path.display()))?;
+                path = match path.parent() {
+                    Some(dir) => dir.join(link),
+                    None => link,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    bail!("{}: too many levels of symbolic links", path.display())
+}
 
 /// Writes `bytes` to `path` atomically: into a temporary file beside it,
 /// synced, then renamed over it. On any failure (disk full, a file-size
@@ -11,7 +56,7 @@ use std::path::Path;
 /// file exists, so one that arrives meanwhile ends the process only after
 /// the rename or the clean-up; `SIGKILL` cannot be held back and can leave
 /// the temporary file (named `.<name>.springboard-<pid>.tmp`).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let Some(name) = path.file_name() else {
         bail!("{} does not name a file", path.display());
     };

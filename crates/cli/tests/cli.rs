@@ -513,3 +513,107 @@ fn check_samples_cross_type_refusals_of_many_types_and_says_so() {
         assert_eq!(report["failures"], 0);
     }
 }
+
+/// `compile -o` onto what is not a regular file: a device is written in
+/// place (a `/dev/full` twin: `ENOSPC`, one line, the node still a device),
+/// a FIFO is written in place, and a symbolic link is followed (the link
+/// stays, its target gets the object). Nodes, FIFOs and links are made in a
+/// temporary folder.
+#[cfg(unix)]
+#[test]
+fn compile_writes_through_devices_fifos_and_links_without_replacing_them() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("special-outputs");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let compile_to = |output: &Path| {
+        springboard(&[
+            "compile",
+            "examples/showcase.wat",
+            "-o",
+            output.to_str().unwrap(),
+        ])
+    };
+    let is_object = |bytes: &[u8]| springboard_loader::ObjectFile::parse(bytes).is_ok();
+
+    // A twin of /dev/full (character device 1, 7).
+    let full = dir.join("full");
+    let path = std::ffi::CString::new(full.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mknod only creates a node.
+    let made = unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 7)) };
+    if made == 0 {
+        let out = compile_to(&full);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let message = stderr(&out);
+        assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+        assert!(message.contains("No space left on device"), "{message}");
+        let meta = std::fs::symlink_metadata(&full).unwrap();
+        assert!(meta.file_type().is_char_device(), "the node was replaced");
+    } else {
+        springboard_testing::skip(format_args!(
+            "the device case: mknod needs root ({})",
+            std::io::Error::last_os_error()
+        ));
+    }
+
+    // A FIFO with a reader: the object goes through it, the FIFO stays.
+    let fifo = dir.join("pipe");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = compile_to(&fifo);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        is_object(&reader.join().unwrap()),
+        "the object through the FIFO"
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+
+    // Symbolic links, relative and absolute, to a file that exists and to
+    // one that does not yet: the link stays a link, its target is written.
+    let target = dir.join("real.o");
+    for (link, points_to) in [
+        ("relative-link.o", PathBuf::from("real.o")),
+        ("absolute-link.o", target.clone()),
+    ] {
+        for exists in [false, true] {
+            let _ = std::fs::remove_file(&target);
+            if exists {
+                std::fs::write(&target, b"old").unwrap();
+            }
+            let link = dir.join(link);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&points_to, &link).unwrap();
+            let out = compile_to(&link);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let meta = std::fs::symlink_metadata(&link).unwrap();
+            assert!(meta.file_type().is_symlink(), "{link:?} was replaced");
+            assert!(is_object(&std::fs::read(&target).unwrap()), "{link:?}");
+        }
+    }
+    // Nothing else was left in the folder.
+    let mut names = listing(&dir);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "absolute-link.o",
+            "full",
+            "pipe",
+            "real.o",
+            "relative-link.o"
+        ]
+        .into_iter()
+        .filter(|n| made == 0 || *n != "full")
+        .collect::<Vec<_>>()
+    );
+}

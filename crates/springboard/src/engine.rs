@@ -483,9 +483,12 @@ impl Engine {
         object.expect_bookkeeping(self.inner.bookkeeping)?;
         let mut batch: Vec<(SharedSignature, CompiledTrampoline)> = Vec::new();
         for entry in object.entries() {
+            // Every symbol the index lists is checked, installed or not (a
+            // probe, a check stub): a corrupt object is refused whole, by
+            // this path as by `ObjectFile::get` on each entry.
+            let code = object.get(entry.kind, &entry.signature)?;
             if let CodeKind::Trampoline(_) = entry.kind {
-                let shared = self.register(&entry.signature)?;
-                batch.push((shared, object.get(entry.kind, &entry.signature)?));
+                batch.push((self.register(&entry.signature)?, code));
             }
         }
         let count = batch.len();

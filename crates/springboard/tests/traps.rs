@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Body, CallerContext};
+use common::{Body, CallerContext, TestEngine};
 use springboard::{Engine, Error, Func, Signature, Val, ValType};
 use std::sync::atomic::Ordering;
 
@@ -38,9 +38,7 @@ fn every_entry(
     out
 }
 
-#[test]
-fn a_failing_import_never_returns_into_the_wasm_that_called_it() {
-    let engine = Engine::default();
+fn a_failing_import_never_returns_into_the_wasm_that_called_it(engine: TestEngine) {
     let i32_to_i32 = Signature::new(&[ValType::I32], &[ValType::I32]).unwrap();
     let hosts: Vec<(&str, Func, &str)> = vec![
         (
@@ -108,7 +106,7 @@ fn a_failing_import_never_returns_into_the_wasm_that_called_it() {
         ),
     ];
     for (what, host, message) in hosts {
-        let body = Body::new(&engine, &host);
+        let body = engine.body(&host);
         let typed = body.func.typed::<i32, i32>().unwrap();
         // The control: no failure, the code after the call runs.
         assert_eq!(typed.call(1).unwrap(), 2, "{what}");
@@ -142,11 +140,9 @@ fn a_failing_import_never_returns_into_the_wasm_that_called_it() {
     }
 }
 
-#[test]
-fn multi_value_and_stack_arguments_fail_the_same_way() {
+fn multi_value_and_stack_arguments_fail_the_same_way(engine: TestEngine) {
     // Sixteen parameters (some on the stack on every ISA) and four results
     // (a results area in the native convention).
-    let engine = Engine::default();
     type P = (
         i64,
         f64,
@@ -191,7 +187,7 @@ fn multi_value_and_stack_arguments_fail_the_same_way() {
         },
     )
     .unwrap();
-    let body = Body::new(&engine, &host);
+    let body = engine.body(&host);
     let typed = body.func.typed::<P, (i64, f64, i32, f32)>().unwrap();
     let args: P = (
         7,
@@ -236,11 +232,9 @@ fn multi_value_and_stack_arguments_fail_the_same_way() {
     }
 }
 
-#[test]
-fn nested_entries_each_catch_their_own_failure() {
+fn nested_entries_each_catch_their_own_failure(engine: TestEngine) {
     // host → wasm A → host h1 → wasm B → failing host h2: h1 sees B's
     // failure as its inner call's `Err`, handles it, and A runs on.
-    let engine = Engine::default();
     let h2 = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
         if x < 0 {
             Err("inner failure".into())
@@ -249,7 +243,7 @@ fn nested_entries_each_catch_their_own_failure() {
         }
     })
     .unwrap();
-    let inner = Body::new(&engine, &h2);
+    let inner = engine.body(&h2);
     let inner_typed = inner.func.typed::<i32, i32>().unwrap();
     let inner_marker = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let seen = std::sync::Arc::clone(&inner_marker);
@@ -268,7 +262,7 @@ fn nested_entries_each_catch_their_own_failure() {
         }
     })
     .unwrap();
-    let outer = Body::new(&engine, &h1);
+    let outer = engine.body(&h1);
     let outer_typed = outer.func.typed::<i32, i32>().unwrap();
     assert_eq!(outer_typed.call(2).unwrap(), 21);
     assert!(outer.marker() && inner.marker());
@@ -287,7 +281,7 @@ fn nested_entries_each_catch_their_own_failure() {
         move |x: i32| -> Result<i32, Error> { Ok(inner_typed.call(x)? + 1) }
     })
     .unwrap();
-    let outer2 = Body::new(&engine, &h1_propagates);
+    let outer2 = engine.body(&h1_propagates);
     let err = outer2
         .func
         .typed::<i32, i32>()
@@ -299,9 +293,7 @@ fn nested_entries_each_catch_their_own_failure() {
     assert_eq!(outer_typed.call(3).unwrap(), 31, "usable after");
 }
 
-#[test]
-fn threads_catch_their_own_failures() {
-    let engine = Engine::default();
+fn threads_catch_their_own_failures(engine: TestEngine) {
     let host = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
         if x % 3 == 0 {
             Err(format!("multiple of three: {x}"))
@@ -315,7 +307,7 @@ fn threads_catch_their_own_failures() {
             let engine = engine.clone();
             let host = host.clone();
             std::thread::spawn(move || {
-                let body = Body::new(&engine, &host);
+                let body = engine.body(&host);
                 let typed = body.func.typed::<i32, i32>().unwrap();
                 for i in 0..2_000 {
                     let x = t * 10_000 + i;
@@ -341,10 +333,8 @@ fn threads_catch_their_own_failures() {
     }
 }
 
-#[test]
-fn a_direct_typed_call_of_a_host_function_returns_its_failure() {
+fn a_direct_typed_call_of_a_host_function_returns_its_failure(engine: TestEngine) {
     // No wasm in between: the shim returns, and the call returns the `Err`.
-    let engine = Engine::default();
     let f = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
         if x == 0 { Err("zero".into()) } else { Ok(x) }
     })
@@ -411,9 +401,7 @@ unsafe extern "C" fn runtime_host(
     unsafe { *values = springboard::vm::ValRaw::i32(out[0].get_i32() + 77) };
 }
 
-#[test]
-fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function() {
-    let engine = Engine::default();
+fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function(engine: TestEngine) {
     let failing = refusing_negatives(&engine);
     let compiler = springboard_compiler::Compiler::host().unwrap();
     let state = Box::new(RuntimeState {
@@ -433,7 +421,7 @@ fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function() {
     }
     .unwrap();
     // Entered by Springboard, under a catch point, through wasm.
-    let body = Body::new(&engine, &runtime_func);
+    let body = engine.body(&runtime_func);
     let result = body.func.typed::<i32, i32>().unwrap().call(5);
     assert_eq!(result.unwrap(), 77, "zeros from the failing call, plus 77");
     assert!(
@@ -446,9 +434,7 @@ fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function() {
     );
 }
 
-#[test]
-fn an_entry_returns_its_own_failure_not_an_older_one_nobody_took() {
-    let engine = Engine::default();
+fn an_entry_returns_its_own_failure_not_an_older_one_nobody_took(engine: TestEngine) {
     let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
         Err(format!("refused {x}"))
     })
@@ -468,21 +454,19 @@ fn an_entry_returns_its_own_failure_not_an_older_one_nobody_took() {
     .unwrap();
     assert_eq!(zeros[0].get_i32(), 0);
     // A Springboard entry whose own import fails reports its own failure.
-    let body = Body::new(&engine, &failing);
+    let body = engine.body(&failing);
     let err = body.func.typed::<i32, i32>().unwrap().call(2).unwrap_err();
     assert_eq!(err.to_string(), "host function failed: refused 2");
     assert!(!body.marker());
     assert!(springboard::take_host_failure().is_none());
 }
 
-#[test]
-fn a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath() {
+fn a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath(engine: TestEngine) {
     // The foreign native entry is generated code (a wasm body's stamped
     // `native_to_wasm`) whose body calls a failing import: the failure must
     // stop that body and reach the Springboard entry above the forwarder.
-    let engine = Engine::default();
     let failing = refusing_negatives(&engine);
-    let body = Body::new(&engine, &failing);
+    let body = engine.body(&failing);
     // SAFETY: the body's native entry and context, alive with `body`.
     let (code, vmctx) = unsafe {
         let r = body.func.vm_func_ref().as_ref();
@@ -502,3 +486,14 @@ fn a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath() {
     assert_eq!(err.to_string(), "host function failed: refused -5");
     assert!(!body.marker());
 }
+
+on_every_kind_of_entry!(
+    a_failing_import_never_returns_into_the_wasm_that_called_it,
+    multi_value_and_stack_arguments_fail_the_same_way,
+    nested_entries_each_catch_their_own_failure,
+    threads_catch_their_own_failures,
+    a_direct_typed_call_of_a_host_function_returns_its_failure,
+    as_host_keeps_a_failure_beneath_a_runtimes_own_host_function,
+    an_entry_returns_its_own_failure_not_an_older_one_nobody_took,
+    a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath,
+);

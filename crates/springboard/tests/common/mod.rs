@@ -165,6 +165,8 @@ pub struct Body {
     pub context: Box<CallerContext>,
     _code: ImportCaller,
     _import: springboard::Func,
+    /// Keeps the import's compiled trampolines (a tiered-up engine's).
+    _compiled: Vec<springboard::SharedSignature>,
 }
 
 impl Body {
@@ -190,6 +192,7 @@ impl Body {
             context,
             _code: code,
             _import: import.clone(),
+            _compiled: Vec::new(),
         }
     }
 
@@ -200,4 +203,81 @@ impl Body {
             .swap(0, std::sync::atomic::Ordering::SeqCst)
             == 1
     }
+}
+
+/// How an engine's host functions are entered from generated code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entries {
+    /// Generic entries only (they never tier up here).
+    Generic,
+    /// Compiled trampolines, made when each function is created.
+    Compiled,
+    /// Generic entries that forward to the compiled trampolines, compiled
+    /// after the function was created (what tier-up leaves).
+    TieredUp,
+}
+
+/// An engine whose host functions are entered as `entries` says. (Where
+/// the host has no generic entries, every kind is compiled.)
+#[derive(Clone)]
+pub struct TestEngine {
+    engine: springboard::Engine,
+    entries: Entries,
+}
+
+impl TestEngine {
+    pub fn new(entries: Entries) -> TestEngine {
+        let calls = match entries {
+            Entries::Generic | Entries::TieredUp => u32::MAX,
+            Entries::Compiled => 0,
+        };
+        let config = springboard::Config::new().tier_up_after(calls).clone();
+        TestEngine {
+            engine: springboard::Engine::new(&config).unwrap(),
+            entries,
+        }
+    }
+
+    /// [`Body::new`] of `import`; on a tiered-up engine, the import's type
+    /// is compiled now, after the import was made, so that its generic
+    /// entries forward to the compiled trampolines.
+    pub fn body(&self, import: &springboard::Func) -> Body {
+        let mut body = Body::new(&self.engine, import);
+        if self.entries == Entries::TieredUp {
+            body._compiled = self.engine.precompile(&[import.ty().clone()]).unwrap();
+        }
+        body
+    }
+}
+
+impl core::ops::Deref for TestEngine {
+    type Target = springboard::Engine;
+    fn deref(&self) -> &springboard::Engine {
+        &self.engine
+    }
+}
+
+/// For each test function `name(engine: TestEngine)`, the tests
+/// `name::generic`, `name::compiled` and `name::tiered_up`.
+#[macro_export]
+macro_rules! on_every_kind_of_entry {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::common::{Entries, TestEngine};
+                #[test]
+                fn generic() {
+                    super::$name(TestEngine::new(Entries::Generic))
+                }
+                #[test]
+                fn compiled() {
+                    super::$name(TestEngine::new(Entries::Compiled))
+                }
+                #[test]
+                fn tiered_up() {
+                    super::$name(TestEngine::new(Entries::TieredUp))
+                }
+            }
+        )*
+    };
 }
