@@ -10,7 +10,7 @@ use springboard_check::CodeSet;
 use springboard_check::values::ValueGen;
 use springboard_compiler::{CallConv, ValType};
 use springboard_compiler::{CodeKind, CompiledTrampoline, Compiler, ObjectBuilder, Signature};
-use springboard_loader::{ObjectError, ObjectFile};
+use springboard_loader::{Inconsistency, ObjectError, ObjectFile};
 use std::collections::HashMap;
 
 type Originals = HashMap<(CodeKind, Signature), CompiledTrampoline>;
@@ -343,7 +343,9 @@ fn other_machines_and_contradictory_headers_are_refused() {
     };
     bad[flags_at..flags_at + 4].copy_from_slice(&flag_bytes);
     match ObjectFile::parse(&bad) {
-        Err(ObjectError::Inconsistent(message)) => assert!(message.contains("flags"), "{message}"),
+        Err(ObjectError::Inconsistent(Inconsistency::Flags { header, index })) => {
+            assert_eq!(header, index ^ 0x4)
+        }
         other => panic!("{:?}", other.map(|o| o.target().clone())),
     }
 }

@@ -38,7 +38,7 @@ pub mod perf_map;
 mod provider;
 
 pub use memory::{CodeItem, CodeMemory, MemoryStats, page_size, stats};
-pub use object::{ObjectError, ObjectFile};
+pub use object::{Inconsistency, ObjectError, ObjectFile, RelocationProblem, SymbolProblem};
 pub use provider::{CodePages, CodeProvider, MmapProvider};
 pub use springboard_environ as environ;
 

@@ -16,9 +16,9 @@ use crate::features::host_lacks;
 use object::read::{
     File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolIndex,
 };
-use object::{BinaryFormat, ObjectKind, SectionIndex};
-use springboard_environ::format::{self, IndexEntry, IndexError, Target};
-use springboard_environ::sha256::Digest;
+use object::{Architecture, BinaryFormat, ObjectKind, SectionIndex};
+use springboard_environ::format::{self, EntryMismatch, IndexEntry, IndexError, Target};
+use springboard_environ::sha256::{Digest, to_hex};
 use springboard_environ::{
     Bookkeeping, CodeKind, CompiledTrampoline, Isa, RelocKind, RelocTarget, Relocation, Signature,
     WasmConv,
@@ -34,17 +34,25 @@ use rustc_hash::FxHashMap;
 pub enum ObjectError {
     /// Not a parseable object file (truncated, bad headers, bad bounds...).
     #[error("malformed object file: {0}")]
-    Malformed(String),
+    Malformed(object::read::Error),
+    /// An object file without a `.text` section.
+    #[error("malformed object file: no .text section")]
+    NoText,
     /// A parseable file that is not a relocatable ELF or COFF object.
-    #[error("not a relocatable ELF or COFF object ({0})")]
-    NotRelocatable(String),
+    #[error("not a relocatable ELF or COFF object ({format:?} {kind:?})")]
+    NotRelocatable {
+        /// The file's format.
+        format: BinaryFormat,
+        /// What kind of file of that format it is.
+        kind: ObjectKind,
+    },
     /// An object for another machine.
-    #[error("object is for {object}, but this host is {host}")]
+    #[error("object is for {}, but this host is {}", format!("{object:?}").to_lowercase(), host.map_or("unsupported", Isa::name))]
     WrongMachine {
         /// The object's machine.
-        object: String,
-        /// The host's machine.
-        host: String,
+        object: Architecture,
+        /// The host's ISA, if Springboard has one for it.
+        host: Option<Isa>,
     },
     /// An object of the other byte order or pointer width.
     #[error("object is {object}, but this host is {host}")]
@@ -69,14 +77,18 @@ pub enum ObjectError {
     MissingFeature(String),
     /// The file's header and the index section disagree.
     #[error("object's header contradicts its index: {0}")]
-    Inconsistent(String),
+    Inconsistent(Inconsistency),
     /// The index's digest is not the one the runtime expects.
-    #[error("object's digest is {found}, not the expected {expected}")]
+    #[error(
+        "object's digest is {}, not the expected {}",
+        to_hex(found),
+        to_hex(expected)
+    )]
     WrongDigest {
-        /// The object's, in hex.
-        found: String,
-        /// The expected one, in hex.
-        expected: String,
+        /// The object's.
+        found: Digest,
+        /// The expected one.
+        expected: Digest,
     },
     /// No `.springboard.index` section: not written by Springboard.
     #[error(
@@ -95,13 +107,14 @@ pub enum ObjectError {
         /// For which signature.
         signature: Signature,
     },
-    /// A symbol the index promises is missing or not a function in `.text`.
+    /// A symbol the index promises is missing, not a function in `.text`,
+    /// or not the code the index records.
     #[error("symbol `{symbol}` {problem}")]
     BadSymbol {
         /// The symbol's name.
         symbol: String,
         /// What is wrong with it.
-        problem: String,
+        problem: SymbolProblem,
     },
     /// An object whose wasm-convention code uses another convention than
     /// the runtime's.
@@ -131,7 +144,103 @@ pub enum ObjectError {
         /// The symbol whose code holds it.
         symbol: String,
         /// What is wrong with it.
-        problem: String,
+        problem: RelocationProblem,
+    },
+}
+
+/// Where an object's header contradicts its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Inconsistency {
+    /// The file format (ELF or COFF).
+    #[error("format `{header:?}` in the header, `{index:?}` in the index")]
+    Format {
+        /// The header's.
+        header: BinaryFormat,
+        /// The index's target's.
+        index: BinaryFormat,
+    },
+    /// The machine.
+    #[error("machine `{}` in the header, `{}` in the index", format!("{header:?}").to_lowercase(), format!("{index:?}").to_lowercase())]
+    Machine {
+        /// The header's.
+        header: Architecture,
+        /// The index's target's.
+        index: Architecture,
+    },
+    /// The byte order.
+    #[error("byte order `{}` in the header, `{}` in the index", endian(*header_big), endian(*index_big))]
+    ByteOrder {
+        /// Whether the header says big-endian.
+        header_big: bool,
+        /// Whether the index's target is.
+        index_big: bool,
+    },
+    /// The ELF flags.
+    #[error("flags `{header:#x}` in the header, `{index:#x}` in the index")]
+    Flags {
+        /// The header's.
+        header: u32,
+        /// The index's target's.
+        index: u32,
+    },
+}
+
+fn endian(big: bool) -> &'static str {
+    if big { "big-endian" } else { "little-endian" }
+}
+
+/// What is wrong with a symbol the index promises.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SymbolProblem {
+    /// The file has no such symbol.
+    #[error("is missing")]
+    Missing,
+    /// It is not a function symbol in `.text`.
+    #[error("is not a function in .text")]
+    NotAFunctionInText,
+    /// Its range lies outside `.text`, or is empty.
+    #[error("lies outside .text or is empty")]
+    OutsideText,
+    /// Its code is not what the index records.
+    #[error(transparent)]
+    Mismatch(#[from] EntryMismatch),
+}
+
+/// What is wrong with a relocation in a symbol's code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelocationProblem {
+    /// A relocation type other than the ISA's absolute 8-byte one.
+    #[error("{flags:?} at {offset:#x}")]
+    Type {
+        /// The relocation's type, as the file records it.
+        flags: RelocationFlags,
+        /// Its offset in `.text`.
+        offset: u64,
+    },
+    /// A target that is not a symbol.
+    #[error("target {target:?} at {offset:#x}")]
+    Target {
+        /// The target.
+        target: RelocationTarget,
+        /// Its offset in `.text`.
+        offset: u64,
+    },
+    /// A symbol other than the signature's callee.
+    #[error("against {target:?} instead of `{callee}`")]
+    NotTheCallee {
+        /// The symbol it is against, if it has a name.
+        target: Option<String>,
+        /// The callee symbol the signature's templates use.
+        callee: String,
+    },
+    /// It reaches past the end of its symbol.
+    #[error("at {offset:#x} overruns the symbol")]
+    Overrun {
+        /// Its offset in `.text`.
+        offset: u64,
     },
 }
 
@@ -173,6 +282,112 @@ fn layout(little: bool, wide: bool) -> &'static str {
     }
 }
 
+/// Refuses a file that is not a relocatable ELF or COFF object of this
+/// host's machine, byte order and pointer width.
+fn check_container(file: &File<'_>) -> Result<(), ObjectError> {
+    let relocatable = matches!(file.format(), BinaryFormat::Elf | BinaryFormat::Coff)
+        && file.kind() == ObjectKind::Relocatable;
+    if !relocatable {
+        return Err(ObjectError::NotRelocatable {
+            format: file.format(),
+            kind: file.kind(),
+        });
+    }
+    let host = Isa::host();
+    let isa = Isa::from_elf_architecture(file.architecture());
+    if isa.is_none() || isa != host {
+        return Err(ObjectError::WrongMachine {
+            object: file.architecture(),
+            host,
+        });
+    }
+    let host_layout = layout(
+        cfg!(target_endian = "little"),
+        cfg!(target_pointer_width = "64"),
+    );
+    // A COFF object file has no class: its width is its machine's.
+    let wide = match file.format() {
+        BinaryFormat::Coff => file
+            .architecture()
+            .address_size()
+            .is_some_and(|size| size.bytes() == 8),
+        _ => file.is_64(),
+    };
+    let object_layout = layout(file.is_little_endian(), wide);
+    if object_layout != host_layout {
+        return Err(ObjectError::WrongLayout {
+            object: object_layout,
+            host: host_layout,
+        });
+    }
+    Ok(())
+}
+
+/// The file's index, decoded, and its seal, which must be `expected` if
+/// given (checked before anything else of the index is trusted).
+fn read_index(
+    file: &File<'_>,
+    expected: Option<&Digest>,
+) -> Result<(format::Index, Digest), ObjectError> {
+    let bytes = file
+        .section_by_name(format::INDEX_SECTION)
+        .ok_or(ObjectError::NoIndex)?
+        .data()
+        .map_err(ObjectError::Malformed)?;
+    let index = format::decode_index(bytes)?;
+    // The seal: the SHA-256 of everything else in the index.
+    let digest: Digest = bytes[bytes.len() - 32..]
+        .try_into()
+        .expect("a decoded index ends in its seal");
+    if let Some(&expected) = expected.filter(|&e| *e != digest) {
+        return Err(ObjectError::WrongDigest {
+            found: digest,
+            expected,
+        });
+    }
+    Ok((index, digest))
+}
+
+/// Every symbol of the file by name (about one per index entry, plus the
+/// callees of templates), with what `get` needs of it.
+fn symbols_in<'data>(
+    file: &File<'data>,
+    text: SectionIndex,
+    entries: usize,
+) -> FxHashMap<&'data str, Symbol> {
+    let mut symbols = FxHashMap::with_capacity_and_hasher(entries * 2, Default::default());
+    symbols.extend(file.symbols().filter_map(|sym| {
+        let in_text_as_function =
+            sym.section_index() == Some(text) && sym.kind() == object::SymbolKind::Text;
+        Some((
+            sym.name().ok()?,
+            Symbol {
+                address: sym.address(),
+                size: sym.size(),
+                in_text_as_function,
+            },
+        ))
+    }));
+    symbols
+}
+
+impl<'data> Text<'data> {
+    /// The file's `.text` section.
+    fn of(file: &File<'data>) -> Result<Text<'data>, ObjectError> {
+        let section = file
+            .section_by_name(format::TEXT_SECTION)
+            .ok_or(ObjectError::NoText)?;
+        let mut relocations: Vec<_> = section.relocations().collect();
+        relocations.sort_by_key(|(offset, _)| *offset);
+        Ok(Text {
+            index: section.index(),
+            address: section.address(),
+            data: section.data().map_err(ObjectError::Malformed)?,
+            relocations,
+        })
+    }
+}
+
 impl<'data> ObjectFile<'data> {
     /// Parses `bytes` and checks that it is a Springboard object for this host.
     pub fn parse(bytes: &'data [u8]) -> Result<ObjectFile<'data>, ObjectError> {
@@ -194,92 +409,13 @@ impl<'data> ObjectFile<'data> {
         bytes: &'data [u8],
         expected: Option<&Digest>,
     ) -> Result<ObjectFile<'data>, ObjectError> {
-        let file = File::parse(bytes).map_err(|e| ObjectError::Malformed(e.to_string()))?;
-        let relocatable = matches!(file.format(), BinaryFormat::Elf | BinaryFormat::Coff)
-            && file.kind() == ObjectKind::Relocatable;
-        if !relocatable {
-            return Err(ObjectError::NotRelocatable(format!(
-                "{:?} {:?}",
-                file.format(),
-                file.kind()
-            )));
-        }
-        let host = Isa::host();
-        let elf_isa = Isa::from_elf_architecture(file.architecture());
-        if elf_isa.is_none() || elf_isa != host {
-            return Err(ObjectError::WrongMachine {
-                object: format!("{:?}", file.architecture()).to_lowercase(),
-                host: host.map_or("unsupported", Isa::name).to_owned(),
-            });
-        }
-        let host_layout = layout(
-            cfg!(target_endian = "little"),
-            cfg!(target_pointer_width = "64"),
-        );
-        // A COFF object file has no class: its width is its machine's.
-        let wide = match file.format() {
-            BinaryFormat::Coff => file
-                .architecture()
-                .address_size()
-                .is_some_and(|size| size.bytes() == 8),
-            _ => file.is_64(),
-        };
-        let object_layout = layout(file.is_little_endian(), wide);
-        if object_layout != host_layout {
-            return Err(ObjectError::WrongLayout {
-                object: object_layout,
-                host: host_layout,
-            });
-        }
-        let index_bytes = file
-            .section_by_name(format::INDEX_SECTION)
-            .ok_or(ObjectError::NoIndex)?
-            .data()
-            .map_err(|e| ObjectError::Malformed(e.to_string()))?;
-        let format::Index {
-            target,
-            entries: index,
-        } = format::decode_index(index_bytes)?;
-        // The seal: the SHA-256 of everything else in the index.
-        let digest = index_bytes[index_bytes.len() - 32..]
-            .try_into()
-            .expect("a decoded index ends in its seal");
-        if let Some(expected) = expected.filter(|&e| *e != digest) {
-            use springboard_environ::sha256::to_hex;
-            return Err(ObjectError::WrongDigest {
-                found: to_hex(&digest),
-                expected: to_hex(expected),
-            });
-        }
+        let file = File::parse(bytes).map_err(ObjectError::Malformed)?;
+        check_container(&file)?;
+        let (format::Index { target, entries }, digest) = read_index(&file, expected)?;
         check_target(&file, &target)?;
-        let malformed = |e: object::read::Error| ObjectError::Malformed(e.to_string());
-        let section = file
-            .section_by_name(format::TEXT_SECTION)
-            .ok_or_else(|| ObjectError::Malformed("no .text section".into()))?;
-        let mut relocations: Vec<_> = section.relocations().collect();
-        relocations.sort_by_key(|(offset, _)| *offset);
-        let text = Text {
-            index: section.index(),
-            address: section.address(),
-            data: section.data().map_err(malformed)?,
-            relocations,
-        };
-        // About one symbol per entry, plus the callees of templates.
-        let mut symbols = FxHashMap::with_capacity_and_hasher(index.len() * 2, Default::default());
-        symbols.extend(file.symbols().filter_map(|sym| {
-            let name = sym.name().ok()?;
-            let in_text_as_function =
-                sym.section_index() == Some(text.index) && sym.kind() == object::SymbolKind::Text;
-            Some((
-                name,
-                Symbol {
-                    address: sym.address(),
-                    size: sym.size(),
-                    in_text_as_function,
-                },
-            ))
-        }));
-        let by_key = index
+        let text = Text::of(&file)?;
+        let symbols = symbols_in(&file, text.index, entries.len());
+        let by_key = entries
             .iter()
             .enumerate()
             .map(|(at, e)| ((e.kind, e.signature.clone()), at))
@@ -288,7 +424,7 @@ impl<'data> ObjectFile<'data> {
             file,
             target,
             digest,
-            index,
+            index: entries,
             by_key,
             symbols,
             text,
@@ -359,16 +495,16 @@ impl<'data> ObjectFile<'data> {
                 signature: signature.clone(),
             })?;
         let name = entry.symbol_name();
-        let bad_symbol = |problem: String| ObjectError::BadSymbol {
+        let bad_symbol = |problem: SymbolProblem| ObjectError::BadSymbol {
             symbol: name.clone(),
             problem,
         };
         let symbol = *self
             .symbols
             .get(name.as_str())
-            .ok_or_else(|| bad_symbol("is missing".into()))?;
+            .ok_or_else(|| bad_symbol(SymbolProblem::Missing))?;
         if !symbol.in_text_as_function {
-            return Err(bad_symbol("is not a function in .text".into()));
+            return Err(bad_symbol(SymbolProblem::NotAFunctionInText));
         }
         // COFF symbols carry no size: there the index's length is the only one
         // (and `mismatch` below still checks the bytes against its digest).
@@ -386,7 +522,7 @@ impl<'data> ObjectFile<'data> {
                     .data
                     .get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?)
             })
-            .ok_or_else(|| bad_symbol("lies outside .text or is empty".into()))?;
+            .ok_or_else(|| bad_symbol(SymbolProblem::OutsideText))?;
         let range = range.expect("checked above");
         let mut code = CompiledTrampoline {
             kind,
@@ -398,7 +534,7 @@ impl<'data> ObjectFile<'data> {
         code.relocations = self.relocations(&name, signature, range, &mut code.code)?;
         match entry.mismatch(&code) {
             None => Ok(code),
-            Some(problem) => Err(bad_symbol(problem)),
+            Some(mismatch) => Err(bad_symbol(SymbolProblem::Mismatch(mismatch))),
         }
     }
 
@@ -413,11 +549,10 @@ impl<'data> ObjectFile<'data> {
         range: core::ops::Range<u64>,
         code: &mut [u8],
     ) -> Result<Vec<Relocation>, ObjectError> {
-        let bad = |problem: String| ObjectError::BadRelocation {
+        let bad = |problem: RelocationProblem| ObjectError::BadRelocation {
             symbol: name.to_owned(),
             problem,
         };
-        let expected_type = self.target.isa.abs8_relocation();
         // Built on the first relocation: most kinds have none.
         let mut callee = None;
         let mut out = Vec::new();
@@ -430,41 +565,38 @@ impl<'data> ObjectFile<'data> {
             .take_while(|(o, _)| *o < range.end)
         {
             let offset = *offset;
-            let (expected, described) = match reloc.flags() {
-                RelocationFlags::Elf { r_type } => (
-                    r_type == expected_type,
-                    format!("ELF relocation type {}", r_type.0),
-                ),
-                RelocationFlags::Coff { typ } => (
-                    Some(typ) == self.target.isa.coff_abs8_relocation(),
-                    format!("COFF relocation type {}", typ.0),
-                ),
-                other => (false, format!("{other:?}")),
+            let expected = match reloc.flags() {
+                RelocationFlags::Elf { r_type } => r_type == self.target.isa.abs8_relocation(),
+                RelocationFlags::Coff { typ } => {
+                    Some(typ) == self.target.isa.coff_abs8_relocation()
+                }
+                _ => false,
             };
             if !expected {
-                return Err(bad(format!("{described} at {offset:#x}")));
+                let flags = reloc.flags();
+                return Err(bad(RelocationProblem::Type { flags, offset }));
             }
             let target = match reloc.target() {
                 RelocationTarget::Symbol(index) => self.symbol_name(index),
-                other => return Err(bad(format!("target {other:?} at {offset:#x}"))),
+                target => return Err(bad(RelocationProblem::Target { target, offset })),
             };
             let callee = callee.get_or_insert_with(|| format::callee_symbol_name(signature));
             if target.as_deref() != Some(callee.as_str()) {
-                return Err(bad(format!("against {target:?} instead of `{callee}`")));
+                let callee = callee.clone();
+                return Err(bad(RelocationProblem::NotTheCallee { target, callee }));
             }
-            let end = offset
-                .checked_add(RelocKind::Abs8.size() as u64)
-                .filter(|&end| end <= range.end);
-            if end.is_none() {
-                return Err(bad(format!("at {offset:#x} overruns the symbol")));
-            }
-            let at = usize::try_from(offset - range.start)
-                .map_err(|_| bad("offset too large".into()))?;
+            // Inside the symbol, so its offset in the code fits a `u32`.
+            let at = offset - range.start;
+            let slot = usize::try_from(at)
+                .ok()
+                .and_then(|at| Some(at..at.checked_add(RelocKind::Abs8.size())?))
+                .filter(|slot| slot.end as u64 <= range.end - range.start);
+            let (Some(slot), Ok(at)) = (slot, u32::try_from(at)) else {
+                return Err(bad(RelocationProblem::Overrun { offset }));
+            };
             let mut addend = reloc.addend();
             if reloc.has_implicit_addend() {
-                let Some(bytes) = code.get_mut(at..at + RelocKind::Abs8.size()) else {
-                    return Err(bad(format!("at {offset:#x} overruns the symbol")));
-                };
+                let bytes = &mut code[slot];
                 let stored: [u8; 8] = (&*bytes).try_into().expect("an Abs8 is 8 bytes");
                 addend = addend.wrapping_add(if self.file.is_little_endian() {
                     i64::from_le_bytes(stored)
@@ -474,7 +606,7 @@ impl<'data> ObjectFile<'data> {
                 bytes.fill(0);
             }
             out.push(Relocation {
-                offset: u32::try_from(at).map_err(|_| bad("offset too large".into()))?,
+                offset: at,
                 kind: RelocKind::Abs8,
                 target: RelocTarget::Callee,
                 addend,
@@ -496,32 +628,31 @@ fn check_target(file: &File<'_>, target: &Target) -> Result<(), ObjectError> {
         object::FileFlags::Elf { e_flags, .. } => e_flags.0,
         _ => 0,
     };
-    let header = [
-        (
-            "format",
-            format!("{:?}", file.format()),
-            format!("{:?}", target.object_format()),
-        ),
-        (
-            "machine",
-            format!("{:?}", file.architecture()).to_lowercase(),
-            format!("{:?}", target.isa.elf_architecture()).to_lowercase(),
-        ),
-        (
-            "byte order",
-            (!file.is_little_endian()).to_string(),
-            target.is_big_endian().to_string(),
-        ),
-        (
-            "flags",
-            format!("{elf_flags:#x}"),
-            format!("{:#x}", target.isa.elf_flags()),
-        ),
-    ];
-    if let Some((what, elf, index)) = header.into_iter().find(|(_, elf, index)| elf != index) {
-        return Err(ObjectError::Inconsistent(format!(
-            "{what} `{elf}` in the header, `{index}` in the index"
-        )));
+    let inconsistency = if file.format() != target.object_format() {
+        Some(Inconsistency::Format {
+            header: file.format(),
+            index: target.object_format(),
+        })
+    } else if file.architecture() != target.isa.elf_architecture() {
+        Some(Inconsistency::Machine {
+            header: file.architecture(),
+            index: target.isa.elf_architecture(),
+        })
+    } else if file.is_little_endian() == target.is_big_endian() {
+        Some(Inconsistency::ByteOrder {
+            header_big: !file.is_little_endian(),
+            index_big: target.is_big_endian(),
+        })
+    } else if elf_flags != target.isa.elf_flags() {
+        Some(Inconsistency::Flags {
+            header: elf_flags,
+            index: target.isa.elf_flags(),
+        })
+    } else {
+        None
+    };
+    if let Some(inconsistency) = inconsistency {
+        return Err(ObjectError::Inconsistent(inconsistency));
     }
     let differences = target.host_mismatches();
     if !differences.is_empty() {

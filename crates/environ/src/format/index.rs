@@ -66,31 +66,63 @@ impl IndexEntry {
 
     /// How `code` (read back from an object) differs from what this entry
     /// records, or `None` if it is exactly that.
-    pub fn mismatch(&self, code: &CompiledTrampoline) -> Option<String> {
+    pub fn mismatch(&self, code: &CompiledTrampoline) -> Option<EntryMismatch> {
         if (code.kind, &code.signature) != (self.kind, &self.signature) {
-            return Some(format!(
-                "is {} of {}, not {} of {}",
-                code.kind, code.signature, self.kind, self.signature
-            ));
+            return Some(EntryMismatch::Identity {
+                kind: code.kind,
+                signature: code.signature.clone(),
+            });
         }
         if code.code.len() != self.len as usize {
-            return Some(format!(
-                "has {} bytes of code; the index records {}",
-                code.code.len(),
-                self.len
-            ));
+            return Some(EntryMismatch::Length {
+                code: code.code.len(),
+                index: self.len,
+            });
         }
         if sha256(&code.code) != self.sha256 {
-            return Some("has code whose SHA-256 differs from the index's".to_owned());
+            return Some(EntryMismatch::Digest);
         }
         if code.relocations != self.relocations {
-            return Some(format!(
-                "has relocations {:?}; the index records {:?}",
-                code.relocations, self.relocations
-            ));
+            return Some(EntryMismatch::Relocations {
+                code: code.relocations.clone(),
+                index: self.relocations.clone(),
+            });
         }
         None
     }
+}
+
+/// How a piece of code differs from what its index entry records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryMismatch {
+    /// It is another kind or signature than the entry's.
+    #[error("is {kind} of {signature}, not the index entry's")]
+    Identity {
+        /// The code's kind.
+        kind: CodeKind,
+        /// The code's signature.
+        signature: Signature,
+    },
+    /// Its length differs.
+    #[error("has {code} bytes of code; the index records {index}")]
+    Length {
+        /// The code's.
+        code: usize,
+        /// The index's.
+        index: u32,
+    },
+    /// Its bytes' SHA-256 differs.
+    #[error("has code whose SHA-256 differs from the index's")]
+    Digest,
+    /// Its relocations differ.
+    #[error("has relocations {code:?}; the index records {index:?}")]
+    Relocations {
+        /// The code's.
+        code: Vec<Relocation>,
+        /// The index's.
+        index: Vec<Relocation>,
+    },
 }
 
 /// Why an index section could not be read.
@@ -567,14 +599,38 @@ mod tests {
         };
         assert_eq!(entry.mismatch(&code), None);
         code.code[39] = 0xc2;
-        assert!(entry.mismatch(&code).unwrap().contains("SHA-256"));
+        assert!(
+            entry
+                .mismatch(&code)
+                .unwrap()
+                .to_string()
+                .contains("SHA-256")
+        );
         code.code.pop();
-        assert!(entry.mismatch(&code).unwrap().contains("39 bytes"));
+        assert!(
+            entry
+                .mismatch(&code)
+                .unwrap()
+                .to_string()
+                .contains("39 bytes")
+        );
         code.code.push(0xc3);
         code.relocations[0].addend += 1;
-        assert!(entry.mismatch(&code).unwrap().contains("relocations"));
+        assert!(
+            entry
+                .mismatch(&code)
+                .unwrap()
+                .to_string()
+                .contains("relocations")
+        );
         code.relocations.clear();
         code.kind = CodeKind::Probe(CallConv::Wasm);
-        assert!(entry.mismatch(&code).unwrap().contains("probe_wasm"));
+        assert!(
+            entry
+                .mismatch(&code)
+                .unwrap()
+                .to_string()
+                .contains("probe_wasm")
+        );
     }
 }

@@ -23,7 +23,7 @@
 mod index;
 mod target;
 
-pub use index::{Index, IndexEntry, IndexError, decode_index, encode_index};
+pub use index::{EntryMismatch, Index, IndexEntry, IndexError, decode_index, encode_index};
 pub use target::{NativeConv, Target};
 
 use crate::{CodeKind, Signature};
