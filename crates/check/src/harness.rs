@@ -107,109 +107,192 @@ impl CodeSet {
     /// Maps many sets at once, in two mappings in all: mapping and
     /// unmapping is what checking many small signatures spends most on.
     pub fn map_all<'a>(sets: &[&'a CodeSet]) -> Result<Vec<MappedSet<'a>>, CheckFailure> {
-        let t = CodeKind::Trampoline;
-        use TrampolineKind::*;
-        // Everything that needs no callee address, in one mapping.
-        const FIXED: [CodeKind; 7] = [
-            CodeKind::Trampoline(Entry),
-            CodeKind::Probe(CallConv::Wasm),
-            CodeKind::Probe(CallConv::Native),
-            CodeKind::Probe(CallConv::Array),
-            CodeKind::Trampoline(WasmToNative),
-            CodeKind::Trampoline(WasmToArray),
-            CodeKind::Trampoline(NativeToArray),
-        ];
+        let fixed = Fixed::map(sets)?;
+        let stamps = Stamps::map(sets, &fixed)?;
+        Ok(sets
+            .iter()
+            .enumerate()
+            .map(|(i, set)| MappedSet::new(set, &fixed.of(i), &stamps.of(i)))
+            .collect())
+    }
+}
+
+/// Everything of some sets that needs no callee address, in one mapping:
+/// the `entry`, host-side trampolines and probes of each set in turn.
+struct Fixed(Arc<CodeMemory>);
+
+/// The kinds [`Fixed`] maps, in the order it maps them per set.
+const FIXED: [CodeKind; 7] = [
+    CodeKind::Trampoline(TrampolineKind::Entry),
+    CodeKind::Probe(CallConv::Wasm),
+    CodeKind::Probe(CallConv::Native),
+    CodeKind::Probe(CallConv::Array),
+    CodeKind::Trampoline(TrampolineKind::WasmToNative),
+    CodeKind::Trampoline(TrampolineKind::WasmToArray),
+    CodeKind::Trampoline(TrampolineKind::NativeToArray),
+];
+
+/// The wasm-convention callees a set's `array_to_wasm` is stamped for, in
+/// the order [`Stamps`] maps them (after the set's `native_to_wasm`).
+const WASM_CALLEES: [CodeKind; 3] = [
+    CodeKind::Probe(CallConv::Wasm),
+    CodeKind::Trampoline(TrampolineKind::WasmToNative),
+    CodeKind::Trampoline(TrampolineKind::WasmToArray),
+];
+
+/// One set's part of [`Fixed`].
+struct FixedOf<'m> {
+    memory: &'m Arc<CodeMemory>,
+    first: usize,
+}
+
+impl Fixed {
+    fn map(sets: &[&CodeSet]) -> Result<Fixed, CheckFailure> {
         let items: Vec<_> = sets
             .iter()
             .flat_map(|set| FIXED.iter().map(|&k| CodeItem::new(set.code(k), None)))
             .collect();
-        let fixed = Arc::new(CodeMemory::new(&items).map_err(CheckFailure::load)?);
-        let addr = |set: usize, k: CodeKind| {
-            let index = FIXED.iter().position(|&f| f == k).expect("listed");
-            fixed.entry(set * FIXED.len() + index).expect("mapped")
-        };
-        // Then the templates, stamped for their callees: `native_to_wasm`
-        // for the wasm probe, and the driver's `array_to_wasm` for each wasm
-        // callee it is given.
-        let wasm_callees = [
-            CodeKind::Probe(CallConv::Wasm),
-            t(WasmToNative),
-            t(WasmToArray),
-        ];
-        let stamps_per_set = 1 + wasm_callees.len();
-        let stamp_items: Vec<_> = sets
+        Ok(Fixed(Arc::new(
+            CodeMemory::new(&items).map_err(CheckFailure::Load)?,
+        )))
+    }
+
+    fn of(&self, set: usize) -> FixedOf<'_> {
+        FixedOf {
+            memory: &self.0,
+            first: set * FIXED.len(),
+        }
+    }
+}
+
+impl FixedOf<'_> {
+    /// Where `kind` (one of [`FIXED`]) of this set is mapped.
+    fn address(&self, kind: CodeKind) -> NonNull<c_void> {
+        let at = FIXED.iter().position(|&f| f == kind).expect("listed");
+        self.memory.entry(self.first + at).expect("mapped")
+    }
+}
+
+/// The templates of some sets stamped for their callees, in one mapping:
+/// per set, `native_to_wasm` for the wasm probe, then `array_to_wasm` for
+/// each of [`WASM_CALLEES`].
+struct Stamps(Arc<CodeMemory>);
+
+/// One set's part of [`Stamps`].
+struct StampsOf<'m> {
+    memory: &'m Arc<CodeMemory>,
+    first: usize,
+}
+
+impl Stamps {
+    const PER_SET: usize = 1 + WASM_CALLEES.len();
+
+    fn map(sets: &[&CodeSet], fixed: &Fixed) -> Result<Stamps, CheckFailure> {
+        let t = CodeKind::Trampoline;
+        let items: Vec<_> = sets
             .iter()
             .enumerate()
             .flat_map(|(i, set)| {
-                let native_to_wasm =
-                    CodeItem::new(set.code(t(NativeToWasm)), Some(addr(i, wasm_callees[0])));
-                let array_to_wasm = wasm_callees
-                    .iter()
-                    .map(move |&k| CodeItem::new(set.code(t(ArrayToWasm)), Some(addr(i, k))));
+                let fixed = fixed.of(i);
+                let native_to_wasm = CodeItem::new(
+                    set.code(t(TrampolineKind::NativeToWasm)),
+                    Some(fixed.address(WASM_CALLEES[0])),
+                );
+                let array_to_wasm = WASM_CALLEES.map(|k| {
+                    CodeItem::new(
+                        set.code(t(TrampolineKind::ArrayToWasm)),
+                        Some(fixed.address(k)),
+                    )
+                });
                 [native_to_wasm].into_iter().chain(array_to_wasm)
             })
             .collect();
-        let stamped = Arc::new(CodeMemory::new(&stamp_items).map_err(CheckFailure::load)?);
-        let stamp = |set: usize, n: usize| stamped.entry(set * stamps_per_set + n).expect("mapped");
-        let mapped = sets.iter().enumerate().map(|(i, set)| {
-            let driver = Driver::premapped(
-                set.code(t(ArrayToWasm)).clone(),
-                addr(i, t(Entry)),
-                wasm_callees
-                    .iter()
-                    .enumerate()
-                    .map(|(n, &k)| {
-                        (
-                            addr(i, k).as_ptr() as usize,
-                            stamp(i, 1 + n).as_ptr() as usize,
-                        )
-                    })
-                    .collect(),
-                vec![Arc::clone(&fixed), Arc::clone(&stamped)],
-            );
-            let host_ctx = HostContext::new(
-                addr(i, CodeKind::Probe(CallConv::Native)),
-                addr(i, CodeKind::Probe(CallConv::Array)),
-            );
-            let null = core::ptr::null_mut();
-            let (ctx, target) = (host_ctx.ptr(), host_ctx.target());
-            let wasm_probe = addr(i, wasm_callees[0]);
-            let routes: [Route; 6] = [
-                (ArrayToWasm, Via::Wasm, wasm_probe, [null, null]),
-                (
-                    Entry,
-                    Via::Native,
-                    addr(i, CodeKind::Probe(CallConv::Native)),
-                    [null, null],
-                ),
-                (NativeToWasm, Via::Native, stamp(i, 0), [null, null]),
-                (
-                    NativeToArray,
-                    Via::Native,
-                    addr(i, t(NativeToArray)),
-                    [ctx, target],
-                ),
-                (
-                    WasmToNative,
-                    Via::Wasm,
-                    addr(i, t(WasmToNative)),
-                    [ctx, target],
-                ),
-                (
-                    WasmToArray,
-                    Via::Wasm,
-                    addr(i, t(WasmToArray)),
-                    [ctx, target],
-                ),
-            ];
-            MappedSet {
-                signature: &set.signature,
-                driver,
-                routes,
-                _host_ctx: host_ctx,
-            }
-        });
-        Ok(mapped.collect())
+        Ok(Stamps(Arc::new(
+            CodeMemory::new(&items).map_err(CheckFailure::Load)?,
+        )))
+    }
+
+    fn of(&self, set: usize) -> StampsOf<'_> {
+        StampsOf {
+            memory: &self.0,
+            first: set * Stamps::PER_SET,
+        }
+    }
+}
+
+impl StampsOf<'_> {
+    /// `native_to_wasm`, stamped for the wasm probe.
+    fn native_to_wasm(&self) -> NonNull<c_void> {
+        self.memory.entry(self.first).expect("mapped")
+    }
+
+    /// `array_to_wasm`, stamped for `WASM_CALLEES[n]`.
+    fn array_to_wasm(&self, n: usize) -> NonNull<c_void> {
+        self.memory.entry(self.first + 1 + n).expect("mapped")
+    }
+}
+
+impl<'a> MappedSet<'a> {
+    /// `set`'s routes into its mapped code, and a driver that enters them.
+    fn new(set: &'a CodeSet, fixed: &FixedOf<'_>, stamps: &StampsOf<'_>) -> MappedSet<'a> {
+        use TrampolineKind::*;
+        let t = CodeKind::Trampoline;
+        // The driver enters wasm-convention callees through their stamps.
+        let stamped_callees = WASM_CALLEES
+            .iter()
+            .enumerate()
+            .map(|(n, &k)| {
+                let stamp = stamps.array_to_wasm(n);
+                (fixed.address(k).as_ptr() as usize, stamp.as_ptr() as usize)
+            })
+            .collect();
+        let driver = Driver::premapped(
+            set.code(t(ArrayToWasm)).clone(),
+            fixed.address(t(Entry)),
+            stamped_callees,
+            vec![Arc::clone(fixed.memory), Arc::clone(stamps.memory)],
+        );
+        let native_probe = fixed.address(CodeKind::Probe(CallConv::Native));
+        let host_ctx = HostContext::new(
+            native_probe,
+            fixed.address(CodeKind::Probe(CallConv::Array)),
+        );
+        let null = core::ptr::null_mut();
+        let host = [host_ctx.ptr(), host_ctx.target()];
+        let routes: [Route; 6] = [
+            (
+                ArrayToWasm,
+                Via::Wasm,
+                fixed.address(WASM_CALLEES[0]),
+                [null, null],
+            ),
+            (Entry, Via::Native, native_probe, [null, null]),
+            (
+                NativeToWasm,
+                Via::Native,
+                stamps.native_to_wasm(),
+                [null, null],
+            ),
+            (
+                NativeToArray,
+                Via::Native,
+                fixed.address(t(NativeToArray)),
+                host,
+            ),
+            (
+                WasmToNative,
+                Via::Wasm,
+                fixed.address(t(WasmToNative)),
+                host,
+            ),
+            (WasmToArray, Via::Wasm, fixed.address(t(WasmToArray)), host),
+        ];
+        MappedSet {
+            signature: &set.signature,
+            driver,
+            routes,
+            _host_ctx: host_ctx,
+        }
     }
 }
 
@@ -284,7 +367,7 @@ impl MappedSet<'_> {
         // slots; `record` holds what the probes write and read; the host
         // context outlives the call.
         unsafe { driver.call(via, code, vmctx, caller, &mut values) }
-            .map_err(CheckFailure::driver)?;
+            .map_err(CheckFailure::Call)?;
         let fail = |what: String, ty: ValType, expected: ValRaw, got: ValRaw| {
             Err(CheckFailure::Mismatch {
                 kind,
@@ -356,7 +439,7 @@ impl HostContext {
 }
 
 /// Why a check failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum CheckFailure {
     /// A value arrived or came back with different bits.
     Mismatch {
@@ -374,7 +457,9 @@ pub enum CheckFailure {
         got: ValRaw,
     },
     /// The code could not be mapped.
-    Load(String),
+    Load(springboard_loader::Error),
+    /// The driver could not make a call (it could not map what it needs).
+    Call(DriverError),
     /// Arguments or results that do not fit the signature.
     Arity {
         /// The set's signature.
@@ -384,16 +469,6 @@ pub enum CheckFailure {
         /// How many results were given.
         results: usize,
     },
-}
-
-impl CheckFailure {
-    fn load(e: springboard_loader::Error) -> CheckFailure {
-        CheckFailure::Load(e.to_string())
-    }
-
-    fn driver(e: DriverError) -> CheckFailure {
-        CheckFailure::Load(e.to_string())
-    }
 }
 
 impl fmt::Display for CheckFailure {
@@ -411,6 +486,7 @@ impl fmt::Display for CheckFailure {
                 "{kind} of {signature}: {what} ({ty}) expected {expected:?}, got {got:?}"
             ),
             CheckFailure::Load(e) => write!(f, "cannot map code: {e}"),
+            CheckFailure::Call(e) => write!(f, "cannot make the call: {e}"),
             CheckFailure::Arity {
                 signature,
                 args,

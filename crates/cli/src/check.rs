@@ -1,14 +1,14 @@
 //! `springboard check`: every kind of every signature through real generated
 //! code, bit-exact, and every signature refused when called as another.
 
-use crate::{compiler, print_table, read_module, short};
+use crate::{Module, compiler, print_table, read_module, short};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use springboard::vm::ValRaw;
 use springboard::{Config, Engine, Error, Func, Signature, Val, ValType, WasmConv};
 use springboard_check::values::{ValueGen, edge_values};
-use springboard_check::{CodeSet, MappedSet};
+use springboard_check::{CheckFailure, CodeSet, MappedSet};
 use springboard_compiler::{Error as CompileError, OptLevel, TrampolineKind};
 use springboard_environ::MAX_PARAMS;
 use std::path::Path;
@@ -59,6 +59,90 @@ struct SignatureReport {
     failure: Option<String>,
 }
 
+/// Why a signature's check failed.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Compile(CompileError),
+    /// Mapping the chunk the signature was compiled with failed.
+    #[error(transparent)]
+    Map(Arc<CheckFailure>),
+    #[error(transparent)]
+    RoundTrip(CheckFailure),
+    #[error(transparent)]
+    Facade(#[from] Error),
+    #[error("called as {other}: not refused ({outcome})")]
+    NotRefused { other: Signature, outcome: String },
+    #[error("compiled check accepted {0}")]
+    StubAccepted(Signature),
+    #[error("a refused call ran")]
+    RefusedCallRan,
+    #[error("refused its own type: {0}")]
+    OwnTypeRefused(Error),
+    #[error("the accepted call did not run exactly once")]
+    NotRunOnce,
+}
+
+/// What a signature's check starts from.
+enum Prepared<'a> {
+    /// Its code, compiled and mapped.
+    Mapped(&'a MappedSet<'a>),
+    /// This target refuses the signature (docs/ABI.md): not checked.
+    Refused(String),
+    Failed(Failure),
+}
+
+/// Which other types each signature is refused as: every other, or a seeded
+/// sample of about `EXHAUSTIVE_REFUSALS / n` of them (at least one).
+struct RefusalPlan {
+    n: u64,
+    cross_type_pairs: u64,
+    sampled: bool,
+    per_signature: usize,
+}
+
+impl RefusalPlan {
+    fn new(n: u64) -> RefusalPlan {
+        let cross_type_pairs = n * n.saturating_sub(1);
+        RefusalPlan {
+            n,
+            cross_type_pairs,
+            sampled: cross_type_pairs > EXHAUSTIVE_REFUSALS,
+            per_signature: (EXHAUSTIVE_REFUSALS / n.max(1)).max(1) as usize,
+        }
+    }
+
+    /// The types signature `i` of `all` is refused as.
+    fn others<'s>(
+        &self,
+        all: &'s [Signature],
+        i: usize,
+        values: &mut ValueGen,
+    ) -> Vec<&'s Signature> {
+        if !self.sampled {
+            return all.iter().filter(|s| **s != all[i]).collect();
+        }
+        (0..self.per_signature)
+            .map(|_| {
+                // Any index but `i`, uniformly.
+                let pick = values.next_u64() % (self.n - 1);
+                &all[(i + 1 + pick as usize) % self.n as usize]
+            })
+            .collect()
+    }
+}
+
+/// What every signature's check shares.
+struct Checker<'m> {
+    module: &'m Module,
+    compiler: springboard_compiler::Compiler,
+    engine: Engine,
+    seed: u64,
+    rounds: u32,
+    plan: RefusalPlan,
+    bar: ProgressBar,
+}
+
 pub(crate) fn run(
     path: &Path,
     seed: u64,
@@ -67,27 +151,85 @@ pub(crate) fn run(
     json: bool,
 ) -> Result<bool> {
     let module = read_module(path)?;
-    let compiler = compiler(None, OptLevel::default(), wasm_conv)?;
     let mut config = Config::new();
     config.wasm_conv(wasm_conv);
-    let engine = Engine::new(&config)?;
-    let started = Instant::now();
-    let bar = if json {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(module.signatures.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} signatures {msg}")
-                .expect("a valid template"),
-        );
-        bar
+    let checker = Checker {
+        module: &module,
+        compiler: compiler(None, OptLevel::default(), wasm_conv)?,
+        engine: Engine::new(&config)?,
+        seed,
+        rounds,
+        plan: RefusalPlan::new(module.signatures.len() as u64),
+        bar: progress_bar(json, module.signatures.len()),
     };
-    let n = module.signatures.len() as u64;
-    let cross_type_pairs = n * n.saturating_sub(1);
-    let refusals_sampled = cross_type_pairs > EXHAUSTIVE_REFUSALS;
-    let sample = (EXHAUSTIVE_REFUSALS / n.max(1)).max(1) as usize;
-    let check_one = |i: usize, set: Result<&MappedSet<'_>, String>| {
-        let (sig, ty) = (&module.signatures[i], &module.info.types[i]);
+    let started = Instant::now();
+    // Compiled and mapped a chunk at a time: one mapping per chunk, not
+    // several per signature, keeps a check of 100,000 types from spending
+    // its time in the kernel.
+    let reports = in_parallel(module.signatures.len(), 64, |chunk| {
+        checker.check_chunk(chunk)
+    });
+    checker.bar.finish_and_clear();
+    let report = checker.summarize(path, reports, started);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(report.failures == 0)
+}
+
+fn progress_bar(hidden: bool, signatures: usize) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(signatures as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} signatures {msg}")
+            .expect("a valid template"),
+    );
+    bar
+}
+
+impl Checker<'_> {
+    /// Compiles the signatures of `chunk`, maps what compiled as one batch,
+    /// and checks each.
+    fn check_chunk(&self, chunk: std::ops::Range<usize>) -> Vec<SignatureReport> {
+        let (sets, errors): (Vec<Option<CodeSet>>, Vec<Option<CompileError>>) = chunk
+            .clone()
+            .map(
+                |i| match CodeSet::compile(&self.compiler, &self.module.signatures[i]) {
+                    Ok(set) => (Some(set), None),
+                    Err(e) => (None, Some(e)),
+                },
+            )
+            .unzip();
+        let compiled: Vec<&CodeSet> = sets.iter().flatten().collect();
+        let mapped = CodeSet::map_all(&compiled).map_err(Arc::new);
+        let mut mapped_sets = mapped.as_ref().ok().into_iter().flatten();
+        chunk
+            .zip(errors)
+            .map(|(i, error)| {
+                let prepared = match (error, &mapped) {
+                    (Some(CompileError::Refused { reason, .. }), _) => {
+                        Prepared::Refused(reason.to_string())
+                    }
+                    (Some(e), _) => Prepared::Failed(Failure::Compile(e)),
+                    (None, Err(e)) => Prepared::Failed(Failure::Map(Arc::clone(e))),
+                    (None, Ok(_)) => {
+                        Prepared::Mapped(mapped_sets.next().expect("one per compiled set"))
+                    }
+                };
+                let report = self.check_signature(i, prepared);
+                self.bar.inc(1);
+                report
+            })
+            .collect()
+    }
+
+    /// Round trips through every kind, then refusals as other types.
+    fn check_signature(&self, i: usize, prepared: Prepared<'_>) -> SignatureReport {
+        let (sig, ty) = (&self.module.signatures[i], &self.module.info.types[i]);
         let mut report = SignatureReport {
             signature: sig.to_string(),
             needed: ty
@@ -101,80 +243,45 @@ pub(crate) fn run(
             unsupported: None,
             failure: None,
         };
-        let mut values = ValueGen::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let others: Vec<&Signature> = if refusals_sampled {
-            (0..sample)
-                .map(|_| {
-                    // Any index but `i`, uniformly.
-                    let pick = values.next_u64() % (n - 1);
-                    &module.signatures[(i + 1 + pick as usize) % n as usize]
-                })
-                .collect()
-        } else {
-            module.signatures.iter().filter(|s| *s != sig).collect()
+        let set = match prepared {
+            Prepared::Mapped(set) => set,
+            Prepared::Refused(why) => {
+                report.unsupported = Some(why);
+                return report;
+            }
+            Prepared::Failed(failure) => {
+                report.failure = Some(failure.to_string());
+                return report;
+            }
         };
-        let outcome = set
-            .and_then(|set| round_trips(set, sig, &mut values, rounds, &mut report))
-            .and_then(|()| refusals(&engine, sig, &others, &mut report));
-        report.failure = outcome.err();
-        bar.inc(1);
+        let mut values = ValueGen::new(self.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let others = self.plan.others(&self.module.signatures, i, &mut values);
+        let outcome = round_trips(set, sig, &mut values, self.rounds, &mut report)
+            .and_then(|()| refusals(&self.engine, sig, &others, &mut report));
+        report.failure = outcome.err().map(|failure| failure.to_string());
         report
-    };
-    // Compiled and mapped a chunk at a time: one mapping per chunk, not
-    // several per signature, keeps a check of 100,000 types from spending
-    // its time in the kernel.
-    let check_chunk = |chunk: std::ops::Range<usize>| {
-        let sets: Vec<Result<CodeSet, springboard_compiler::Error>> = chunk
-            .clone()
-            .map(|i| CodeSet::compile(&compiler, &module.signatures[i]))
-            .collect();
-        let compiled: Vec<&CodeSet> = sets.iter().filter_map(|s| s.as_ref().ok()).collect();
-        let mapped = CodeSet::map_all(&compiled).map_err(|e| e.to_string());
-        let mut mapped_sets = mapped.as_ref().ok().into_iter().flatten();
-        chunk
-            .zip(&sets)
-            .map(|(i, set)| {
-                // What this target's C convention cannot carry (docs/ABI.md).
-                let refused_by_target = matches!(set, Err(CompileError::Refused { .. }));
-                let set = match (set, &mapped) {
-                    (Err(e), _) => Err(e.to_string()),
-                    (Ok(_), Err(e)) => Err(e.clone()),
-                    (Ok(_), Ok(_)) => Ok(mapped_sets.next().expect("one per compiled set")),
-                };
-                let mut report = check_one(i, set);
-                if refused_by_target {
-                    report.unsupported = report.failure.take();
-                }
-                report
-            })
-            .collect::<Vec<_>>()
-    };
-    let reports = in_parallel(module.signatures.len(), 64, check_chunk);
-    bar.finish_and_clear();
-    let failures = reports.iter().filter(|r| r.failure.is_some()).count();
-    let unsupported = reports.iter().filter(|r| r.unsupported.is_some()).count();
-    let report = Report {
-        file: path.display().to_string(),
-        seed,
-        target: compiler.triple(),
-        trampolines: (reports.len() - unsupported) * TrampolineKind::ALL.len(),
-        needed_trampolines: reports.iter().map(|r| r.needed.len()).sum(),
-        calls: reports.iter().map(|r| r.calls).sum(),
-        values: reports.iter().map(|r| r.values).sum(),
-        refusals: reports.iter().map(|r| r.refusals).sum(),
-        cross_type_pairs,
-        refusals_sampled,
-        unsupported,
-        failures,
-        millis: started.elapsed().as_millis(),
-        signatures: reports,
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_summary(&report);
     }
-    Ok(failures == 0)
+
+    fn summarize(&self, path: &Path, reports: Vec<SignatureReport>, started: Instant) -> Report {
+        let failures = reports.iter().filter(|r| r.failure.is_some()).count();
+        let unsupported = reports.iter().filter(|r| r.unsupported.is_some()).count();
+        Report {
+            file: path.display().to_string(),
+            seed: self.seed,
+            target: self.compiler.triple(),
+            trampolines: (reports.len() - unsupported) * TrampolineKind::ALL.len(),
+            needed_trampolines: reports.iter().map(|r| r.needed.len()).sum(),
+            calls: reports.iter().map(|r| r.calls).sum(),
+            values: reports.iter().map(|r| r.values).sum(),
+            refusals: reports.iter().map(|r| r.refusals).sum(),
+            cross_type_pairs: self.plan.cross_type_pairs,
+            refusals_sampled: self.plan.sampled,
+            unsupported,
+            failures,
+            millis: started.elapsed().as_millis(),
+            signatures: reports,
+        }
+    }
 }
 
 fn print_summary(report: &Report) {
@@ -248,7 +355,7 @@ fn round_trips(
     values: &mut ValueGen,
     rounds: u32,
     report: &mut SignatureReport,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let edge = |tys: &[ValType], round: usize| -> Vec<ValRaw> {
         tys.iter()
             .enumerate()
@@ -264,10 +371,10 @@ fn round_trips(
         .max()
         .unwrap_or(1);
     let mut run = |args: Vec<ValRaw>, results: Vec<ValRaw>| {
-        set.run(&args, &results).map_err(|e| e.to_string())?;
+        set.run(&args, &results).map_err(Failure::RoundTrip)?;
         report.calls += TrampolineKind::ALL.len();
         report.values += TrampolineKind::ALL.len() * (1 + args.len() + results.len());
-        Ok::<(), String>(())
+        Ok::<(), Failure>(())
     };
     for round in 0..edge_rounds {
         run(edge(sig.params(), round), edge(sig.results(), round + 3))?;
@@ -330,19 +437,18 @@ fn refusals(
     sig: &Signature,
     others: &[&Signature],
     report: &mut SignatureReport,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let func = Func::new(engine, sig, move |_: &[Val], _: &mut [Val]| {
         counter.fetch_add(1, Ordering::SeqCst);
         Ok::<(), std::convert::Infallible>(())
-    })
-    .map_err(|e| e.to_string())?;
-    let stub = engine.signature_check_stub().map_err(|e| e.to_string())?;
+    })?;
+    let stub = engine.signature_check_stub()?;
     let defaults = |tys: &[ValType]| tys.iter().map(|&t| Val::default_for(t)).collect::<Vec<_>>();
     let mutated = mutated(sig);
     for other in others.iter().copied().chain([&mutated]) {
-        let expected = engine.register(other).map_err(|e| e.to_string())?;
+        let expected = engine.register(other)?;
         let mut results = defaults(other.results());
         // SAFETY: `func` is a live funcref of this engine.
         let outcome = unsafe {
@@ -354,18 +460,21 @@ fn refusals(
             )
         };
         if !matches!(outcome, Err(Error::SignatureMismatch { .. })) {
-            return Err(format!("called as {other}: not refused ({outcome:?})"));
+            return Err(Failure::NotRefused {
+                other: other.clone(),
+                outcome: format!("{outcome:?}"),
+            });
         }
         // SAFETY: the stub reads only the live funcref's `type_index`.
         if unsafe { stub(func.vm_func_ref().as_ptr(), expected.index().bits()) } != 2 {
-            return Err(format!("compiled check accepted {other}"));
+            return Err(Failure::StubAccepted(other.clone()));
         }
         report.refusals += 1;
     }
     if calls.load(Ordering::SeqCst) != 0 {
-        return Err("a refused call ran".into());
+        return Err(Failure::RefusedCallRan);
     }
-    let own = engine.register(sig).map_err(|e| e.to_string())?;
+    let own = engine.register(sig)?;
     let mut results = defaults(sig.results());
     // SAFETY: as above.
     unsafe {
@@ -376,9 +485,9 @@ fn refusals(
             &mut results,
         )
     }
-    .map_err(|e| format!("refused its own type: {e}"))?;
+    .map_err(Failure::OwnTypeRefused)?;
     if calls.load(Ordering::SeqCst) != 1 {
-        return Err("the accepted call did not run exactly once".into());
+        return Err(Failure::NotRunOnce);
     }
     Ok(())
 }

@@ -75,11 +75,7 @@ pub(crate) fn finish(
         }
         // After a panic the context may be inconsistent: drop it.
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = springboard_environ::panic_message(&*panic);
             return Err(codegen_error(format!("Cranelift panicked: {message}")));
         }
     };

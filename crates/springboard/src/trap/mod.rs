@@ -136,11 +136,7 @@ pub(crate) fn forward_call<T>(
 
 #[cold]
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    let message = springboard_environ::panic_message(&*payload);
     drop_guarded(payload);
     message
 }
