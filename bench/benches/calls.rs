@@ -152,10 +152,11 @@ fn bench_signature<P, R, F, WP, WR>(
     group.bench_function(id("springboard/host-from-wasm"), |b| {
         b.iter(|| via_wasm.call(black_box(params)).unwrap())
     });
-    // The same two calls without the entry's trap handling (no landing, no
-    // catch point): the raw `native_call`, then the failure check — what
-    // `TypedFunc::call` did before host failures stopped wasm at once. The
-    // difference is what that costs a call that does not fail.
+    // The same two functions' raw `native_call` (no landing, no catch
+    // point), then the failure check — what `TypedFunc::call` did before
+    // host failures stopped wasm at once. Not the paths above minus their
+    // trap handling: the calls are made differently (see
+    // docs/PERFORMANCE.md), and the rows are not always faster.
     let caller_vmctx = engine.caller_vmctx().as_ptr();
     for (name, f) in [
         ("springboard/no-catch/TypedFunc::call", &func),
