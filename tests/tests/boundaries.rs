@@ -1,11 +1,18 @@
 //! The crates' dependency boundaries, from `cargo tree -e normal`: what a
 //! runtime gets when it depends on one crate alone.
 
-/// `None` (saying so, as a skip) where cargo cannot be started from the
-/// test: a Windows build run under Wine.
+/// `package`'s normal dependencies, as `cargo tree` lists them.
 fn normal_tree(package: &str) -> Option<String> {
+    cargo_tree(package, &[])
+}
+
+/// `cargo tree -e normal` of `package` with `extra` arguments; `None`
+/// (saying so, as a skip) where cargo cannot be started from the test: a
+/// Windows build run under Wine.
+fn cargo_tree(package: &str, extra: &[&str]) -> Option<String> {
     let out = match std::process::Command::new(env!("CARGO"))
         .args(["tree", "-e", "normal", "-p", package, "--prefix", "none"])
+        .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
     {
@@ -127,22 +134,9 @@ fn workspace() -> std::path::PathBuf {
 fn every_documented_arrow_and_no_other() {
     let arrows = documented_arrows();
     for (krate, uses) in &arrows {
-        let out = match std::process::Command::new(env!("CARGO"))
-            .args(["tree", "-e", "normal", "--depth", "1", "--all-features"])
-            .args(["--prefix", "none", "-p", krate])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-        {
-            Ok(out) => out,
-            Err(e) if cfg!(windows) => {
-                springboard_testing::skip(format_args!(
-                    "cargo cannot be started from this process ({e})"
-                ));
-                return;
-            }
-            Err(e) => panic!("cargo: {e}"),
+        let Some(tree) = cargo_tree(krate, &["--depth", "1", "--all-features"]) else {
+            return;
         };
-        let tree = String::from_utf8(out.stdout).unwrap();
         let mut actual: Vec<&str> = tree
             .lines()
             .skip(1)

@@ -45,19 +45,8 @@ const _: () = {
     assert!(offset_of!(JumpBuf, d15) == offset_of!(JumpBuf, d14) + 8);
 };
 
-/// Calls `f(data)` under a catch point saved in `buf`: returns `0` when `f`
-/// returns, `1` when something under it called [`jump`] with `buf`.
-///
-/// # Safety
-/// `buf` must stay valid (and unmoved) until this returns; `f` must not
-/// unwind.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn catch_call(
-    buf: *mut JumpBuf,
-    f: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> u32 {
-    core::arch::naked_asm!(
+super::catch_point! {
+    catch: [
         "stp x19, x20, [x0, #{x19}]",
         "stp x21, x22, [x0, #{x21}]",
         "stp x23, x24, [x0, #{x23}]",
@@ -78,28 +67,8 @@ pub(crate) unsafe extern "C" fn catch_call(
         "ldp x29, x30, [sp], #16",
         "mov w0, #0",
         "ret",
-        x19 = const offset_of!(JumpBuf, x19),
-        x21 = const offset_of!(JumpBuf, x21),
-        x23 = const offset_of!(JumpBuf, x23),
-        x25 = const offset_of!(JumpBuf, x25),
-        x27 = const offset_of!(JumpBuf, x27),
-        x29 = const offset_of!(JumpBuf, x29),
-        sp = const offset_of!(JumpBuf, sp),
-        d8 = const offset_of!(JumpBuf, d8),
-        d10 = const offset_of!(JumpBuf, d10),
-        d12 = const offset_of!(JumpBuf, d12),
-        d14 = const offset_of!(JumpBuf, d14),
-    );
-}
-
-/// Returns `1` from the [`catch_call`] that saved `buf`.
-///
-/// # Safety
-/// `buf` must belong to a `catch_call` still running on this thread, and
-/// every frame above it must be one that may be abandoned.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
-    core::arch::naked_asm!(
+    ],
+    jump: [
         "ldp x19, x20, [x0, #{x19}]",
         "ldp x21, x22, [x0, #{x21}]",
         "ldp x23, x24, [x0, #{x23}]",
@@ -114,16 +83,18 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         "mov sp, x9",
         "mov w0, #1",
         "ret",
+    ],
+    operands: {
         x19 = const offset_of!(JumpBuf, x19),
         x21 = const offset_of!(JumpBuf, x21),
         x23 = const offset_of!(JumpBuf, x23),
         x25 = const offset_of!(JumpBuf, x25),
         x27 = const offset_of!(JumpBuf, x27),
         x29 = const offset_of!(JumpBuf, x29),
+        sp = const offset_of!(JumpBuf, sp),
         d8 = const offset_of!(JumpBuf, d8),
         d10 = const offset_of!(JumpBuf, d10),
         d12 = const offset_of!(JumpBuf, d12),
         d14 = const offset_of!(JumpBuf, d14),
-        sp = const offset_of!(JumpBuf, sp),
-    );
+    }
 }

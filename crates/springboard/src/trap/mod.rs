@@ -22,6 +22,44 @@
 //!   returns zeros, and whoever entered that code takes it with
 //!   [`take_host_failure`].
 
+/// Defines this ISA's [`catch_call`](arch::catch_call) and
+/// [`jump`](arch::jump) from their assembly and the named operands (the
+/// `JumpBuf` offsets) both use.
+macro_rules! catch_point {
+    (
+        catch: [$($catch:tt)*],
+        jump: [$($jump:tt)*],
+        operands: { $($operands:tt)* }
+    ) => {
+        /// Calls `f(data)` under a catch point saved in `buf`: returns `0`
+        /// when `f` returns, `1` when something under it called [`jump`]
+        /// with `buf`.
+        ///
+        /// # Safety
+        /// `buf` must stay valid (and unmoved) until this returns; `f` must
+        /// not unwind.
+        #[unsafe(naked)]
+        pub(crate) unsafe extern "C" fn catch_call(
+            buf: *mut JumpBuf,
+            f: unsafe extern "C" fn(*mut u8),
+            data: *mut u8,
+        ) -> u32 {
+            core::arch::naked_asm!($($catch)* $($operands)*)
+        }
+
+        /// Returns `1` from the [`catch_call`] that saved `buf`.
+        ///
+        /// # Safety
+        /// `buf` must belong to a `catch_call` still running on this thread,
+        /// and every frame above it must be one that may be abandoned.
+        #[unsafe(naked)]
+        pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
+            core::arch::naked_asm!($($jump)* $($operands)*)
+        }
+    };
+}
+use catch_point;
+
 #[cfg(target_arch = "aarch64")]
 #[path = "aarch64.rs"]
 mod arch;

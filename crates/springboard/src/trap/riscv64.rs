@@ -35,19 +35,8 @@ pub(crate) struct JumpBuf {
     fs11: u64,
 }
 
-/// Calls `f(data)` under a catch point saved in `buf`: returns `0` when `f`
-/// returns, `1` when something under it called [`jump`] with `buf`.
-///
-/// # Safety
-/// `buf` must stay valid (and unmoved) until this returns; `f` must not
-/// unwind.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn catch_call(
-    buf: *mut JumpBuf,
-    f: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> u32 {
-    core::arch::naked_asm!(
+super::catch_point! {
+    catch: [
         "sd ra, {ra}(a0)",
         "sd sp, {sp}(a0)",
         "sd s0, {s0}(a0)",
@@ -86,43 +75,8 @@ pub(crate) unsafe extern "C" fn catch_call(
         "addi sp, sp, 16",
         "li a0, 0",
         "ret",
-        ra = const offset_of!(JumpBuf, ra),
-        sp = const offset_of!(JumpBuf, sp),
-        s0 = const offset_of!(JumpBuf, s0),
-        s1 = const offset_of!(JumpBuf, s1),
-        s2 = const offset_of!(JumpBuf, s2),
-        s3 = const offset_of!(JumpBuf, s3),
-        s4 = const offset_of!(JumpBuf, s4),
-        s5 = const offset_of!(JumpBuf, s5),
-        s6 = const offset_of!(JumpBuf, s6),
-        s7 = const offset_of!(JumpBuf, s7),
-        s8 = const offset_of!(JumpBuf, s8),
-        s9 = const offset_of!(JumpBuf, s9),
-        s10 = const offset_of!(JumpBuf, s10),
-        s11 = const offset_of!(JumpBuf, s11),
-        fs0 = const offset_of!(JumpBuf, fs0),
-        fs1 = const offset_of!(JumpBuf, fs1),
-        fs2 = const offset_of!(JumpBuf, fs2),
-        fs3 = const offset_of!(JumpBuf, fs3),
-        fs4 = const offset_of!(JumpBuf, fs4),
-        fs5 = const offset_of!(JumpBuf, fs5),
-        fs6 = const offset_of!(JumpBuf, fs6),
-        fs7 = const offset_of!(JumpBuf, fs7),
-        fs8 = const offset_of!(JumpBuf, fs8),
-        fs9 = const offset_of!(JumpBuf, fs9),
-        fs10 = const offset_of!(JumpBuf, fs10),
-        fs11 = const offset_of!(JumpBuf, fs11),
-    );
-}
-
-/// Returns `1` from the [`catch_call`] that saved `buf`.
-///
-/// # Safety
-/// `buf` must belong to a `catch_call` still running on this thread, and
-/// every frame above it must be one that may be abandoned.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
-    core::arch::naked_asm!(
+    ],
+    jump: [
         "ld ra, {ra}(a0)",
         "ld sp, {sp}(a0)",
         "ld s0, {s0}(a0)",
@@ -151,6 +105,8 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         "fld fs11, {fs11}(a0)",
         "li a0, 1",
         "ret",
+    ],
+    operands: {
         ra = const offset_of!(JumpBuf, ra),
         sp = const offset_of!(JumpBuf, sp),
         s0 = const offset_of!(JumpBuf, s0),
@@ -177,5 +133,5 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         fs9 = const offset_of!(JumpBuf, fs9),
         fs10 = const offset_of!(JumpBuf, fs10),
         fs11 = const offset_of!(JumpBuf, fs11),
-    );
+    }
 }

@@ -25,19 +25,8 @@ const SAVE_AREA: usize = 160;
 /// Where r14 (then r15) goes in a save area.
 const R14_SLOT: usize = 112;
 
-/// Calls `f(data)` under a catch point saved in `buf`: returns `0` when `f`
-/// returns, `1` when something under it called [`jump`] with `buf`.
-///
-/// # Safety
-/// `buf` must stay valid (and unmoved) until this returns; `f` must not
-/// unwind.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn catch_call(
-    buf: *mut JumpBuf,
-    f: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> u32 {
-    core::arch::naked_asm!(
+super::catch_point! {
+    catch: [
         "stmg %r6, %r15, {gprs}(%r2)",
         "std %f8, {f8}(%r2)",
         "std %f9, {f9}(%r2)",
@@ -56,28 +45,8 @@ pub(crate) unsafe extern "C" fn catch_call(
         "lmg %r14, %r15, {save_area} + {r14_slot}(%r15)",
         "lghi %r2, 0",
         "br %r14",
-        save_area = const SAVE_AREA,
-        r14_slot = const R14_SLOT,
-        gprs = const offset_of!(JumpBuf, gprs),
-        f8 = const offset_of!(JumpBuf, f8),
-        f9 = const offset_of!(JumpBuf, f9),
-        f10 = const offset_of!(JumpBuf, f10),
-        f11 = const offset_of!(JumpBuf, f11),
-        f12 = const offset_of!(JumpBuf, f12),
-        f13 = const offset_of!(JumpBuf, f13),
-        f14 = const offset_of!(JumpBuf, f14),
-        f15 = const offset_of!(JumpBuf, f15),
-    );
-}
-
-/// Returns `1` from the [`catch_call`] that saved `buf`.
-///
-/// # Safety
-/// `buf` must belong to a `catch_call` still running on this thread, and
-/// every frame above it must be one that may be abandoned.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
-    core::arch::naked_asm!(
+    ],
+    jump: [
         "ld %f8, {f8}(%r2)",
         "ld %f9, {f9}(%r2)",
         "ld %f10, {f10}(%r2)",
@@ -89,6 +58,11 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         "lmg %r6, %r15, {gprs}(%r2)",
         "lghi %r2, 1",
         "br %r14",
+        // (The save area is the caller's business here.)
+        "# {save_area} {r14_slot}",
+    ],
+    operands: {
+        gprs = const offset_of!(JumpBuf, gprs),
         f8 = const offset_of!(JumpBuf, f8),
         f9 = const offset_of!(JumpBuf, f9),
         f10 = const offset_of!(JumpBuf, f10),
@@ -97,6 +71,7 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         f13 = const offset_of!(JumpBuf, f13),
         f14 = const offset_of!(JumpBuf, f14),
         f15 = const offset_of!(JumpBuf, f15),
-        gprs = const offset_of!(JumpBuf, gprs),
-    );
+        save_area = const SAVE_AREA,
+        r14_slot = const R14_SLOT,
+    }
 }

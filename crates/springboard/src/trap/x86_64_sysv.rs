@@ -18,19 +18,8 @@ pub(crate) struct JumpBuf {
     pc: u64,
 }
 
-/// Calls `f(data)` under a catch point saved in `buf`: returns `0` when `f`
-/// returns, `1` when something under it called [`jump`] with `buf`.
-///
-/// # Safety
-/// `buf` must stay valid (and unmoved) until this returns; `f` must not
-/// unwind.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn catch_call(
-    buf: *mut JumpBuf,
-    f: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> u32 {
-    core::arch::naked_asm!(
+super::catch_point! {
+    catch: [
         "mov [rdi + {rbx}], rbx",
         "mov [rdi + {rbp}], rbp",
         "mov [rdi + {r12}], r12",
@@ -50,25 +39,8 @@ pub(crate) unsafe extern "C" fn catch_call(
         "pop rbp",
         "xor eax, eax",
         "ret",
-        rbx = const offset_of!(JumpBuf, rbx),
-        rbp = const offset_of!(JumpBuf, rbp),
-        r12 = const offset_of!(JumpBuf, r12),
-        r13 = const offset_of!(JumpBuf, r13),
-        r14 = const offset_of!(JumpBuf, r14),
-        r15 = const offset_of!(JumpBuf, r15),
-        sp = const offset_of!(JumpBuf, sp),
-        pc = const offset_of!(JumpBuf, pc),
-    );
-}
-
-/// Returns `1` from the [`catch_call`] that saved `buf`.
-///
-/// # Safety
-/// `buf` must belong to a `catch_call` still running on this thread, and
-/// every frame above it must be one that may be abandoned.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
-    core::arch::naked_asm!(
+    ],
+    jump: [
         "mov rbx, [rdi + {rbx}]",
         "mov rbp, [rdi + {rbp}]",
         "mov r12, [rdi + {r12}]",
@@ -78,6 +50,8 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         "mov rsp, [rdi + {sp}]",
         "mov eax, 1",
         "jmp qword ptr [rdi + {pc}]",
+    ],
+    operands: {
         rbx = const offset_of!(JumpBuf, rbx),
         rbp = const offset_of!(JumpBuf, rbp),
         r12 = const offset_of!(JumpBuf, r12),
@@ -86,5 +60,5 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         r15 = const offset_of!(JumpBuf, r15),
         sp = const offset_of!(JumpBuf, sp),
         pc = const offset_of!(JumpBuf, pc),
-    );
+    }
 }

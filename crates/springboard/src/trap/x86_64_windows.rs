@@ -33,19 +33,8 @@ pub(crate) struct JumpBuf {
 // `movdqa` needs 16-byte aligned slots.
 const _: () = assert!(offset_of!(JumpBuf, xmm6).is_multiple_of(16));
 
-/// Calls `f(data)` under a catch point saved in `buf`: returns `0` when `f`
-/// returns, `1` when something under it called [`jump`] with `buf`.
-///
-/// # Safety
-/// `buf` must stay valid (and unmoved) until this returns; `f` must not
-/// unwind.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn catch_call(
-    buf: *mut JumpBuf,
-    f: unsafe extern "C" fn(*mut u8),
-    data: *mut u8,
-) -> u32 {
-    core::arch::naked_asm!(
+super::catch_point! {
+    catch: [
         "mov [rcx + {rbx}], rbx",
         "mov [rcx + {rbp}], rbp",
         "mov [rcx + {rdi}], rdi",
@@ -75,37 +64,8 @@ pub(crate) unsafe extern "C" fn catch_call(
         "add rsp, 40",
         "xor eax, eax",
         "ret",
-        rbx = const offset_of!(JumpBuf, rbx),
-        rbp = const offset_of!(JumpBuf, rbp),
-        rdi = const offset_of!(JumpBuf, rdi),
-        rsi = const offset_of!(JumpBuf, rsi),
-        r12 = const offset_of!(JumpBuf, r12),
-        r13 = const offset_of!(JumpBuf, r13),
-        r14 = const offset_of!(JumpBuf, r14),
-        r15 = const offset_of!(JumpBuf, r15),
-        sp = const offset_of!(JumpBuf, sp),
-        pc = const offset_of!(JumpBuf, pc),
-        xmm6 = const offset_of!(JumpBuf, xmm6),
-        xmm7 = const offset_of!(JumpBuf, xmm7),
-        xmm8 = const offset_of!(JumpBuf, xmm8),
-        xmm9 = const offset_of!(JumpBuf, xmm9),
-        xmm10 = const offset_of!(JumpBuf, xmm10),
-        xmm11 = const offset_of!(JumpBuf, xmm11),
-        xmm12 = const offset_of!(JumpBuf, xmm12),
-        xmm13 = const offset_of!(JumpBuf, xmm13),
-        xmm14 = const offset_of!(JumpBuf, xmm14),
-        xmm15 = const offset_of!(JumpBuf, xmm15),
-    );
-}
-
-/// Returns `1` from the [`catch_call`] that saved `buf`.
-///
-/// # Safety
-/// `buf` must belong to a `catch_call` still running on this thread, and
-/// every frame above it must be one that may be abandoned.
-#[unsafe(naked)]
-pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
-    core::arch::naked_asm!(
+    ],
+    jump: [
         "mov rbx, [rcx + {rbx}]",
         "mov rbp, [rcx + {rbp}]",
         "mov rdi, [rcx + {rdi}]",
@@ -127,6 +87,8 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         "mov rsp, [rcx + {sp}]",
         "mov eax, 1",
         "jmp qword ptr [rcx + {pc}]",
+    ],
+    operands: {
         rbx = const offset_of!(JumpBuf, rbx),
         rbp = const offset_of!(JumpBuf, rbp),
         rdi = const offset_of!(JumpBuf, rdi),
@@ -147,5 +109,5 @@ pub(crate) unsafe extern "C" fn jump(buf: *const JumpBuf) -> ! {
         xmm13 = const offset_of!(JumpBuf, xmm13),
         xmm14 = const offset_of!(JumpBuf, xmm14),
         xmm15 = const offset_of!(JumpBuf, xmm15),
-    );
+    }
 }
