@@ -90,6 +90,7 @@ pub enum Val {
 
 impl Val {
     /// The value's type.
+    #[inline]
     pub fn ty(&self) -> ValType {
         match self {
             Val::I32(_) => ValType::I32,
@@ -103,11 +104,13 @@ impl Val {
     }
 
     /// The zero (or null) value of `ty`.
+    #[inline]
     pub fn default_for(ty: ValType) -> Val {
         Val::from_raw(ValRaw::ZERO, ty)
     }
 
     /// The value's slot representation.
+    #[inline]
     pub fn to_raw(self) -> ValRaw {
         match self {
             Val::I32(v) => ValRaw::i32(v),
@@ -125,6 +128,7 @@ impl Val {
     }
 
     /// Reads a value of `ty` from a slot.
+    #[inline]
     pub fn from_raw(raw: ValRaw, ty: ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw.get_i32()),
@@ -208,6 +212,7 @@ wasm_ty! {
 
 /// Checks that `got` (`count` values) are exactly the `expected` types:
 /// the arity first, then each type.
+#[inline]
 pub(crate) fn check_values(
     what: &'static str,
     expected: &[ValType],
