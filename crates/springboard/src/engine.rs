@@ -380,7 +380,7 @@ impl Engine {
         wasm: Option<TrampolineKind>,
     ) -> Result<HostEntries, Error> {
         let allowed = generic::Allowed {
-            native: self.generic_entries(),
+            any: self.generic_entries(),
             // Generic wasm entries follow `tail` and store nothing for a
             // runtime's stack walker.
             wasm: self.inner.wasm_conv == WasmConv::Tail && self.inner.bookkeeping.is_none(),

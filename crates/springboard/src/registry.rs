@@ -241,6 +241,7 @@ impl SharedSignature {
     }
 
     /// An address that identifies the registered type while it lives.
+    #[cfg(feature = "compiler")]
     pub(crate) fn identity(&self) -> *const () {
         Arc::as_ptr(&self.0).cast()
     }

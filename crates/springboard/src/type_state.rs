@@ -65,6 +65,7 @@ impl TypeState {
     }
 
     /// Whether `kind` has code.
+    #[cfg(feature = "compiler")]
     pub(crate) fn has(&self, kind: TrampolineKind) -> bool {
         self.code(kind).is_some()
     }

@@ -133,10 +133,10 @@ pub(crate) struct HostEntries {
 /// Which generic entries an engine's host functions may have.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Allowed {
-    /// A generic `native_call`.
-    pub(crate) native: bool,
-    /// A generic `wasm_call`: it follows Cranelift's `tail` convention and
-    /// stores nothing for a runtime's stack walker.
+    /// Any (see [`Engine::generic_entries`](crate::Engine::generic_entries)).
+    pub(crate) any: bool,
+    /// A generic `wasm_call` too: it follows Cranelift's `tail` convention
+    /// and stores nothing for a runtime's stack walker.
     pub(crate) wasm: bool,
 }
 
@@ -152,7 +152,7 @@ pub(crate) fn entries(
 ) -> Result<HostEntries, Error> {
     let state = sig.state();
     let mapped = |k: Option<TrampolineKind>| k.and_then(|k| state.address(k));
-    let generic = allowed.native && SUPPORTED && carried_here(sig.signature());
+    let generic = allowed.any && carried_here(sig.signature());
     let mut header = Header {
         sig: None,
         source: None,

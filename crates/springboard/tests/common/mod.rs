@@ -206,6 +206,7 @@ impl Body {
 }
 
 /// How an engine's host functions are entered from generated code.
+#[cfg(feature = "compiler")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Entries {
     /// Generic entries only (they never tier up here).
@@ -219,12 +220,14 @@ pub enum Entries {
 
 /// An engine whose host functions are entered as `entries` says. (Where
 /// the host has no generic entries, every kind is compiled.)
+#[cfg(feature = "compiler")]
 #[derive(Clone)]
 pub struct TestEngine {
     engine: springboard::Engine,
     entries: Entries,
 }
 
+#[cfg(feature = "compiler")]
 impl TestEngine {
     pub fn new(entries: Entries) -> TestEngine {
         let calls = match entries {
@@ -250,6 +253,7 @@ impl TestEngine {
     }
 }
 
+#[cfg(feature = "compiler")]
 impl core::ops::Deref for TestEngine {
     type Target = springboard::Engine;
     fn deref(&self) -> &springboard::Engine {
