@@ -89,10 +89,10 @@ pub enum Error {
         /// The funcref's `type_index`.
         index: u32,
     },
-    /// The runtime's [`TypeIndices`] could not give an index.
+    /// The runtime's [`TypeIndices`](crate::TypeIndices) could not give an index.
     #[error("the runtime gave no type index: {0}")]
     TypeIndex(BoxError),
-    /// The runtime's [`TypeIndices`] gave an index another live type holds,
+    /// The runtime's [`TypeIndices`](crate::TypeIndices) gave an index another live type holds,
     /// or the reserved `u32::MAX`.
     #[error("the runtime gave type index {index} to {ty}, but {}", match other {
         Some(other) => format!("{other} holds it"),
@@ -122,7 +122,7 @@ pub enum Error {
     /// An object was refused.
     #[error(transparent)]
     Object(#[from] springboard_loader::ObjectError),
-    /// The perf map ([`Config::perf_map`]) could not be started.
+    /// The perf map ([`Config::perf_map`](crate::Config::perf_map)) could not be started.
     #[error("cannot write the perf map: {0}")]
     PerfMap(std::io::Error),
 }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 /// body, with a complete `VMFuncRef`.
 ///
 /// Cheap to clone (shared). The funcref, its context and its trampolines
-/// stay valid while any clone (or [`TypedFunc`]) lives, even after the
+/// stay valid while any clone (or [`TypedFunc`](crate::TypedFunc)) lives, even after the
 /// [`Engine`] handle that made it is dropped.
 #[derive(Clone)]
 pub struct Func(Arc<FuncInner>);
