@@ -34,7 +34,7 @@ for line in open(path, errors="replace"):
     if m and binary:
         skips.setdefault((binary, m.group(1)), []).append(m.group(2))
         continue
-    m = re.search(r"skipped: ([^:]+): (.*)", line)
+    m = re.search(r"skipped: (\S+): (.*)", line)
     if m and binary:
         skips.setdefault((binary, m.group(1)), []).append(m.group(2).strip())
 
