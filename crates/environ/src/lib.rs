@@ -26,6 +26,8 @@ mod refusal;
 mod reloc;
 pub mod sha256;
 mod signature;
+pub mod types;
+mod val_type;
 
 pub use bookkeeping::Bookkeeping;
 pub use code::{CompiledTrampoline, MIN_CODE_ALIGN};
@@ -34,4 +36,7 @@ pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind, WasmConv};
 pub use panic::panic_message;
 pub use refusal::Refusal;
 pub use reloc::{RelocKind, RelocTarget, Relocation};
-pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError, ValType};
+pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError};
+#[cfg(feature = "wasmparser")]
+pub use val_type::TypeKinds;
+pub use val_type::{Composite, GcRefWidth, HeapType, RefType, Top, TypeIndex, ValType};

@@ -5,7 +5,8 @@
 //! entries, and the tools and tests report them as refused by the target.
 
 use crate::format::Isa;
-use crate::signature::{Signature, ValType};
+use crate::signature::Signature;
+use crate::val_type::ValType;
 use core::fmt;
 
 /// Why a target refuses a signature (see [`Isa::refusal`]).

@@ -1,5 +1,6 @@
 //! [`Signature`] and [`ValType`]: the function types trampolines are made for.
 
+use crate::val_type::{Composite, GcRefWidth, TypeIndex, ValType};
 use core::fmt;
 use std::sync::Arc;
 
@@ -8,112 +9,14 @@ pub const MAX_PARAMS: usize = 1000;
 /// The most results a signature may have (the limit of the Wasm JS API).
 pub const MAX_RESULTS: usize = 1000;
 
-/// A WebAssembly value type that trampolines can carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum ValType {
-    /// 32-bit integer.
-    I32 = 0,
-    /// 64-bit integer.
-    I64 = 1,
-    /// 32-bit IEEE float, carried as bits.
-    F32 = 2,
-    /// 64-bit IEEE float, carried as bits.
-    F64 = 3,
-    /// 128-bit SIMD vector.
-    V128 = 4,
-    /// Nullable function reference (a `*mut VMFuncRef`).
-    FuncRef = 5,
-    /// Nullable external reference (an opaque host pointer).
-    ExternRef = 6,
-}
-
-impl ValType {
-    /// Every supported type.
-    pub const ALL: [ValType; 7] = [
-        ValType::I32,
-        ValType::I64,
-        ValType::F32,
-        ValType::F64,
-        ValType::V128,
-        ValType::FuncRef,
-        ValType::ExternRef,
-    ];
-
-    /// Size in bytes of the value in registers and in the native results
-    /// area, for a target with pointers of `pointer_bytes`.
-    pub const fn byte_size(self, pointer_bytes: u8) -> u32 {
-        match self {
-            ValType::I32 | ValType::F32 => 4,
-            ValType::I64 | ValType::F64 => 8,
-            ValType::V128 => 16,
-            ValType::FuncRef | ValType::ExternRef => pointer_bytes as u32,
-        }
-    }
-
-    /// The one-letter code used in symbol names and the signature encoding.
-    pub const fn code(self) -> u8 {
-        match self {
-            ValType::I32 => b'i',
-            ValType::I64 => b'I',
-            ValType::F32 => b'f',
-            ValType::F64 => b'F',
-            ValType::V128 => b'v',
-            ValType::FuncRef => b'r',
-            ValType::ExternRef => b'e',
-        }
-    }
-
-    /// The type with the given [`code`](Self::code).
-    pub fn from_code(code: u8) -> Option<ValType> {
-        ValType::ALL.into_iter().find(|t| t.code() == code)
-    }
-
-    /// The type's name in the WebAssembly text format.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-            ValType::V128 => "v128",
-            ValType::FuncRef => "funcref",
-            ValType::ExternRef => "externref",
-        }
-    }
-}
-
-impl fmt::Display for ValType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[cfg(feature = "wasmparser")]
-impl TryFrom<wasmparser::ValType> for ValType {
-    type Error = SignatureError;
-
-    fn try_from(ty: wasmparser::ValType) -> Result<Self, SignatureError> {
-        use wasmparser::{RefType, ValType as W};
-        Ok(match ty {
-            W::I32 => ValType::I32,
-            W::I64 => ValType::I64,
-            W::F32 => ValType::F32,
-            W::F64 => ValType::F64,
-            W::V128 => ValType::V128,
-            W::Ref(r) if r == RefType::FUNCREF => ValType::FuncRef,
-            W::Ref(r) if r == RefType::EXTERNREF => ValType::ExternRef,
-            W::Ref(r) => return Err(SignatureError::UnsupportedType(r.to_string())),
-        })
-    }
-}
-
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// A value type other than i32, i64, f32, f64, v128, funcref, externref.
+    /// A value type outside WebAssembly 3.0's (a shared or exact
+    /// reference, a continuation), or a reference to a type that is not
+    /// known where it is used.
     #[error(
-        "unsupported value type `{0}` (supported: i32, i64, f32, f64, v128, funcref, externref)"
+        "unsupported value type `{0}` (supported: WebAssembly 3.0's numbers, vectors and references)"
     )]
     UnsupportedType(String),
     /// More parameters or results than [`MAX_PARAMS`] / [`MAX_RESULTS`].
@@ -155,18 +58,64 @@ impl Signature {
     }
 
     /// The signature of a parsed WebAssembly function type, or an error
-    /// naming the first unsupported type or the exceeded limit.
+    /// naming the first unsupported type or the exceeded limit. References
+    /// to defined types keep their module index and take their kind from
+    /// `kinds` (see [`ValType::from_wasm`]); `&()` refuses them.
     #[cfg(feature = "wasmparser")]
-    pub fn from_wasm(ty: &wasmparser::FuncType) -> Result<Signature, SignatureError> {
+    pub fn from_wasm(
+        ty: &wasmparser::FuncType,
+        kinds: &(impl crate::val_type::TypeKinds + ?Sized),
+    ) -> Result<Signature, SignatureError> {
         let convert = |types: &[wasmparser::ValType]| {
             types
                 .iter()
-                .map(|&t| ValType::try_from(t))
+                .map(|&t| ValType::from_wasm(t, kinds))
                 .collect::<Result<Vec<_>, _>>()
         };
         check_count("parameters", ty.params().len(), MAX_PARAMS)?;
         check_count("results", ty.results().len(), MAX_RESULTS)?;
         Signature::new(&convert(ty.params())?, &convert(ty.results())?)
+    }
+
+    /// The signature trampolines are made for: each type's
+    /// [`trampoline type`](ValType::trampoline_type). Signatures with the
+    /// same trampoline type share every trampoline.
+    pub fn trampoline_type(&self, gc: GcRefWidth) -> Signature {
+        if self.types.iter().all(|t| t.trampoline_type(gc) == *t) {
+            return self.clone();
+        }
+        Signature {
+            types: self.types.iter().map(|t| t.trampoline_type(gc)).collect(),
+            params: self.params,
+        }
+    }
+
+    /// Whether this is its own trampoline type under either GC width: no
+    /// reference but `funcref` and `externref`.
+    pub fn is_trampoline_type(&self) -> bool {
+        self.types.iter().all(|t| ValType::ALL.contains(t))
+    }
+
+    /// The same signature with each type index replaced by `f(kind, index)`.
+    pub fn map_index<E>(
+        &self,
+        mut f: impl FnMut(Composite, TypeIndex) -> Result<TypeIndex, E>,
+    ) -> Result<Signature, E> {
+        Ok(Signature {
+            types: self
+                .types
+                .iter()
+                .map(|t| t.map_index(&mut f))
+                .collect::<Result<_, E>>()?,
+            params: self.params,
+        })
+    }
+
+    /// Every defined type the signature refers to.
+    pub fn type_indices(&self) -> impl Iterator<Item = TypeIndex> + '_ {
+        self.types
+            .iter()
+            .filter_map(|t| t.as_ref().and_then(|r| r.heap().concrete()))
     }
 
     /// The parameter types.
@@ -205,8 +154,9 @@ impl Signature {
         out.extend(self.results().iter().map(|t| char::from(t.code())));
     }
 
-    /// Appends the binary encoding: parameter count and result count as
-    /// little-endian `u16`, then one [`ValType::code`] byte per type.
+    /// Appends the binary encoding of a trampoline type: parameter count and
+    /// result count as little-endian `u16`, then one [`ValType::code`] byte
+    /// per type (a reference's static type is not encoded).
     pub fn encode(&self, out: &mut Vec<u8>) {
         // Both counts are at most 1000, so they fit a u16.
         out.extend_from_slice(&(self.params().len() as u16).to_le_bytes());
@@ -214,8 +164,8 @@ impl Signature {
         out.extend(self.types.iter().map(|t| t.code()));
     }
 
-    /// Decodes one signature from the front of `bytes`, returning it and the
-    /// number of bytes it took.
+    /// Decodes one trampoline type from the front of `bytes`, returning it
+    /// and the number of bytes it took.
     pub fn decode(bytes: &[u8]) -> Result<(Signature, usize), SignatureError> {
         let count = |at: usize| {
             bytes
@@ -270,17 +220,19 @@ impl fmt::Debug for Signature {
 mod tests {
     use super::*;
     use ValType::*;
+    const FUNCREF: ValType = ValType::FUNCREF;
+    const EXTERNREF: ValType = ValType::EXTERNREF;
 
     #[test]
     fn displays_in_wasm_text_form() {
-        let sig = Signature::new(&[I32, F64], &[V128, ExternRef]).unwrap();
+        let sig = Signature::new(&[I32, F64], &[V128, EXTERNREF]).unwrap();
         assert_eq!(
             sig.to_string(),
             "(func (param i32 f64) (result v128 externref))"
         );
         assert_eq!(Signature::new(&[], &[]).unwrap().to_string(), "(func)");
         assert_eq!(
-            Signature::new(&[], &[FuncRef]).unwrap().to_string(),
+            Signature::new(&[], &[FUNCREF]).unwrap().to_string(),
             "(func (result funcref))"
         );
     }
@@ -328,20 +280,31 @@ mod tests {
     #[cfg(feature = "wasmparser")]
     #[test]
     fn wasmparser_types_convert_or_name_the_unsupported_one() {
-        use wasmparser::{HeapType, RefType, ValType as W};
+        use crate::val_type::{Composite, HeapType as H, RefType as R};
+        use wasmparser::{HeapType, RefType, UnpackedIndex, ValType as W};
         let ty = wasmparser::FuncType::new([W::I32, W::FUNCREF, W::EXTERNREF], [W::V128]);
-        let sig = Signature::from_wasm(&ty).unwrap();
+        let sig = Signature::from_wasm(&ty, &()).unwrap();
         assert_eq!(
             sig.to_string(),
             "(func (param i32 funcref externref) (result v128))"
         );
         let non_null = RefType::new(false, HeapType::FUNC).unwrap();
-        let ty = wasmparser::FuncType::new([W::Ref(non_null)], []);
-        let err = Signature::from_wasm(&ty).unwrap_err();
-        assert!(
-            matches!(&err, SignatureError::UnsupportedType(t) if t.contains("func")),
-            "{err}"
+        let exn_heap = HeapType::Abstract { shared: false, ty: wasmparser::AbstractHeapType::Exn };
+        let exn = RefType::new(true, exn_heap).unwrap();
+        let ty = wasmparser::FuncType::new([W::Ref(non_null)], [W::Ref(exn)]);
+        assert_eq!(
+            Signature::from_wasm(&ty, &()).unwrap().to_string(),
+            "(func (param (ref func)) (result exnref))"
         );
+        let concrete = RefType::new(false, HeapType::Concrete(UnpackedIndex::Module(1))).unwrap();
+        let ty = wasmparser::FuncType::new([W::Ref(concrete)], []);
+        let err = Signature::from_wasm(&ty, &()).unwrap_err();
+        assert!(matches!(&err, SignatureError::UnsupportedType(_)), "{err}");
+        let kinds = [Composite::Func, Composite::Struct];
+        let sig = Signature::from_wasm(&ty, &kinds[..]).unwrap();
+        let expected = R::new(false, H::Concrete(Composite::Struct, TypeIndex::Module(1)));
+        assert_eq!(sig.params(), [ValType::Ref(expected)]);
+        assert_eq!(sig.trampoline_type(GcRefWidth::Bits32).params(), [I32]);
     }
 
     #[test]
