@@ -127,7 +127,7 @@ fn bench_signature<P, R, F, WP, WR>(
     let vals: Vec<Val> = raw
         .iter()
         .zip(sig.params())
-        .map(|(&r, &t)| Val::from_raw(r, t))
+        .map(|(&r, &t)| Val::from_raw(r, t, springboard::GcRefWidth::Bits32))
         .collect();
     let mut results: Vec<Val> = sig.results().iter().map(|&t| Val::default_for(t)).collect();
     group.bench_function(id("springboard/Func::call"), |b| {

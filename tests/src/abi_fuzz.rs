@@ -38,8 +38,8 @@ pub fn cases(compiler: &Compiler, seed: u64, n: usize, types: &[ValType]) -> (Ve
     let integers = [
         ValType::I32,
         ValType::I64,
-        ValType::FuncRef,
-        ValType::ExternRef,
+        ValType::FUNCREF,
+        ValType::EXTERNREF,
     ];
     for pool in [types, &integers[..]] {
         let params: Vec<ValType> = (0..1000)

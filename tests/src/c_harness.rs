@@ -88,7 +88,7 @@ fn c_type(ty: ValType) -> &'static str {
         ValType::F32 => "float",
         ValType::F64 => "double",
         ValType::V128 => "v128",
-        ValType::FuncRef | ValType::ExternRef => "void*",
+        ValType::Ref(_) => "void*",
     }
 }
 
@@ -292,7 +292,7 @@ pub fn verify(cases: &[Case], stdout: &str) -> Result<usize, String> {
                 compared += 1;
                 Ok(())
             };
-            expect("record", 0, ValType::ExternRef, ValRaw::u64(0x5b))?;
+            expect("record", 0, ValType::EXTERNREF, ValRaw::u64(0x5b))?;
             for (i, (&ty, &want)) in sig.params().iter().zip(&case.args).enumerate() {
                 expect("record", 1 + i, ty, want)?;
             }

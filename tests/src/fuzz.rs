@@ -63,7 +63,7 @@ fn value(u: &mut Unstructured, ty: ValType) -> Result<ValRaw> {
         ValType::I32 | ValType::F32 => ValRaw::u32(u32::arbitrary(u)?),
         ValType::I64 | ValType::F64 => ValRaw::u64(u64::arbitrary(u)?),
         ValType::V128 => ValRaw::v128(u128::arbitrary(u)?),
-        ValType::FuncRef | ValType::ExternRef => ValRaw::u64(usize::arbitrary(u)? as u64),
+        ValType::Ref(_) => ValRaw::u64(usize::arbitrary(u)? as u64),
     })
 }
 
@@ -186,6 +186,8 @@ struct ModelPool {
 /// Signatures that differ little: in one type, one position, one result.
 fn model_signatures() -> Vec<Signature> {
     use ValType::*;
+    const FUNC: ValType = ValType::FUNCREF;
+    const EXTERN: ValType = ValType::EXTERNREF;
     let sig = |p: &[ValType], r: &[ValType]| Signature::new(p, r).expect("within limits");
     vec![
         sig(&[], &[]),
@@ -195,10 +197,10 @@ fn model_signatures() -> Vec<Signature> {
         sig(&[I32], &[I32]),
         sig(&[I32, I64], &[F32]),
         sig(&[I64, I32], &[F32]),
-        sig(&[F32, F64, V128], &[FuncRef, ExternRef]),
-        sig(&[F64, F32, V128], &[FuncRef, ExternRef]),
-        sig(&[FuncRef], &[ExternRef]),
-        sig(&[ExternRef], &[FuncRef]),
+        sig(&[F32, F64, V128], &[FUNC, EXTERN]),
+        sig(&[F64, F32, V128], &[FUNC, EXTERN]),
+        sig(&[FUNC], &[EXTERN]),
+        sig(&[EXTERN], &[FUNC]),
         sig(&[I32; 17], &[I64; 3]),
     ]
     .into_iter()
@@ -385,7 +387,7 @@ fn generic_roundtrip(set: &CodeSet, args: &[ValRaw], results: &[ValRaw]) {
         *log.lock().unwrap_or_else(PoisonError::into_inner) =
             a.iter().map(|v| v.to_raw()).collect();
         for ((slot, raw), &t) in r.iter_mut().zip(&out).zip(tys.results()) {
-            *slot = Val::from_raw(*raw, t);
+            *slot = Val::from_raw(*raw, t, springboard::GcRefWidth::Bits32);
         }
         Ok::<(), std::convert::Infallible>(())
     })
@@ -503,7 +505,7 @@ fn sample() -> &'static (Vec<u8>, HashMap<(CodeKind, Signature), CompiledTrampol
         let mut originals = HashMap::new();
         let sigs = [
             Signature::new(&[ValType::I32, ValType::F64], &[ValType::I64]).unwrap(),
-            Signature::new(&[], &[ValType::V128, ValType::FuncRef]).unwrap(),
+            Signature::new(&[], &[ValType::V128, ValType::FUNCREF]).unwrap(),
         ];
         // (riscv64 carries no v128: docs/ABI.md.)
         for sig in sigs.into_iter().filter(|s| compiler.supports(s).is_ok()) {

@@ -14,12 +14,12 @@ fn cases() -> Vec<Case> {
     sigs.push(Signature::new(&ValType::ALL, &ValType::ALL).unwrap());
     sigs.push(
         Signature::new(
-            &[I32, F64, I64, F32, V128, ExternRef].repeat(4),
+            &[I32, F64, I64, F32, V128, ValType::EXTERNREF].repeat(4),
             &[F64, I32, V128],
         )
         .unwrap(),
     );
-    sigs.push(Signature::new(&[F32; 20], &[F32, F64, I64, I32, FuncRef]).unwrap());
+    sigs.push(Signature::new(&[F32; 20], &[F32, F64, I64, I32, ValType::FUNCREF]).unwrap());
     sigs.sort();
     sigs.dedup();
     let mut values = ValueGen::new(0xc0ffee);

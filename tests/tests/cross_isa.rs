@@ -73,12 +73,12 @@ fn cases(isa: &Isa, compiler: &Compiler) -> (Vec<Case>, usize) {
     let mut sigs = springboard_tests::example_signatures();
     sigs.push(
         Signature::new(
-            &[I32, F64, I64, F32, V128, ExternRef].repeat(4),
+            &[I32, F64, I64, F32, V128, ValType::EXTERNREF].repeat(4),
             &[F64, I32, V128, I64],
         )
         .unwrap(),
     );
-    sigs.push(Signature::new(&[F32; 20], &[F32, F64, I64, I32, FuncRef]).unwrap());
+    sigs.push(Signature::new(&[F32; 20], &[F32, F64, I64, I32, ValType::FUNCREF]).unwrap());
     sigs.push(Signature::new(&[I64; 30], &[I32; 12]).unwrap());
     let before = sigs.len();
     // What a target cannot carry is refused (checked separately below).

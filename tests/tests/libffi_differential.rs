@@ -27,8 +27,8 @@ mod differential {
         ValType::I64,
         ValType::F32,
         ValType::F64,
-        ValType::FuncRef,
-        ValType::ExternRef,
+        ValType::FUNCREF,
+        ValType::EXTERNREF,
     ];
 
     fn ffi_type(ty: ValType) -> Type {
@@ -37,7 +37,7 @@ mod differential {
             ValType::I64 => Type::i64(),
             ValType::F32 => Type::f32(),
             ValType::F64 => Type::f64(),
-            ValType::FuncRef | ValType::ExternRef => Type::pointer(),
+            ValType::Ref(_) => Type::pointer(),
             ValType::V128 => unreachable!("no libffi type"),
         }
     }
@@ -64,7 +64,7 @@ mod differential {
             .iter()
             .skip(1)
             .map(|t| {
-                let size = t.byte_size(8) as usize;
+                let size = t.byte_size(8, springboard::GcRefWidth::Bits32) as usize;
                 offset = offset.next_multiple_of(size);
                 let at = offset;
                 offset += size;
@@ -74,7 +74,7 @@ mod differential {
     }
 
     fn read_area(area: &[u8], ty: ValType, at: usize) -> ValRaw {
-        let bytes = &area[at..at + ty.byte_size(8) as usize];
+        let bytes = &area[at..at + ty.byte_size(8, springboard::GcRefWidth::Bits32) as usize];
         match bytes.len() {
             4 => ValRaw::u32(u32::from_ne_bytes(bytes.try_into().unwrap())),
             _ => ValRaw::u64(u64::from_ne_bytes(bytes.try_into().unwrap())),
@@ -178,7 +178,7 @@ mod differential {
         let what = format!("{case}: {sig}");
         for i in 0..1 + np {
             let ty = if i == 0 {
-                ValType::ExternRef
+                ValType::EXTERNREF
             } else {
                 params[i - 1]
             };

@@ -379,8 +379,8 @@ impl MappedSet<'_> {
             })
         };
         let want = ValRaw::externref(callee_sees.cast());
-        if !same_bits(ValType::ExternRef, record[0], want) {
-            return fail("callee vmctx".into(), ValType::ExternRef, want, record[0]);
+        if !same_bits(ValType::EXTERNREF, record[0], want) {
+            return fail("callee vmctx".into(), ValType::EXTERNREF, want, record[0]);
         }
         // Both were written by generated code, which zero-extends.
         for (i, (&ty, &want)) in sig.params().iter().zip(args).enumerate() {

@@ -1,7 +1,13 @@
 //! What a WebAssembly module needs from Springboard: its distinct function
-//! signatures, how its functions use each, and which trampolines that takes.
+//! types, how its functions use each, and which trampolines that takes.
+//!
+//! Types are WebAssembly 3.0's: recursion groups, struct and array types,
+//! declared subtypes, typed references. Distinct means distinct as the
+//! standard says (iso-recursively: the same structure in two groups is two
+//! types); each is registered in a [`TypeSpace`] of the module's own.
 
-use springboard_environ::{Signature, SignatureError, TrampolineKind};
+use springboard_environ::types::{ModuleTypes, TypeError, TypeSpace};
+use springboard_environ::{GcRefWidth, Signature, SignatureError, TrampolineKind};
 use std::collections::HashMap;
 use wasmparser::{
     BinaryReaderError, CompositeInnerType, ConstExpr, ElementItems, ExternalKind, FuncType,
@@ -10,15 +16,34 @@ use wasmparser::{
 
 /// Why a module could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid WebAssembly module")]
-pub struct ModuleError(#[from] wasmparser::BinaryReaderError);
+pub enum ModuleError {
+    /// Not a valid module.
+    #[error("invalid WebAssembly module")]
+    Invalid(#[from] wasmparser::BinaryReaderError),
+    /// A type outside WebAssembly 3.0 (a shared type, a continuation).
+    #[error("type {index}: {error}")]
+    Unsupported {
+        /// The first type of the group that holds it.
+        index: u32,
+        /// What is unsupported.
+        error: SignatureError,
+    },
+    /// A group Springboard's registry refuses (a bug, for a valid module).
+    #[error(transparent)]
+    Type(#[from] TypeError),
+}
 
 /// One distinct function type of a module and how it is used.
 #[derive(Clone, Debug)]
 pub struct TypeUse {
-    /// The type as the module declares it.
+    /// The type as the module declares it (first declaration).
     pub func_type: FuncType,
-    /// The type as a Springboard signature, or why it cannot be one.
+    /// The module index of its first declaration.
+    pub module_index: u32,
+    /// Its index in [`ModuleInfo::space`].
+    pub space_index: u32,
+    /// The type as a Springboard signature (references to defined types as
+    /// module indices), or why it cannot be one.
     pub signature: Result<Signature, SignatureError>,
     /// Functions of this type (imported and defined).
     pub functions: usize,
@@ -35,6 +60,24 @@ pub struct TypeUse {
 }
 
 impl TypeUse {
+    /// Whether no function has the type: it is used as a block type (or not
+    /// at all) and needs no trampoline.
+    pub fn block_type_only(&self) -> bool {
+        self.functions == 0
+    }
+
+    /// The distinct trampoline types it travels as, under each GC
+    /// reference width (one, unless it has GC references).
+    pub fn trampoline_types(&self) -> Vec<Signature> {
+        let Ok(sig) = &self.signature else { return Vec::new() };
+        let mut out = vec![sig.trampoline_type(GcRefWidth::Bits32)];
+        let wide = sig.trampoline_type(GcRefWidth::Pointer);
+        if wide != out[0] {
+            out.push(wide);
+        }
+        out
+    }
+
     /// The trampoline kinds this type needs, in [`TrampolineKind::ALL`] order:
     /// [`TrampolineKind::WASM_TO_HOST`] if it has imports, and
     /// [`TrampolineKind::HOST_TO_WASM`] if the host can reach its functions.
@@ -50,12 +93,18 @@ impl TypeUse {
 }
 
 /// The function types of a validated module.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ModuleInfo {
     /// Distinct function types in order of first declaration.
     pub types: Vec<TypeUse>,
     /// Functions in the module (imported and defined).
     pub functions: usize,
+    /// Every type of the module (function, struct, array), by group.
+    pub module_types: ModuleTypes,
+    /// The module's types registered: canonical, with their supertypes.
+    pub space: TypeSpace,
+    /// Each module type's index in `space`.
+    pub space_indices: Vec<u32>,
 }
 
 impl ModuleInfo {
@@ -64,9 +113,9 @@ impl ModuleInfo {
     pub fn parse(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
         Validator::new_with_features(WasmFeatures::all()).validate_all(wasm)?;
         let mut info = ModuleInfo::default();
-        // Each distinct type's index into `info.types`: a hash lookup per
-        // declared type keeps parsing linear in the number of types.
-        let mut interned: HashMap<FuncType, usize> = HashMap::new();
+        // Each distinct type's index into `info.types`, by its index in
+        // `info.space`: one hash lookup per declared type.
+        let mut interned: HashMap<u32, usize> = HashMap::new();
         // Module type index -> index into `info.types` (None: not a function type).
         let mut type_slots: Vec<Option<usize>> = Vec::new();
         // Function index -> index into `info.types`.
@@ -76,9 +125,29 @@ impl ModuleInfo {
             match payload? {
                 Payload::TypeSection(reader) => {
                     for group in reader {
-                        for sub in group?.into_types() {
-                            let slot = match &sub.composite_type.inner {
-                                CompositeInnerType::Func(f) => Some(info.intern(&mut interned, f)),
+                        let group = group?;
+                        let start = type_slots.len() as u32;
+                        info.module_types
+                            .push(&group)
+                            .map_err(|error| ModuleError::Unsupported { index: start, error })?;
+                        let (_, types) = info.module_types.groups().last().expect("just pushed");
+                        let range = info.space.register_module_group(start, types, &info.space_indices)?;
+                        info.space_indices.extend(range.clone());
+                        for ((sub, space_index), ty) in group.into_types().zip(range).zip(types.clone()) {
+                            let module_index = type_slots.len() as u32;
+                            let slot = match (&sub.composite_type.inner, ty.as_func()) {
+                                (CompositeInnerType::Func(f), Some(sig)) => Some(*interned.entry(space_index).or_insert_with(|| {
+                                    info.types.push(TypeUse {
+                                        func_type: f.clone(),
+                                        module_index,
+                                        space_index,
+                                        signature: Ok(sig.clone()),
+                                        functions: 0,
+                                        imported: 0,
+                                        reachable: 0,
+                                    });
+                                    info.types.len() - 1
+                                })),
                                 _ => None,
                             };
                             type_slots.push(slot);
@@ -149,19 +218,6 @@ impl ModuleInfo {
         }
         info.functions = func_slots.len();
         Ok(info)
-    }
-
-    fn intern(&mut self, interned: &mut HashMap<FuncType, usize>, f: &FuncType) -> usize {
-        *interned.entry(f.clone()).or_insert_with(|| {
-            self.types.push(TypeUse {
-                func_type: f.clone(),
-                signature: Signature::from_wasm(f),
-                functions: 0,
-                imported: 0,
-                reachable: 0,
-            });
-            self.types.len() - 1
-        })
     }
 }
 

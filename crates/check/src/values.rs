@@ -1,5 +1,7 @@
 //! Test values: a deterministic generator that favours edge values, and the
-//! bit-level comparison of what a `ValRaw` slot carries.
+//! bit-level comparison of what a `ValRaw` slot carries. Types here are
+//! trampoline types (`Signature::trampoline_type`): their references are
+//! pointers.
 
 use springboard_environ::{Signature, ValType};
 use springboard_vm_abi::ValRaw;
@@ -11,7 +13,7 @@ pub fn defined_bytes(ty: ValType) -> usize {
         ValType::I32 | ValType::F32 => 4,
         ValType::I64 | ValType::F64 => 8,
         ValType::V128 => 16,
-        ValType::FuncRef | ValType::ExternRef => core::mem::size_of::<usize>(),
+        ValType::Ref(_) => core::mem::size_of::<usize>(),
     }
 }
 
@@ -72,7 +74,7 @@ impl ValueGen {
             ValType::I32 | ValType::F32 => ValRaw::u32(wide as u32),
             ValType::I64 | ValType::F64 => ValRaw::u64(wide as u64),
             ValType::V128 => ValRaw::v128(wide),
-            ValType::FuncRef | ValType::ExternRef => ValRaw::u64(wide as usize as u64),
+            ValType::Ref(_) => ValRaw::u64(wide as usize as u64),
         }
     }
 
@@ -122,7 +124,7 @@ pub fn edge_values(ty: ValType) -> Vec<ValRaw> {
         ]
         .map(ValRaw::v128)
         .to_vec(),
-        ValType::FuncRef | ValType::ExternRef => [0, 8, usize::MAX as u64 & !7, 0x1234_5670]
+        ValType::Ref(_) => [0, 8, usize::MAX as u64 & !7, 0x1234_5670]
             .map(ValRaw::u64)
             .to_vec(),
     }

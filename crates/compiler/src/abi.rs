@@ -8,7 +8,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{self, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
-use springboard_environ::{Bookkeeping, CallConv, Signature, ValType, WasmConv};
+use springboard_environ::{Bookkeeping, CallConv, GcRefWidth, Signature, ValType, WasmConv};
 use springboard_vm_abi::{PtrSize, ResultsArea};
 
 /// What a function needs to know about its target to build trampolines.
@@ -36,6 +36,10 @@ pub(crate) struct Received {
     /// Where results go: the native results area pointer, or the array buffer.
     pub(crate) result_dest: Option<Value>,
 }
+
+/// `sig` is a trampoline type, whose references are pointers under either
+/// GC width: this one serves for sizes.
+const TRAMPOLINE: GcRefWidth = GcRefWidth::Pointer;
 
 impl Abi<'_> {
     pub(crate) fn ptr(&self) -> ir::Type {
@@ -67,7 +71,8 @@ impl Abi<'_> {
             ValType::F32 => types::F32,
             ValType::F64 => types::F64,
             ValType::V128 => types::I8X16,
-            ValType::FuncRef | ValType::ExternRef => self.ptr(),
+            // Only trampoline types reach here: references are pointers.
+            ValType::Ref(_) => self.ptr(),
         }
     }
 
@@ -110,7 +115,7 @@ impl Abi<'_> {
                             *in_class += 1;
                             return ResultLoc::Reg;
                         }
-                        let size = t.byte_size(self.ptr_bytes()).max(8);
+                        let size = t.byte_size(self.ptr_bytes(), TRAMPOLINE).max(8);
                         next = next.next_multiple_of(size);
                         let at = next;
                         next += size;
@@ -178,7 +183,7 @@ impl Abi<'_> {
         if ty == ValType::V128 && s390x {
             8
         } else {
-            ty.byte_size(self.ptr_bytes())
+            ty.byte_size(self.ptr_bytes(), TRAMPOLINE)
         }
     }
 
@@ -189,7 +194,7 @@ impl Abi<'_> {
         let offsets = self.sig.results()[1.min(self.sig.results().len())..]
             .iter()
             .map(|&t| {
-                let (offset, next) = area.push(t.byte_size(self.ptr_bytes()), self.c_align(t));
+                let (offset, next) = area.push(t.byte_size(self.ptr_bytes(), TRAMPOLINE), self.c_align(t));
                 area = next;
                 offset
             })

@@ -22,6 +22,8 @@ pub(crate) fn finish(
     signature: &Signature,
     build: impl FnOnce(&Abi) -> ir::Function,
 ) -> Result<CompiledTrampoline, Error> {
+    // References travel as their representation: compile the trampoline type.
+    let signature = &signature.trampoline_type(compiler.gc_refs());
     crate::isa::check_supported(compiler, signature)?;
     let func = build(&Abi {
         isa: compiler.isa(),

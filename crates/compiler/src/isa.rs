@@ -5,7 +5,7 @@ use crate::{Compiler, Error, Signature};
 use cranelift_codegen::isa;
 use cranelift_codegen::settings::{self, Configurable};
 use springboard_environ::format::{NativeConv, Target};
-use springboard_environ::{Bookkeeping, Isa, WasmConv};
+use springboard_environ::{Bookkeeping, GcRefWidth, Isa, WasmConv};
 
 /// How hard Cranelift optimises.
 ///
@@ -41,6 +41,7 @@ pub struct CompilerBuilder {
     opt_level: OptLevel,
     wasm_conv: WasmConv,
     bookkeeping: Option<Bookkeeping>,
+    gc_refs: GcRefWidth,
 }
 
 impl CompilerBuilder {
@@ -64,6 +65,16 @@ impl CompilerBuilder {
     /// match Wasmtime 17's.
     pub fn wasm_conv(mut self, conv: WasmConv) -> Self {
         self.wasm_conv = conv;
+        self
+    }
+
+    /// The width of GC references (`anyref`, `exnref` and their subtypes)
+    /// at the boundary (the default: 32 bits, as Wasmtime passes them).
+    /// Every signature is compiled as its
+    /// [trampoline type](springboard_environ::Signature::trampoline_type)
+    /// under this width.
+    pub fn gc_refs(mut self, width: GcRefWidth) -> Self {
+        self.gc_refs = width;
         self
     }
 
@@ -144,6 +155,7 @@ impl CompilerBuilder {
             target_isa,
             wasm_conv: self.wasm_conv,
             bookkeeping: self.bookkeeping,
+            gc_refs: self.gc_refs,
         })
     }
 }

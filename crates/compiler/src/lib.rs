@@ -47,8 +47,8 @@ mod trampoline;
 pub use isa::{CompilerBuilder, OptLevel};
 pub use object::ObjectBuilder;
 pub use springboard_environ::{
-    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, Isa, Refusal, RelocKind, RelocTarget,
-    Relocation, Signature, SignatureError, TrampolineKind, ValType, WasmConv,
+    Bookkeeping, CallConv, CodeKind, CompiledTrampoline, GcRefWidth, Isa, Refusal, RelocKind,
+    RelocTarget, Relocation, Signature, SignatureError, TrampolineKind, ValType, WasmConv,
 };
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -120,6 +120,7 @@ pub struct Compiler {
     target_isa: Isa,
     wasm_conv: WasmConv,
     bookkeeping: Option<Bookkeeping>,
+    gc_refs: GcRefWidth,
 }
 
 impl core::fmt::Debug for Compiler {
@@ -166,6 +167,12 @@ impl Compiler {
         self.wasm_conv
     }
 
+    /// The width of GC references in its code (see
+    /// [`CompilerBuilder::gc_refs`]).
+    pub fn gc_refs(&self) -> GcRefWidth {
+        self.gc_refs
+    }
+
     /// Where its entry and exit trampolines record the runtime's stack
     /// state, if anywhere (see [`CompilerBuilder::bookkeeping`]).
     pub fn bookkeeping(&self) -> Option<Bookkeeping> {
@@ -188,7 +195,9 @@ impl Compiler {
         &*self.isa
     }
 
-    /// Compiles the `kind` trampoline for `signature`.
+    /// Compiles the `kind` trampoline for `signature`, as its trampoline
+    /// type: the result's signature is that type, which every signature of
+    /// the same trampoline type shares.
     ///
     /// Template kinds (`TrampolineKind::is_template`) come with one
     /// [`RelocTarget::Callee`] relocation; the others have none.

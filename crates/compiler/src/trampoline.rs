@@ -32,7 +32,7 @@ pub(crate) fn probe(abi: &Abi, conv: CallConv) -> ir::Function {
     build(abi, abi.signature(conv), |b| {
         let recv = abi.receive(b, conv);
         let record = recv.caller_vmctx;
-        abi.store_slots(b, record, &[ValType::ExternRef], &[recv.callee_vmctx]);
+        abi.store_slots(b, record, &[ValType::EXTERNREF], &[recv.callee_vmctx]);
         let slot = i64::from(abi.slot_size());
         let params_at = b.ins().iadd_imm_u(record, slot);
         abi.store_slots(b, params_at, abi.sig.params(), &recv.params);

@@ -6,34 +6,34 @@ use springboard_compiler::{
 use wasmparser::{AbstractHeapType, FuncType, HeapType, RefType, ValType as W};
 
 fn from_wasm(params: &[W], results: &[W]) -> Result<Signature, Error> {
-    Ok(Signature::from_wasm(&FuncType::new(
-        params.iter().copied(),
-        results.iter().copied(),
-    ))?)
+    Ok(Signature::from_wasm(
+        &FuncType::new(params.iter().copied(), results.iter().copied()),
+        &(),
+    )?)
 }
 
 #[test]
 fn unsupported_value_types_are_named() {
-    let abstract_ref =
-        |ty| W::Ref(RefType::new(true, HeapType::Abstract { shared: false, ty }).unwrap());
-    let cases = [
-        (
-            W::Ref(
-                RefType::new(
-                    false,
-                    HeapType::Abstract {
-                        shared: false,
-                        ty: AbstractHeapType::Func,
-                    },
-                )
-                .unwrap(),
-            ),
-            "func",
-        ),
-        (abstract_ref(AbstractHeapType::Any), "any"),
-        (abstract_ref(AbstractHeapType::I31), "i31"),
-        (abstract_ref(AbstractHeapType::Exn), "exn"),
-    ];
+    let heap_ref = |shared, ty| W::Ref(RefType::new(true, HeapType::Abstract { shared, ty }).unwrap());
+    // Every abstract WebAssembly 3.0 type converts, and compiles as its
+    // trampoline type.
+    let compiler = Compiler::host().unwrap();
+    for ty in [
+        AbstractHeapType::Func,
+        AbstractHeapType::Any,
+        AbstractHeapType::I31,
+        AbstractHeapType::Exn,
+        AbstractHeapType::NoExn,
+        AbstractHeapType::None,
+    ] {
+        let sig = from_wasm(&[heap_ref(false, ty)], &[heap_ref(false, ty)]).unwrap();
+        let code = compiler.compile(TrampolineKind::ArrayToWasm, &sig).unwrap();
+        assert!(code.signature.is_trampoline_type(), "{}", code.signature);
+    }
+    // Shared types (shared-everything threads) and references to types no
+    // module defines are named.
+    let concrete = W::Ref(RefType::new(false, HeapType::Concrete(wasmparser::UnpackedIndex::Module(7))).unwrap());
+    let cases = [(heap_ref(true, AbstractHeapType::Any), "shared"), (concrete, "ref 7")];
     for (ty, name) in cases {
         for (p, r) in [(&[W::I32, ty][..], &[][..]), (&[], &[ty])] {
             match from_wasm(p, r) {
@@ -42,11 +42,11 @@ fn unsupported_value_types_are_named() {
             }
         }
     }
-    let message = from_wasm(&[abstract_ref(AbstractHeapType::Any)], &[])
+    let message = from_wasm(&[heap_ref(true, AbstractHeapType::Any)], &[])
         .unwrap_err()
         .to_string();
     assert!(
-        message.contains("unsupported value type") && message.contains("any"),
+        message.contains("unsupported value type") && message.contains("shared"),
         "{message}"
     );
 }

@@ -131,6 +131,58 @@ impl SubType {
     }
 }
 
+impl fmt::Display for StorageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageType::I8 => f.write_str("i8"),
+            StorageType::I16 => f.write_str("i16"),
+            StorageType::Val(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mutable {
+            true => write!(f, "(mut {})", self.storage),
+            false => write!(f, "{}", self.storage),
+        }
+    }
+}
+
+/// In wasm text form: `(func ...)`, `(struct (field ...) ...)` or `(array
+/// ...)`, inside `(sub final? supertype? ...)` unless final without a
+/// supertype.
+impl fmt::Display for SubType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = self.is_final && self.supertype.is_none();
+        if !plain {
+            f.write_str("(sub ")?;
+            if self.is_final {
+                f.write_str("final ")?;
+            }
+            if let Some(s) = self.supertype {
+                write!(f, "{} ", crate::HeapType::Concrete(self.kind(), s))?;
+            }
+        }
+        match &self.composite {
+            CompositeType::Func(sig) => write!(f, "{sig}")?,
+            CompositeType::Struct(fields) => {
+                f.write_str("(struct")?;
+                for field in fields.iter() {
+                    write!(f, " (field {field})")?;
+                }
+                f.write_str(")")?;
+            }
+            CompositeType::Array(elem) => write!(f, "(array {elem})")?,
+        }
+        if !plain {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a group of types cannot be registered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -269,15 +321,15 @@ impl RecGroup {
     }
 
     /// The group's types with in-group references replaced by engine
-    /// indices, the group's first type being `first`: what each type is
-    /// once registered.
-    pub fn in_engine(&self, first: u32) -> Vec<SubType> {
+    /// indices, the group's types being `own`: what each type is once
+    /// registered.
+    pub fn in_engine(&self, own: &[u32]) -> Vec<SubType> {
         self.types
             .iter()
             .map(|t| {
                 t.map_index(|_, i| {
                     Ok::<_, core::convert::Infallible>(match i {
-                        TypeIndex::RecGroup(r) => TypeIndex::Engine(first + r),
+                        TypeIndex::RecGroup(r) => TypeIndex::Engine(own[r as usize]),
                         other => other,
                     })
                 })
@@ -328,13 +380,16 @@ pub trait Known {
     fn known(&self, index: u32) -> Option<(&SubType, &Supertypes)>;
 }
 
-/// Checks `group` (canonical, to be registered with its first type at
-/// `first`) against the standard's rules for declared supertypes and
+/// Checks `group` (canonical, to be registered with its types at the engine
+/// indices `own`, one per type) against the standard's rules for declared supertypes and
 /// returns each type's [`Supertypes`]: the supertype exists, is earlier,
 /// is not final, has the same kind and is structurally a supertype; chains
 /// are at most [`MAX_SUBTYPING_DEPTH`] deep. References to outside types
 /// must name registered types of the kind they say.
-pub fn check_group(group: &RecGroup, first: u32, known: &impl Known) -> Result<Vec<Supertypes>, TypeError> {
+pub fn check_group(group: &RecGroup, own: &[u32], known: &impl Known) -> Result<Vec<Supertypes>, TypeError> {
+    if own.len() != group.len() {
+        return Err(TypeError::BadGroupSize { len: own.len(), max: group.len() });
+    }
     // First every type's place (a supertype is earlier), then the structural
     // rule, which may involve any type of the group.
     let mut supers: Vec<Supertypes> = Vec::with_capacity(group.len());
@@ -360,39 +415,39 @@ pub fn check_group(group: &RecGroup, first: u32, known: &impl Known) -> Result<V
         if ancestors.len() > MAX_SUBTYPING_DEPTH {
             return Err(TypeError::TooDeep { index });
         }
-        ancestors.push(first + index as u32);
+        ancestors.push(own[index]);
         supers.push(Supertypes {
             is_final: ty.is_final,
             ancestors: ancestors.into(),
         });
     }
-    let in_engine = group.in_engine(first);
-    for (index, ty) in in_engine.iter().enumerate() {
-        let Some(TypeIndex::Engine(sup)) = ty.supertype else { continue };
-        let (sup_ty, sup_supers) = match sup.checked_sub(first).map(|r| r as usize) {
-            Some(r) if r < index => (&in_engine[r], &supers[r]),
-            _ => known.known(sup).ok_or(TypeError::UnknownType { index, to: TypeIndex::Engine(sup) })?,
+    let in_engine = group.in_engine(own);
+    let position: HashMap<u32, usize> = own.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    let lookup = |i: u32| -> Option<(&SubType, &Supertypes)> {
+        match position.get(&i) {
+            Some(&p) => Some((&in_engine[p], &supers[p])),
+            None => known.known(i),
+        }
+    };
+    for (index, ty) in group.types().iter().enumerate() {
+        let Some(sup) = ty.supertype else { continue };
+        let sup = match sup {
+            TypeIndex::RecGroup(r) => own[r as usize],
+            TypeIndex::Engine(e) => e,
+            TypeIndex::Module(_) => continue,
         };
-        check_supertype(ty, sup_ty, sup_supers, |a, b| concrete_subtype(a, b, first, &supers, known))
+        let (sup_ty, sup_supers) = lookup(sup).ok_or(TypeError::UnknownType { index, to: TypeIndex::Engine(sup) })?;
+        let concrete = |a: TypeIndex, b: TypeIndex| match (a, b) {
+            (TypeIndex::Engine(a), TypeIndex::Engine(b)) => match (lookup(a), lookup(b)) {
+                (Some((_, sa)), Some((_, sb))) => sa.is_subtype_of(b, sb),
+                _ => false,
+            },
+            _ => false,
+        };
+        check_supertype(&in_engine[index], sup_ty, sup_supers, concrete)
             .map_err(|why| TypeError::BadSupertype { index, why })?;
     }
     Ok(supers)
-}
-
-/// `a <: b` for two engine indices, while the group starting at `first`
-/// is being registered (its earlier types' supertypes are in `supers`).
-fn concrete_subtype(a: TypeIndex, b: TypeIndex, first: u32, supers: &[Supertypes], known: &impl Known) -> bool {
-    let lookup = |i: TypeIndex| -> Option<(u32, &Supertypes)> {
-        let TypeIndex::Engine(e) = i else { return None };
-        match e.checked_sub(first).map(|r| r as usize) {
-            Some(r) if r < supers.len() => Some((e, &supers[r])),
-            _ => known.known(e).map(|(_, s)| (e, s)),
-        }
-    };
-    match (lookup(a), lookup(b)) {
-        (Some((_, sa)), Some((eb, sb))) => sa.is_subtype_of(eb, sb),
-        _ => false,
-    }
 }
 
 /// The standard's rule for a declared supertype `sup` of `ty` (both with
@@ -463,11 +518,28 @@ impl TypeSpace {
             .ok()
             .filter(|f| f.checked_add(group.len() as u32).is_some())
             .ok_or(TypeError::BadGroupSize { len: group.len(), max: MAX_GROUP_TYPES })?;
-        let supers = check_group(&group, first, self)?;
-        self.types.extend(group.in_engine(first).into_iter().zip(supers));
+        let own: Vec<u32> = (first..first + group.len() as u32).collect();
+        let supers = check_group(&group, &own, self)?;
+        self.types.extend(group.in_engine(&own).into_iter().zip(supers));
         let range = first..first + group.len() as u32;
         self.groups.insert(group, first);
         Ok(range)
+    }
+
+    /// Registers a module's group whose first type is the module's type
+    /// `start` (types with module indices), the module's earlier types
+    /// being `earlier` in the space.
+    pub fn register_module_group(
+        &mut self,
+        start: u32,
+        types: &[SubType],
+        earlier: &[u32],
+    ) -> Result<Range<u32>, TypeError> {
+        let group = RecGroup::canonicalize(types.to_vec(), start, |i| {
+            let e = *earlier.get(i as usize)?;
+            Some((e, self.get(e)?.kind()))
+        })?;
+        self.register(group)
     }
 
     /// The registered type `index`.
@@ -608,20 +680,16 @@ mod from_wasmparser {
 
     impl TypeSpace {
         /// Registers every group of a module, in order: each module type's
-        /// engine index.
+        /// index in the space.
         pub fn register_module(&mut self, module: &ModuleTypes) -> Result<Vec<u32>, TypeError> {
             let mut indices: Vec<u32> = Vec::with_capacity(module.kinds().len());
             for (start, types) in module.groups() {
-                let group = RecGroup::canonicalize(types.clone(), *start, |i| {
-                    let e = *indices.get(i as usize)?;
-                    Some((e, self.get(e)?.kind()))
-                })?;
-                indices.extend(self.register(group)?);
+                let range = self.register_module_group(*start, types, &indices)?;
+                indices.extend(range);
             }
             Ok(indices)
         }
     }
 }
-
 #[cfg(feature = "wasmparser")]
 pub use from_wasmparser::ModuleTypes;

@@ -3,6 +3,7 @@
 //! and [`Engine::call_indirect`](crate::Engine::call_indirect) both make it.
 
 use crate::error::Error;
+use crate::registry::Registry;
 use crate::trap::TrapMode;
 use crate::val::{Val, check_values};
 use core::mem::MaybeUninit;
@@ -25,17 +26,13 @@ const INLINE_SLOTS: usize = 16;
 pub(crate) unsafe fn call_array(
     func_ref: &VMFuncRef,
     ty: &Signature,
+    registry: &Registry,
     caller: NonNull<VMOpaqueContext>,
     mode: TrapMode,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
-    check_values(
-        "parameters",
-        ty.params(),
-        params.iter().map(Val::ty),
-        params.len(),
-    )?;
+    check_values("parameters", ty.params(), params, registry)?;
     if results.len() != ty.results().len() {
         return Err(Error::ArityMismatch {
             what: "results",
@@ -72,7 +69,7 @@ pub(crate) unsafe fn call_array(
         unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), buffer, len) }
     })?;
     for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
-        *out = Val::from_raw(*raw, t);
+        *out = Val::from_raw(*raw, t, registry.gc());
     }
     Ok(())
 }

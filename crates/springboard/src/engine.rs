@@ -3,13 +3,14 @@
 use crate::call::call_array;
 use crate::error::Error;
 use crate::generic::{self, HostEntries};
-use crate::registry::{Registry, SharedSignature, TypeIndices};
+use crate::registry::{Registry, RegisteredGroup, SharedSignature, TypeIndices};
 use crate::source::Source;
 use crate::trap::{RaiseHook, TrapMode};
 use crate::type_state::KindCode;
 use crate::val::{FuncRef, Val};
 use core::ptr::NonNull;
-use springboard_environ::Bookkeeping;
+use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
+use springboard_environ::{Bookkeeping, Composite, GcRefWidth};
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
 use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex};
@@ -45,6 +46,7 @@ pub struct Config {
     bookkeeping: Option<Bookkeeping>,
     tier_up_after: u32,
     perf_map: bool,
+    gc_refs: GcRefWidth,
 }
 
 /// A caller context a runtime gave: an address only.
@@ -79,6 +81,7 @@ impl Default for Config {
             bookkeeping: None,
             tier_up_after: DEFAULT_TIER_UP_AFTER,
             perf_map: false,
+            gc_refs: GcRefWidth::default(),
         }
     }
 }
@@ -174,6 +177,15 @@ impl Config {
     /// off, `Func::new` is refused ([`Error::NoWasmCall`]).
     pub fn host_wasm_call(&mut self, enabled: bool) -> &mut Config {
         self.host_wasm_call = enabled;
+        self
+    }
+
+    /// The width of GC references (`anyref`, `exnref` and their subtypes)
+    /// at the boundary: 32 bits (the default, as Wasmtime passes them) or
+    /// pointer-sized. [`Val::AnyRef`](crate::Val::AnyRef) and
+    /// [`Val::ExnRef`](crate::Val::ExnRef) values must fit it.
+    pub fn gc_refs(&mut self, width: GcRefWidth) -> &mut Config {
+        self.gc_refs = width;
         self
     }
 
@@ -322,6 +334,7 @@ impl Engine {
                 .opt_level(config.opt_level)
                 .wasm_conv(config.wasm_conv)
                 .bookkeeping(config.bookkeeping)
+                .gc_refs(config.gc_refs)
                 .build()?,
             config.compilation == Compilation::Eager,
             config.tier_up_after,
@@ -337,7 +350,7 @@ impl Engine {
                 raise: config.raise,
                 caller,
                 _own_caller: own_caller,
-                registry: Registry::new(id, config.type_indices.clone()),
+                registry: Registry::new(id, config.gc_refs, config.type_indices.clone()),
                 source: Arc::new(source),
                 pinned: Mutex::default(),
                 #[cfg(feature = "compiler")]
@@ -415,15 +428,65 @@ impl Engine {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
 
-    /// Registers `ty`, returning the handle every function of that type shares.
+    /// Registers `ty` as a final function type alone in its recursion
+    /// group (what a Wasm 2.0 type is), returning the handle every function
+    /// of that type shares. Its references to defined types must be
+    /// [`TypeIndex::Engine`](springboard_environ::TypeIndex::Engine)
+    /// indices of live types of this engine.
     pub fn register(&self, ty: &Signature) -> Result<SharedSignature, Error> {
         self.inner.registry.register(ty)
     }
 
-    /// Registers a parsed WebAssembly function type; unsupported value types
-    /// and over-long signatures are errors naming the problem.
+    /// Registers a recursion group: `types` refer to each other with
+    /// [`TypeIndex::RecGroup`](springboard_environ::TypeIndex::RecGroup)
+    /// and to registered types with engine indices. The same group gets the
+    /// same indices while it is registered; supertypes are checked as the
+    /// standard's validation does.
+    pub fn register_rec_group(&self, types: Vec<SubType>) -> Result<RegisteredGroup, Error> {
+        let group = RecGroup::canonicalize(types, 0, |_| None)?;
+        Ok(RegisteredGroup::new(self.inner.registry.register_group(group)?))
+    }
+
+    /// Registers every recursion group of a module, in order: the module's
+    /// types by module index (see [`ModuleTypes`]).
+    pub fn register_module_types(&self, module: &ModuleTypes) -> Result<Vec<RegisteredGroup>, Error> {
+        let mut groups: Vec<RegisteredGroup> = Vec::with_capacity(module.groups().len());
+        let mut indices: Vec<(u32, Composite)> = Vec::with_capacity(module.kinds().len());
+        for (start, types) in module.groups() {
+            let group = RecGroup::canonicalize(types.clone(), *start, |i| indices.get(i as usize).copied())?;
+            let registered = RegisteredGroup::new(self.inner.registry.register_group(group)?);
+            for position in 0..registered.len() {
+                let index = registered.index(position).map_or(u32::MAX, |i| i.bits());
+                let kind = registered.sub_type(position).map_or(Composite::Func, SubType::kind);
+                indices.push((index, kind));
+            }
+            groups.push(registered);
+        }
+        Ok(groups)
+    }
+
+    /// Registers a parsed WebAssembly function type that refers to no
+    /// defined type; unsupported value types and over-long signatures are
+    /// errors naming the problem.
     pub fn register_wasm(&self, ty: &wasmparser::FuncType) -> Result<SharedSignature, Error> {
-        self.register(&Signature::from_wasm(ty)?)
+        self.register(&Signature::from_wasm(ty, &())?)
+    }
+
+    /// Whether a funcref whose type is the live type `actual` may be
+    /// called as `expected`: the same type or a declared subtype, in O(1)
+    /// without a lock.
+    #[inline]
+    pub fn is_subtype(&self, actual: VMSharedSignatureIndex, expected: &SharedSignature) -> bool {
+        expected.engine_id() == self.inner.id && self.inner.registry.is_subtype(actual.bits(), expected)
+    }
+
+    /// The engine's GC reference width.
+    pub fn gc_refs(&self) -> GcRefWidth {
+        self.inner.registry.gc()
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
     }
 
     /// The live registered type with `index`, if it is this engine's.
@@ -561,9 +624,9 @@ impl Engine {
         let ptr = funcref.0.ok_or(Error::NullFuncRef)?;
         // SAFETY: the caller guarantees a non-null funcref is live.
         let actual = unsafe { ptr.as_ref().type_index };
-        if actual != expected.index() {
-            let actual = match self.lookup(actual) {
-                Some(ty) => ty.signature().to_string(),
+        if actual != expected.index() && !self.inner.registry.is_subtype(actual.bits(), expected) {
+            let actual = match self.inner.registry.describe(actual.bits()) {
+                Some(ty) => ty,
                 None => format!(
                     "unknown type index {} (a funcref of another engine, or of a freed type)",
                     actual.bits()
@@ -600,6 +663,7 @@ impl Engine {
             call_array(
                 ptr.as_ref(),
                 expected.signature(),
+                self.registry(),
                 self.caller_vmctx(),
                 self.trap_mode(),
                 params,

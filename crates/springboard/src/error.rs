@@ -49,6 +49,28 @@ pub enum Error {
         /// The type it has.
         got: ValType,
     },
+    /// A reference of the right hierarchy that is not a value of the type
+    /// (null for a non-nullable type, a funcref of another function type).
+    #[error("{what} {index}: not a value of {expected}: {reason}")]
+    ValueMismatch {
+        /// `"parameters"` or `"results"`.
+        what: &'static str,
+        /// Which value.
+        index: usize,
+        /// The type it should have.
+        expected: ValType,
+        /// Why it is not.
+        reason: &'static str,
+    },
+    /// A typed host function whose GC reference types are of the other
+    /// width than the engine's.
+    #[error("the Rust types of {ty} are for GC references of another width than the engine's ({engine:?})")]
+    GcWidth {
+        /// The function's type.
+        ty: Signature,
+        /// The engine's width.
+        engine: springboard_environ::GcRefWidth,
+    },
     /// An array call with a buffer too small for the type.
     #[error("array call with {capacity} slots, but the type needs {needed}")]
     BufferTooSmall {
@@ -101,11 +123,16 @@ pub enum Error {
     TypeIndexInUse {
         /// The index.
         index: u32,
-        /// The type it was given to.
-        ty: Signature,
-        /// The live type that holds it (`None`: the reserved index).
-        other: Option<Signature>,
+        /// The type it was given to, in text form.
+        ty: String,
+        /// The live type that holds it, in text form (`None`: the reserved
+        /// index).
+        other: Option<String>,
     },
+    /// A recursion group that breaks the standard's rules (an unknown
+    /// type, a bad supertype, a chain too deep).
+    #[error("invalid type group: {0}")]
+    Type(#[from] springboard_environ::types::TypeError),
     /// Every `u32` index is in use.
     #[error("the signature index space is exhausted")]
     IndexSpaceExhausted,

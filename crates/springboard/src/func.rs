@@ -153,6 +153,11 @@ impl Func {
         R: HostReturn,
     {
         let ty = engine.register(&Signature::new(&F::Params::types(), &R::Results::types())?)?;
+        let width = engine.gc_refs();
+        let widths = F::Params::gc_widths().into_iter().chain(R::Results::gc_widths());
+        if widths.flatten().any(|w| w != width) {
+            return Err(Error::GcWidth { ty: ty.signature().clone(), engine: width });
+        }
         let wasm_kind = engine
             .host_wasm_call()
             .then_some(TrampolineKind::WasmToNative);
@@ -219,7 +224,8 @@ impl Func {
             vmctx: core::ptr::null_mut(),
         };
         let state = Untyped {
-            ty: ty.clone(),
+            ty: shared.signature().clone(),
+            registry: Arc::clone(engine.registry()),
             host,
         };
         Ok(Func::host(
@@ -540,6 +546,7 @@ impl Func {
             call_array(
                 self.func_ref(),
                 self.ty(),
+                self.engine().registry(),
                 caller,
                 self.trap_mode(),
                 params,

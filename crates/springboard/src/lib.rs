@@ -96,6 +96,7 @@ mod plan;
 mod registry;
 mod shims;
 mod source;
+mod subtypes;
 mod trap;
 mod tuples;
 mod type_state;
@@ -107,14 +108,16 @@ pub use engine::OptLevel;
 pub use engine::{Compilation, Config, Engine, SignatureCheckFn};
 pub use error::{BoxError, Error};
 pub use func::{Func, RawWasmFunc};
-pub use registry::{OWN_INDEX_BASE, SharedSignature, TypeIndices};
+pub use registry::{OWN_INDEX_BASE, RegisteredGroup, SharedSignature, TypeIndices};
 pub use shims::{Caller, HostReturn, IntoFunc, NativeShims};
+pub use springboard_environ::types;
 pub use springboard_environ::{
-    Bookkeeping, Signature, SignatureError, TrampolineKind, ValType, WasmConv,
+    Bookkeeping, Composite, GcRefWidth, HeapType, RefType, Signature, SignatureError, Top,
+    TrampolineKind, TypeIndex, ValType, WasmConv,
 };
 pub use springboard_loader::{CodePages, CodeProvider, MmapProvider};
 pub use springboard_vm_abi as vm;
 pub use trap::{RaiseHook, as_host, take_host_failure};
 pub use tuples::{WasmParams, WasmResults};
 pub use typed::TypedFunc;
-pub use val::{ExternRef, FuncRef, V128, Val, WasmTy};
+pub use val::{AnyRef32, AnyRefPtr, ExnRef32, ExnRefPtr, ExternRef, FuncRef, GcRef, V128, Val, WasmTy};

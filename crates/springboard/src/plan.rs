@@ -9,7 +9,7 @@
 //! calls through compiled trampolines (`tests/generic_entries.rs`). A
 //! signature's plans are part of its per-type state (`type_state.rs`).
 
-use springboard_environ::{Signature, ValType};
+use springboard_environ::{GcRefWidth, Signature, ValType};
 use springboard_vm_abi::ResultsArea;
 use std::sync::OnceLock;
 
@@ -120,9 +120,9 @@ impl Plan {
                 let align = if ty == ValType::V128 {
                     rules.v128_align
                 } else {
-                    ty.byte_size(8)
+                    ty.byte_size(8, GcRefWidth::Pointer)
                 };
-                let (offset, next) = layout.push(ty.byte_size(8), align);
+                let (offset, next) = layout.push(ty.byte_size(8, GcRefWidth::Pointer), align);
                 layout = next;
                 Loc::Area(offset)
             };
@@ -199,7 +199,7 @@ fn pop(rules: &Rules, stack: u32) -> u32 {
 
 /// A stack slot for `ty`: at least 8 bytes, aligned to its size.
 fn stack_slot(next: &mut u32, ty: ValType) -> u32 {
-    let size = ty.byte_size(8).max(8);
+    let size = ty.byte_size(8, GcRefWidth::Pointer).max(8);
     *next = next.next_multiple_of(size);
     let at = *next;
     *next += size;

@@ -12,6 +12,8 @@
 //! (see [`trap`]).
 
 use crate::error::{BoxError, Error};
+use crate::registry::Registry;
+use std::sync::Arc;
 use crate::trap::{self, RaiseHook};
 use crate::tuples::{WasmParams, WasmResults};
 use crate::val::{Val, WasmTy, check_values};
@@ -228,6 +230,8 @@ where
 /// The state of an untyped host function: its type and its closure.
 pub(crate) struct Untyped<H> {
     pub(crate) ty: Signature,
+    /// Checks the closure's results and knows the GC reference width.
+    pub(crate) registry: Arc<Registry>,
     pub(crate) host: H,
 }
 
@@ -257,19 +261,14 @@ pub(crate) unsafe extern "C" fn untyped_array_shim<H: UntypedHost>(
             .params()
             .iter()
             .zip(values.iter())
-            .map(|(&t, &raw)| Val::from_raw(raw, t))
+            .map(|(&t, &raw)| Val::from_raw(raw, t, host.state.registry.gc()))
             .collect();
         let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
         host.state
             .host
             .call(caller, &params, &mut results)
             .map_err(Error::Host)?;
-        check_values(
-            "results",
-            ty.results(),
-            results.iter().map(Val::ty),
-            results.len(),
-        )?;
+        check_values("results", ty.results(), &results, &host.state.registry)?;
         for (slot, v) in values.iter_mut().zip(&results) {
             *slot = v.to_raw();
         }

@@ -172,7 +172,7 @@ impl Source {
         kind: TrampolineKind,
         sig: &SharedSignature,
     ) -> Result<CompiledTrampoline, Error> {
-        let code = self.compiler.compile(kind, sig.signature())?;
+        let code = self.compiler.compile(kind, sig.trampoline_type())?;
         self.compiled.fetch_add(1, Ordering::Relaxed);
         Ok(code)
     }

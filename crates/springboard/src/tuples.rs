@@ -12,7 +12,7 @@
 
 use crate::val::WasmTy;
 use core::ptr::NonNull;
-use springboard_environ::ValType;
+use springboard_environ::{GcRefWidth, ValType};
 use springboard_vm_abi::{ResultsArea, VMNativeCallFunction, VMOpaqueContext, ValRaw};
 
 /// A tuple of parameters of a typed call: `()`, `(A,)`, `(A, B)`… up to 16.
@@ -21,6 +21,9 @@ pub trait WasmParams: Send + Sync + 'static {
     const COUNT: usize;
     /// Their types.
     fn types() -> Vec<ValType>;
+    /// The GC reference width each stands for (`None`: not a GC reference).
+    #[doc(hidden)]
+    fn gc_widths() -> Vec<Option<GcRefWidth>>;
     /// Reads them from slots `0..COUNT`.
     fn load(raw: &[ValRaw]) -> Self;
     /// Writes them to slots `0..COUNT`.
@@ -45,6 +48,9 @@ pub trait WasmResults: Send + Sync + 'static {
     const COUNT: usize;
     /// Their types.
     fn types() -> Vec<ValType>;
+    /// The GC reference width each stands for (`None`: not a GC reference).
+    #[doc(hidden)]
+    fn gc_widths() -> Vec<Option<GcRefWidth>>;
     /// Reads them from slots `0..COUNT`.
     fn load(raw: &[ValRaw]) -> Self;
     /// Writes them to slots `0..COUNT`.
@@ -116,6 +122,9 @@ impl WasmResults for () {
     fn types() -> Vec<ValType> {
         Vec::new()
     }
+    fn gc_widths() -> Vec<Option<GcRefWidth>> {
+        Vec::new()
+    }
     #[inline]
     fn load(_: &[ValRaw]) {}
     #[inline]
@@ -130,6 +139,9 @@ impl<T: WasmTy> WasmResults for T {
     const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
+    }
+    fn gc_widths() -> Vec<Option<GcRefWidth>> {
+        vec![T::GC_WIDTH]
     }
     #[inline]
     fn load(raw: &[ValRaw]) -> T {
@@ -154,6 +166,9 @@ impl<T: WasmTy> WasmResults for (T,) {
     const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
+    }
+    fn gc_widths() -> Vec<Option<GcRefWidth>> {
+        vec![T::GC_WIDTH]
     }
     #[inline]
     fn load(raw: &[ValRaw]) -> (T,) {
@@ -180,6 +195,9 @@ macro_rules! results_tuple {
             const COUNT: usize = 1 $(+ one!($i))*;
             fn types() -> Vec<ValType> {
                 vec![$a::TYPE, $($t::TYPE),*]
+            }
+            fn gc_widths() -> Vec<Option<GcRefWidth>> {
+                vec![$a::GC_WIDTH, $($t::GC_WIDTH),*]
             }
             #[inline]
             fn load(raw: &[ValRaw]) -> Self {
@@ -235,6 +253,9 @@ macro_rules! params_tuple {
             fn types() -> Vec<ValType> {
                 vec![$($a::TYPE),*]
             }
+            fn gc_widths() -> Vec<Option<GcRefWidth>> {
+                vec![$($a::GC_WIDTH),*]
+            }
             #[inline]
             fn load(raw: &[ValRaw]) -> Self {
                 ($($a::from_raw(raw[$i]),)*)
@@ -278,6 +299,9 @@ impl<T: WasmTy> WasmParams for T {
     const COUNT: usize = 1;
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
+    }
+    fn gc_widths() -> Vec<Option<GcRefWidth>> {
+        vec![T::GC_WIDTH]
     }
     #[inline]
     fn load(raw: &[ValRaw]) -> T {

@@ -1,6 +1,6 @@
-//! What the engine keeps per registered type, besides its index: the code
-//! of each trampoline kind (one slot per kind, set at most once, shared by
-//! every function of the type), the generic entries' tier-up state and
+//! What the engine keeps per trampoline type (shared by every registered
+//! type of it): the code of each trampoline kind (one slot per kind, set at
+//! most once, shared by every function of those types), the generic entries' tier-up state and
 //! plans, and the lock that makes concurrent first uses compile once.
 //! Where code comes from is [`source`](crate::source)'s business; who owns
 //! a type is the registry's.
@@ -8,7 +8,7 @@
 use crate::plan::Plans;
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use springboard_environ::{CompiledTrampoline, TrampolineKind};
+use springboard_environ::{CompiledTrampoline, Signature, TrampolineKind};
 use springboard_loader::CodeMemory;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -42,9 +42,10 @@ impl KindCode {
     }
 }
 
-/// The per-type state of one registered type.
-#[derive(Default)]
+/// The state of one trampoline type, shared by every registered type of it.
 pub(crate) struct TypeState {
+    /// The trampoline type the code and plans are for.
+    trampoline: Signature,
     kinds: [OnceLock<KindCode>; TrampolineKind::COUNT],
     /// Each kind's mapped address once set (null before): where the generic
     /// entries jump once it exists.
@@ -59,6 +60,23 @@ pub(crate) struct TypeState {
 }
 
 impl TypeState {
+    pub(crate) fn new(trampoline: Signature) -> TypeState {
+        TypeState {
+            trampoline,
+            kinds: Default::default(),
+            published: Default::default(),
+            generic_calls: Default::default(),
+            plans: Plans::default(),
+            #[cfg(feature = "compiler")]
+            compiling: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The trampoline type.
+    pub(crate) fn trampoline(&self) -> &Signature {
+        &self.trampoline
+    }
+
     /// The code of `kind`, if installed.
     pub(crate) fn code(&self, kind: TrampolineKind) -> Option<&KindCode> {
         self.kinds[kind.index()].get()

@@ -7,18 +7,29 @@ use crate::trap::TrapMode;
 use crate::tuples::{WasmParams, WasmResults};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use springboard_environ::Signature;
+use springboard_environ::{Signature, ValType};
 use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext};
 
 impl Func {
-    /// A typed view, if `P` and `R` are exactly the function's parameter and
-    /// result types; its calls go through `native_call` with no further check.
+    /// A typed view, if every value of `P` is a value of the function's
+    /// parameter type and every result of the function a value of `R`'s
+    /// (a `FuncRef` result for a `(ref $t)` result type, say, but not a
+    /// `FuncRef` argument for a `(ref $t)` parameter: call such functions
+    /// untyped, which checks each funcref), with GC references of the
+    /// engine's width; its calls go through `native_call` with no further
+    /// check.
     pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>, Error> {
         let expected = Signature::new(&P::types(), &R::types())?;
-        if expected != *self.ty() {
+        let ty = self.ty();
+        let below = |a: &[ValType], b: &[ValType]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.matches(y, |_, _| false))
+        };
+        let width = self.engine().gc_refs();
+        let widths_fit = P::gc_widths().into_iter().chain(R::gc_widths()).flatten().all(|w| w == width);
+        if !below(expected.params(), ty.params()) || !below(ty.results(), expected.results()) || !widths_fit {
             return Err(Error::SignatureMismatch {
                 expected,
-                actual: self.ty().to_string(),
+                actual: ty.to_string(),
             });
         }
         // SAFETY: the funcref lives as long as `self` and is never mutated.

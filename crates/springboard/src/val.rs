@@ -1,14 +1,19 @@
 //! Values: untyped [`Val`] and the Rust types of typed calls ([`WasmTy`]).
 
 use crate::error::Error;
+use crate::registry::Registry;
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use springboard_environ::ValType;
+use springboard_environ::{GcRefWidth, HeapType, RefType, Top, TypeIndex, ValType};
 use springboard_vm_abi::{VMFuncRef, ValRaw};
 
 /// A nullable function reference: a pointer to a live `VMFuncRef`, or null.
 /// Plain data; calling through it is [`Engine::call_indirect`](crate::Engine::call_indirect).
+/// A non-null one passed into a function (as an argument, or a host
+/// function's result) must point to a live `VMFuncRef`, as every funcref
+/// wasm receives must: for typed function references (`(ref $t)`) the
+/// check reads its `type_index`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct FuncRef(pub Option<NonNull<VMFuncRef>>);
@@ -17,6 +22,40 @@ pub struct FuncRef(pub Option<NonNull<VMFuncRef>>);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct ExternRef(pub Option<NonNull<c_void>>);
+
+/// A GC reference (the `any` or `exn` hierarchy): bits only the runtime
+/// gives meaning to, `0` being null. They must fit the engine's
+/// [`GcRefWidth`] (32 bits by default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct GcRef(pub u64);
+
+impl GcRef {
+    /// The null reference.
+    pub const NULL: GcRef = GcRef(0);
+
+    /// Whether it is null.
+    pub const fn is_null(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether the bits fit `width` on this host.
+    pub const fn fits(self, width: GcRefWidth) -> bool {
+        match width {
+            GcRefWidth::Bits32 => self.0 <= u32::MAX as u64,
+            GcRefWidth::Pointer => self.0 <= usize::MAX as u64,
+        }
+    }
+
+    /// Reads a reference `width` wide from a slot.
+    #[inline]
+    fn from_raw(raw: ValRaw, width: GcRefWidth) -> GcRef {
+        GcRef(match width {
+            GcRefWidth::Bits32 => u64::from(raw.get_u32()),
+            GcRefWidth::Pointer => raw.get_externref() as usize as u64,
+        })
+    }
+}
 
 // SAFETY: both are addresses only; whoever dereferences them (an unsafe
 // call) is responsible for their validity on that thread.
@@ -86,10 +125,16 @@ pub enum Val {
     FuncRef(FuncRef),
     /// `externref`.
     ExternRef(ExternRef),
+    /// A reference of the `any` hierarchy (`anyref`, `eqref`, `i31ref`,
+    /// structs, arrays).
+    AnyRef(GcRef),
+    /// A reference of the `exn` hierarchy (`exnref`).
+    ExnRef(GcRef),
 }
 
 impl Val {
-    /// The value's type.
+    /// The value's type: for a reference, the top of its hierarchy (its
+    /// dynamic type is not in the value).
     #[inline]
     pub fn ty(&self) -> ValType {
         match self {
@@ -98,15 +143,18 @@ impl Val {
             Val::F32(_) => ValType::F32,
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
-            Val::FuncRef(_) => ValType::FuncRef,
-            Val::ExternRef(_) => ValType::ExternRef,
+            Val::FuncRef(_) => ValType::FUNCREF,
+            Val::ExternRef(_) => ValType::EXTERNREF,
+            Val::AnyRef(_) => ValType::ANYREF,
+            Val::ExnRef(_) => ValType::EXNREF,
         }
     }
 
     /// The zero (or null) value of `ty`.
     #[inline]
     pub fn default_for(ty: ValType) -> Val {
-        Val::from_raw(ValRaw::ZERO, ty)
+        // Zero bits are null at either width.
+        Val::from_raw(ValRaw::ZERO, ty, GcRefWidth::Bits32)
     }
 
     /// The value's slot representation.
@@ -124,20 +172,26 @@ impl Val {
             Val::ExternRef(e) => {
                 ValRaw::externref(e.0.map_or(core::ptr::null_mut(), NonNull::as_ptr))
             }
+            // Little-endian: a 32-bit reader finds the value in the low half.
+            Val::AnyRef(g) | Val::ExnRef(g) => ValRaw::u64(g.0),
         }
     }
 
-    /// Reads a value of `ty` from a slot.
+    /// Reads a value of `ty` from a slot, GC references being `gc` wide.
     #[inline]
-    pub fn from_raw(raw: ValRaw, ty: ValType) -> Val {
+    pub fn from_raw(raw: ValRaw, ty: ValType, gc: GcRefWidth) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw.get_i32()),
             ValType::I64 => Val::I64(raw.get_i64()),
             ValType::F32 => Val::F32(raw.get_f32()),
             ValType::F64 => Val::F64(raw.get_f64()),
             ValType::V128 => Val::V128(raw.get_v128()),
-            ValType::FuncRef => Val::FuncRef(FuncRef(NonNull::new(raw.get_funcref().cast()))),
-            ValType::ExternRef => Val::ExternRef(ExternRef(NonNull::new(raw.get_externref()))),
+            ValType::Ref(r) => match r.heap().top() {
+                Top::Func => Val::FuncRef(FuncRef(NonNull::new(raw.get_funcref().cast()))),
+                Top::Extern => Val::ExternRef(ExternRef(NonNull::new(raw.get_externref()))),
+                Top::Any => Val::AnyRef(GcRef::from_raw(raw, gc)),
+                Top::Exn => Val::ExnRef(GcRef::from_raw(raw, gc)),
+            },
         }
     }
 }
@@ -157,6 +211,9 @@ mod private {
 pub unsafe trait WasmTy: Copy + Send + Sync + 'static + private::Sealed {
     /// The WebAssembly type.
     const TYPE: ValType;
+    /// The GC reference width the type is for (`None`: not a GC reference).
+    #[doc(hidden)]
+    const GC_WIDTH: Option<GcRefWidth> = None;
     /// How the native convention passes it.
     #[doc(hidden)]
     type Abi: Copy;
@@ -178,6 +235,7 @@ macro_rules! wasm_ty {
         // type (see `abi.rs` in springboard-compiler).
         unsafe impl WasmTy for $t {
             const TYPE: ValType = ValType::$ty;
+            const GC_WIDTH: Option<GcRefWidth> = gc_width(ValType::$ty, core::mem::size_of::<$abi>());
             type Abi = $abi;
             #[inline]
             fn into_abi(self) -> $abi { let $s = self; $into_abi }
@@ -198,10 +256,43 @@ wasm_ty! {
     u64 => I64, u64, |s| s, |a| a, |v| ValRaw::u64(v), |r| r.get_u64();
     f32 => F32, f32, |s| s, |a| a, |v| ValRaw::f32(v.to_bits()), |r| f32::from_bits(r.get_f32());
     f64 => F64, f64, |s| s, |a| a, |v| ValRaw::f64(v.to_bits()), |r| f64::from_bits(r.get_f64());
-    FuncRef => FuncRef, *mut VMFuncRef, |s| s.0.map_or(core::ptr::null_mut(), NonNull::as_ptr), |a| FuncRef(NonNull::new(a)),
+    FuncRef => FUNCREF, *mut VMFuncRef, |s| s.0.map_or(core::ptr::null_mut(), NonNull::as_ptr), |a| FuncRef(NonNull::new(a)),
         |v| Val::FuncRef(v).to_raw(), |r| FuncRef(NonNull::new(r.get_funcref().cast()));
-    ExternRef => ExternRef, *mut c_void, |s| s.0.map_or(core::ptr::null_mut(), NonNull::as_ptr), |a| ExternRef(NonNull::new(a)),
+    ExternRef => EXTERNREF, *mut c_void, |s| s.0.map_or(core::ptr::null_mut(), NonNull::as_ptr), |a| ExternRef(NonNull::new(a)),
         |v| Val::ExternRef(v).to_raw(), |r| ExternRef(NonNull::new(r.get_externref()));
+    AnyRef32 => ANYREF, u32, |s| s.0, |a| AnyRef32(a), |v| ValRaw::u32(v.0), |r| AnyRef32(r.get_u32());
+    ExnRef32 => EXNREF, u32, |s| s.0, |a| ExnRef32(a), |v| ValRaw::u32(v.0), |r| ExnRef32(r.get_u32());
+    AnyRefPtr => ANYREF, usize, |s| s.0, |a| AnyRefPtr(a), |v| ValRaw::u64(v.0 as u64), |r| AnyRefPtr(r.get_externref() as usize);
+    ExnRefPtr => EXNREF, usize, |s| s.0, |a| ExnRefPtr(a), |v| ValRaw::u64(v.0 as u64), |r| ExnRefPtr(r.get_externref() as usize);
+}
+
+/// The GC width a Rust type of `abi_bytes` stands for, if `ty` is a GC
+/// reference.
+const fn gc_width(ty: ValType, abi_bytes: usize) -> Option<GcRefWidth> {
+    match ty {
+        ValType::Ref(r) if matches!(r.heap().top(), Top::Any | Top::Exn) => Some(if abi_bytes == 4 {
+            GcRefWidth::Bits32
+        } else {
+            GcRefWidth::Pointer
+        }),
+        _ => None,
+    }
+}
+
+macro_rules! gc_refs {
+    ($($name:ident($bits:ty), $what:literal;)*) => {$(
+        #[doc = concat!("A nullable ", $what, " for typed calls and typed host functions (`0` is null).")]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        #[repr(transparent)]
+        pub struct $name(pub $bits);
+    )*};
+}
+
+gc_refs! {
+    AnyRef32(u32), "`anyref` of an engine with 32-bit GC references";
+    ExnRef32(u32), "`exnref` of an engine with 32-bit GC references";
+    AnyRefPtr(usize), "`anyref` of an engine with pointer-sized GC references";
+    ExnRefPtr(usize), "`exnref` of an engine with pointer-sized GC references";
 }
 
 // `V128` is typed only where `V128Repr` is a vector register type.
@@ -210,31 +301,89 @@ wasm_ty! {
     V128 => V128, V128Repr, |s| s.0, |a| V128(a), |v| ValRaw::v128(v.as_u128()), |r| V128::from_u128(r.get_v128());
 }
 
-/// Checks that `got` (`count` values) are exactly the `expected` types:
-/// the arity first, then each type.
+/// Checks that `got` are values of the `expected` types, as the standard's
+/// subtyping says: the arity first, then each value (its hierarchy, null
+/// for non-nullable types, a funcref's type for typed function references,
+/// a GC reference's width).
+///
+/// A GC reference's dynamic type is the runtime's to know: Springboard
+/// checks its hierarchy, nullability and width, not whether it is, say, an
+/// `i31` or a struct of some type.
 #[inline]
 pub(crate) fn check_values(
     what: &'static str,
     expected: &[ValType],
-    got: impl Iterator<Item = ValType>,
-    count: usize,
+    got: &[Val],
+    registry: &Registry,
 ) -> Result<(), Error> {
-    if count != expected.len() {
+    if got.len() != expected.len() {
         return Err(Error::ArityMismatch {
             what,
             expected: expected.len(),
-            got: count,
+            got: got.len(),
         });
     }
     for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
-        if expected != got {
-            return Err(Error::TypeMismatch {
-                what,
-                index,
-                expected,
-                got,
-            });
+        match (got, expected) {
+            (Val::I32(_), ValType::I32)
+            | (Val::I64(_), ValType::I64)
+            | (Val::F32(_), ValType::F32)
+            | (Val::F64(_), ValType::F64)
+            | (Val::V128(_), ValType::V128) => {}
+            (_, ValType::Ref(r)) if got.ty().as_ref().map(|g| g.heap().top()) == Some(r.heap().top()) => {
+                check_ref(got, r, registry).map_err(|reason| Error::ValueMismatch {
+                    what,
+                    index,
+                    expected,
+                    reason,
+                })?;
+            }
+            _ => {
+                return Err(Error::TypeMismatch {
+                    what,
+                    index,
+                    expected,
+                    got: got.ty(),
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// Whether the reference `got` (of `expected`'s hierarchy) is a value of
+/// `expected`, or why not.
+#[cold]
+fn check_ref(got: &Val, expected: RefType, registry: &Registry) -> Result<(), &'static str> {
+    let null = match got {
+        Val::FuncRef(f) => f.0.is_none(),
+        Val::ExternRef(e) => e.0.is_none(),
+        Val::AnyRef(g) | Val::ExnRef(g) => g.is_null(),
+        _ => false,
+    };
+    if null {
+        return match expected.nullable() {
+            true => Ok(()),
+            false => Err("null for a non-nullable reference"),
+        };
+    }
+    match (got, expected.heap()) {
+        (_, HeapType::NoFunc | HeapType::NoExtern | HeapType::None | HeapType::NoExn) => {
+            Err("a reference where only null is a value")
+        }
+        (Val::AnyRef(g) | Val::ExnRef(g), _) if !g.fits(registry.gc()) => {
+            Err("GC reference bits wider than the engine's GC references")
+        }
+        (Val::FuncRef(FuncRef(Some(f))), HeapType::Concrete(_, TypeIndex::Engine(want))) => {
+            // SAFETY: a non-null funcref handed to a function must be live,
+            // as every funcref passed into wasm must (see `FuncRef`).
+            let actual = unsafe { f.as_ref().type_index.bits() };
+            match registry.indices_match(actual, want) {
+                true => Ok(()),
+                false => Err("a funcref whose type is not a subtype of the expected type"),
+            }
+        }
+        (Val::FuncRef(_), HeapType::Concrete(..)) => Err("a type index that is not the engine's"),
+        _ => Ok(()),
+    }
 }

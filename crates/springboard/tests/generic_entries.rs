@@ -94,7 +94,7 @@ fn host(engine: &Engine, case: &Case, log: &Arc<Mutex<Vec<Vec<ValRaw>>>>) -> Fun
                 .unwrap()
                 .push(args.iter().map(|v| v.to_raw()).collect());
             for ((o, raw), &t) in out.iter_mut().zip(&results).zip(ty.results()) {
-                *o = Val::from_raw(*raw, t);
+                *o = Val::from_raw(*raw, t, springboard::GcRefWidth::Bits32);
             }
             Ok::<(), std::convert::Infallible>(())
         },
@@ -220,7 +220,7 @@ fn threads_first_calling_one_new_type_compile_it_once() {
         &[
             ValType::I32,
             ValType::F64,
-            ValType::ExternRef,
+            ValType::EXTERNREF,
             ValType::I64,
             ValType::F32,
         ],

@@ -92,8 +92,8 @@ fn rounds(
                 .unwrap();
                 for ((g, w), &t) in got.iter().zip(&want).zip(f.ty().results()) {
                     assert_eq!(
-                        Val::from_raw(*g, t),
-                        Val::from_raw(*w, t),
+                        Val::from_raw(*g, t, springboard::GcRefWidth::Bits32),
+                        Val::from_raw(*w, t, springboard::GcRefWidth::Bits32),
                         "{} via {via:?}",
                         f.ty()
                     );

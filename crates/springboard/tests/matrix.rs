@@ -26,7 +26,7 @@ fn signatures() -> Vec<Signature> {
             Signature::new(&ValType::ALL, &ValType::ALL).unwrap(),
             Signature::new(&cycle(16, 2), &[F64, V128]).unwrap(),
             Signature::new(&cycle(100, 1), &cycle(20, 3)).unwrap(),
-            Signature::new(&[F32, F64], &[FuncRef, ExternRef, F32]).unwrap(),
+            Signature::new(&[F32, F64], &[ValType::FUNCREF, ValType::EXTERNREF, F32]).unwrap(),
         ],
         springboard_check::values::supported_here,
         springboard_check::values::REFUSED,
@@ -103,7 +103,7 @@ fn logging_host(engine: &Engine, sig: &Signature, log: &Log, preset: &[ValRaw]) 
     Func::new(engine, sig, move |args: &[Val], results: &mut [Val]| {
         log.push(args.iter().map(|v| v.to_raw()).collect());
         for ((out, raw), &ty) in results.iter_mut().zip(&preset).zip(ty.results()) {
-            *out = Val::from_raw(*raw, ty);
+            *out = Val::from_raw(*raw, ty, springboard::GcRefWidth::Bits32);
         }
         Ok::<(), std::convert::Infallible>(())
     })

@@ -220,7 +220,7 @@ fn multi_value_and_stack_arguments_fail_the_same_way(engine: TestEngine) {
         springboard::WasmParams::store(failing, &mut raw);
         raw.iter()
             .zip(host.ty().params())
-            .map(|(&r, &t)| Val::from_raw(r, t))
+            .map(|(&r, &t)| Val::from_raw(r, t, springboard::GcRefWidth::Bits32))
             .collect()
     };
     for (entry, result, marker) in every_entry(&engine, &body, &vals) {

@@ -74,8 +74,8 @@ pub fn signature(ty: &wasmtime::FuncType) -> Signature {
         wasmtime::ValType::F32 => ValType::F32,
         wasmtime::ValType::F64 => ValType::F64,
         wasmtime::ValType::V128 => ValType::V128,
-        wasmtime::ValType::FuncRef => ValType::FuncRef,
-        wasmtime::ValType::ExternRef => ValType::ExternRef,
+        wasmtime::ValType::FuncRef => ValType::FUNCREF,
+        wasmtime::ValType::ExternRef => ValType::EXTERNREF,
     };
     let params: Vec<_> = ty.params().map(convert).collect();
     let results: Vec<_> = ty.results().map(convert).collect();
@@ -126,8 +126,9 @@ pub fn func_type(sig: &Signature) -> wasmtime::FuncType {
         ValType::F32 => wasmtime::ValType::F32,
         ValType::F64 => wasmtime::ValType::F64,
         ValType::V128 => wasmtime::ValType::V128,
-        ValType::FuncRef => wasmtime::ValType::FuncRef,
-        ValType::ExternRef => wasmtime::ValType::ExternRef,
+        // Wasmtime 17 knows two reference types: trampoline types only.
+        ValType::Ref(r) if r.heap().top() == springboard::Top::Func => wasmtime::ValType::FuncRef,
+        ValType::Ref(_) => wasmtime::ValType::ExternRef,
     };
     wasmtime::FuncType::new(
         sig.params().iter().map(convert),
@@ -165,8 +166,12 @@ impl WasmtimeIndices {
 impl springboard::TypeIndices for WasmtimeIndices {
     fn index_of(
         &self,
-        ty: &Signature,
+        group: &springboard::types::RecGroup,
+        position: usize,
     ) -> Result<springboard::vm::VMSharedSignatureIndex, springboard::BoxError> {
+        let ty = group.types()[position]
+            .as_func()
+            .ok_or("Wasmtime 17 numbers function types only")?;
         Ok(springboard::vm::VMSharedSignatureIndex::new(
             self.index_of_type(&func_type(ty)),
         ))
@@ -194,7 +199,7 @@ pub fn pattern_args(tys: &[ValType], shift: u32) -> Vec<Val> {
         .map(|(i, &t)| {
             let bits = 0xfff8_dead_beef_0001_8000_0000_7fa0_0001_u128
                 .rotate_left(shift.wrapping_add(i as u32 * 7));
-            Val::from_raw(springboard::vm::ValRaw::v128(bits), t)
+            Val::from_raw(springboard::vm::ValRaw::v128(bits), t, springboard::GcRefWidth::Bits32)
         })
         .collect()
 }
@@ -222,7 +227,7 @@ pub unsafe fn through(
             let vals = raw
                 .iter()
                 .zip(results)
-                .map(|(&r, &t)| Val::from_raw(r, t))
+                .map(|(&r, &t)| Val::from_raw(r, t, springboard::GcRefWidth::Bits32))
                 .collect();
             (via, vals)
         })

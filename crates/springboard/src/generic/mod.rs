@@ -43,7 +43,7 @@ use core::alloc::Layout;
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use springboard_environ::{Isa, Signature, TrampolineKind, ValType};
+use springboard_environ::{GcRefWidth, Isa, Signature, TrampolineKind, ValType};
 use springboard_vm_abi::{VMHostFuncContext, VMOpaqueContext, ValRaw};
 use std::sync::Arc;
 use std::sync::atomic::AtomicPtr;
@@ -152,7 +152,7 @@ pub(crate) fn entries(
 ) -> Result<HostEntries, Error> {
     let state = sig.state();
     let mapped = |k: Option<TrampolineKind>| k.and_then(|k| state.address(k));
-    let generic = allowed.any && carried_here(sig.signature());
+    let generic = allowed.any && carried_here(sig.trampoline_type());
     let mut header = Header {
         sig: None,
         source: None,
@@ -173,7 +173,7 @@ pub(crate) fn entries(
     };
     let native_which = (generic && mapped(native).is_none()).then_some(Which::Native);
     let wasm_which =
-        (generic && mapped(wasm).is_none() && allowed.wasm).then(|| wasm_entry(sig.signature()));
+        (generic && mapped(wasm).is_none() && allowed.wasm).then(|| wasm_entry(sig.trampoline_type()));
     let native_entry = mapped(native).or_else(|| entry(native, native_which));
     let wasm_call = mapped(wasm).or_else(|| entry(wasm, wasm_which));
     if native_entry.is_some() == native.is_some() && wasm_call.is_some() == wasm.is_some() {
@@ -275,10 +275,10 @@ pub(crate) unsafe extern "C" fn generic_call(frame: *mut Frame, which: usize) ->
     let plans = sig.state().plans();
     let (plan, kind) = match which {
         Which::Native => (
-            plans.native(&arch::NATIVE, sig.signature()),
+            plans.native(&arch::NATIVE, sig.trampoline_type()),
             TrampolineKind::NativeToArray,
         ),
-        _ => (plans.wasm(&arch::WASM, sig.signature()), header.wasm_kind),
+        _ => (plans.wasm(&arch::WASM, sig.trampoline_type()), header.wasm_kind),
     };
     if let Some(source) = &header.source {
         source.count_generic_call(sig, kind);
@@ -364,7 +364,7 @@ impl Frame {
     /// # Safety
     /// `loc` must be where the caller put an argument of type `ty`.
     unsafe fn read(&self, ty: ValType, loc: Loc) -> ValRaw {
-        let size = ty.byte_size(8);
+        let size = ty.byte_size(8, GcRefWidth::Pointer);
         // SAFETY: per the caller: each location holds a value of `ty`, and a
         // reference points at one.
         let bits = unsafe {
@@ -408,7 +408,7 @@ impl Frame {
                     unreachable_entry()
                 };
                 // SAFETY: per the caller.
-                unsafe { write_bits(area.add(offset as usize), ty.byte_size(8), bits) }
+                unsafe { write_bits(area.add(offset as usize), ty.byte_size(8, GcRefWidth::Pointer), bits) }
             }
             _ => unreachable_entry(),
         }

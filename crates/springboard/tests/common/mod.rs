@@ -93,7 +93,7 @@ impl ImportCaller {
             ValType::F32 => types::F32,
             ValType::F64 => types::F64,
             ValType::V128 => types::I8X16,
-            ValType::FuncRef | ValType::ExternRef => ptr,
+            ValType::Ref(_) => ptr,
         };
         let mut wasm_sig = ir::Signature::new(isa::CallConv::Tail);
         wasm_sig
