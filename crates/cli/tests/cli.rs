@@ -282,10 +282,8 @@ fn bad_input_is_one_clear_line_and_a_failure() {
         &[0xff, 0xfe, 0x00, 0x80, 0x13, 0x37, 0xc3, 0x28],
     );
     let text = write("notes.wasm", b"this is not a module");
-    let gc = write(
-        "gc.wat",
-        b"(module (func (export \"f\") (param anyref) (result i32) i32.const 0))",
-    );
+    // Shared-everything threads are beyond WebAssembly 3.0.
+    let shared = write("shared.wat", b"(module (type (shared (func))))");
     let missing = dir.join("missing.wasm").to_str().unwrap().to_owned();
     for command in ["inspect", "check"] {
         assert_refused(&[command, &missing], &missing, "cannot read file");
@@ -296,14 +294,14 @@ fn bad_input_is_one_clear_line_and_a_failure() {
         );
         assert_refused(&[command, &not_wasm], &not_wasm, "not a WebAssembly module");
         assert_refused(&[command, &text], &text, "invalid WebAssembly text");
-        assert_refused(&[command, &gc], &gc, "unsupported value type `anyref`");
+        assert_refused(&[command, &shared], &shared, "type 0: unsupported value type");
     }
     let o = dir.join("x.o");
     let o = o.to_str().unwrap();
     assert_refused(
-        &["compile", &gc, "-o", o],
-        &gc,
-        "unsupported value type `anyref`",
+        &["compile", &shared, "-o", o],
+        &shared,
+        "type 0: unsupported value type",
     );
     assert_refused(
         &[

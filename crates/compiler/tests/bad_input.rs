@@ -33,7 +33,7 @@ fn unsupported_value_types_are_named() {
     // Shared types (shared-everything threads) and references to types no
     // module defines are named.
     let concrete = W::Ref(RefType::new(false, HeapType::Concrete(wasmparser::UnpackedIndex::Module(7))).unwrap());
-    let cases = [(heap_ref(true, AbstractHeapType::Any), "shared"), (concrete, "ref 7")];
+    let cases = [(heap_ref(true, AbstractHeapType::Any), "shared"), (concrete, "module 7")];
     for (ty, name) in cases {
         for (p, r) in [(&[W::I32, ty][..], &[][..]), (&[], &[ty])] {
             match from_wasm(p, r) {

@@ -36,7 +36,9 @@ pub use kind::{CallConv, CalleeSource, CodeKind, TrampolineKind, WasmConv};
 pub use panic::panic_message;
 pub use refusal::Refusal;
 pub use reloc::{RelocKind, RelocTarget, Relocation};
-pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature, SignatureError};
+pub use signature::{MAX_PARAMS, MAX_RESULTS, Signature};
 #[cfg(feature = "wasmparser")]
 pub use val_type::TypeKinds;
-pub use val_type::{Composite, GcRefWidth, HeapType, RefType, Top, TypeIndex, ValType};
+pub use val_type::{
+    Composite, GcRefWidth, HeapType, RefType, SignatureError, Top, TypeIndex, ValType,
+};

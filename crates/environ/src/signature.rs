@@ -1,6 +1,6 @@
 //! [`Signature`] and [`ValType`]: the function types trampolines are made for.
 
-use crate::val_type::{Composite, GcRefWidth, TypeIndex, ValType};
+use crate::val_type::{Composite, GcRefWidth, SignatureError, TypeIndex, ValType};
 use core::fmt;
 use std::sync::Arc;
 
@@ -8,31 +8,6 @@ use std::sync::Arc;
 pub const MAX_PARAMS: usize = 1000;
 /// The most results a signature may have (the limit of the Wasm JS API).
 pub const MAX_RESULTS: usize = 1000;
-
-/// Why a signature was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// A value type outside WebAssembly 3.0's (a shared or exact
-    /// reference, a continuation), or a reference to a type that is not
-    /// known where it is used.
-    #[error(
-        "unsupported value type `{0}` (supported: WebAssembly 3.0's numbers, vectors and references)"
-    )]
-    UnsupportedType(String),
-    /// More parameters or results than [`MAX_PARAMS`] / [`MAX_RESULTS`].
-    #[error("too many {what}: {count} (at most {max})")]
-    TooMany {
-        /// `"parameters"` or `"results"`.
-        what: &'static str,
-        /// How many the signature has.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// Bytes that are not a signature encoding (see [`Signature::decode`]).
-    #[error("malformed signature encoding: {0}")]
-    Malformed(&'static str),
-}
 
 /// A function type that trampolines can be made for: at most [`MAX_PARAMS`]
 /// parameters and [`MAX_RESULTS`] results, each of a supported [`ValType`].

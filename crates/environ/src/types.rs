@@ -224,8 +224,8 @@ pub enum TypeError {
         /// The position of the type in its group.
         index: usize,
     },
-    /// An empty group, or one whose indices would not fit a `u32`.
-    #[error("a recursion group must hold between 1 and {max} types, not {len}")]
+    /// A group whose indices would not fit a `u32`.
+    #[error("a recursion group may hold at most {max} types, not {len}")]
     BadGroupSize {
         /// The group's size.
         len: usize,
@@ -340,7 +340,8 @@ impl RecGroup {
 }
 
 fn check_size(len: usize) -> Result<(), TypeError> {
-    if len == 0 || len > MAX_GROUP_TYPES {
+    // Empty groups are valid (and register nothing).
+    if len > MAX_GROUP_TYPES {
         return Err(TypeError::BadGroupSize {
             len,
             max: MAX_GROUP_TYPES,
@@ -437,11 +438,12 @@ pub fn check_group(group: &RecGroup, own: &[u32], known: &impl Known) -> Result<
             TypeIndex::Module(_) => continue,
         };
         let (sup_ty, sup_supers) = lookup(sup).ok_or(TypeError::UnknownType { index, to: TypeIndex::Engine(sup) })?;
+        // `b` is among `a`'s ancestors exactly when `a <: b` (and only `a`
+        // need be known: the group refers to it).
         let concrete = |a: TypeIndex, b: TypeIndex| match (a, b) {
-            (TypeIndex::Engine(a), TypeIndex::Engine(b)) => match (lookup(a), lookup(b)) {
-                (Some((_, sa)), Some((_, sb))) => sa.is_subtype_of(b, sb),
-                _ => false,
-            },
+            (TypeIndex::Engine(a), TypeIndex::Engine(b)) => {
+                lookup(a).is_some_and(|(_, sa)| sa.ancestors.contains(&b))
+            }
             _ => false,
         };
         check_supertype(&in_engine[index], sup_ty, sup_supers, concrete)
@@ -586,7 +588,7 @@ impl fmt::Debug for TypeSpace {
 #[cfg(feature = "wasmparser")]
 mod from_wasmparser {
     use super::*;
-    use crate::signature::SignatureError;
+    use crate::val_type::SignatureError;
 
     /// A module's types as parsed, group by group: each type's kind (so
     /// that references know their hierarchy) and each group's types with

@@ -231,6 +231,31 @@ impl fmt::Display for RefType {
     }
 }
 
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// A value type outside WebAssembly 3.0's (a shared or exact
+    /// reference, a continuation), or a reference to a type that is not
+    /// known where it is used.
+    #[error(
+        "unsupported value type `{0}` (supported: WebAssembly 3.0's numbers, vectors and references)"
+    )]
+    UnsupportedType(String),
+    /// More parameters or results than [`MAX_PARAMS`] / [`MAX_RESULTS`].
+    #[error("too many {what}: {count} (at most {max})")]
+    TooMany {
+        /// `"parameters"` or `"results"`.
+        what: &'static str,
+        /// How many the signature has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Bytes that are not a signature encoding (see [`Signature::decode`]).
+    #[error("malformed signature encoding: {0}")]
+    Malformed(&'static str),
+}
+
 /// A WebAssembly 3.0 value type.
 ///
 /// Trampolines are made for [*trampoline types*](Self::trampoline_type):
@@ -374,7 +399,6 @@ impl fmt::Display for ValType {
 #[cfg(feature = "wasmparser")]
 mod from_wasmparser {
     use super::*;
-    use crate::signature::SignatureError;
     use wasmparser::{AbstractHeapType as A, UnpackedIndex};
 
     /// The kinds of a module's types by index, so that a reference to a

@@ -583,7 +583,7 @@ impl Engine {
         })
     }
 
-    fn check_own(&self, ty: &SharedSignature) -> Result<(), Error> {
+    pub(crate) fn check_own(&self, ty: &SharedSignature) -> Result<(), Error> {
         if ty.engine_id() != self.inner.id {
             return Err(Error::ForeignSignature {
                 ty: ty.signature().clone(),

@@ -210,11 +210,26 @@ impl Func {
         Func::untyped(engine, ty, WithCaller(f, PhantomData))
     }
 
+    /// Like [`new`](Self::new), of a registered type: one of a recursion
+    /// group (see [`Engine::register_rec_group`]), with its place among
+    /// its supertypes.
+    pub fn new_shared<F, E>(engine: &Engine, ty: &SharedSignature, f: F) -> Result<Func, Error>
+    where
+        F: Fn(&[Val], &mut [Val]) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        Func::untyped_shared(engine, ty.clone(), NoCaller(f, PhantomData))
+    }
+
     fn untyped<H: UntypedHost>(engine: &Engine, ty: &Signature, host: H) -> Result<Func, Error> {
+        Func::untyped_shared(engine, engine.register(ty)?, host)
+    }
+
+    fn untyped_shared<H: UntypedHost>(engine: &Engine, shared: SharedSignature, host: H) -> Result<Func, Error> {
+        engine.check_own(&shared)?;
         if !engine.host_wasm_call() {
-            return Err(Error::NoWasmCall { ty: ty.clone() });
+            return Err(Error::NoWasmCall { ty: shared.signature().clone() });
         }
-        let shared = engine.register(ty)?;
         let (native_call, entries) = untyped_entries(engine, &shared)?;
         let func_ref = VMFuncRef {
             native_call,
