@@ -155,7 +155,7 @@ fn try_signature_check(u: &mut Unstructured) -> Result<()> {
             .0
             .map_or(std::ptr::null(), |p| p.as_ptr().cast_const());
         // SAFETY: null or a live funcref.
-        let code = unsafe { stub(ptr, expected.index().bits()) };
+        let code = unsafe { stub(ptr, expected.index().bits(), engines[call_engine].subtype_check()) };
         let want = if null {
             1
         } else if func_engine == call_engine && a_sig == b_sig {
@@ -309,7 +309,7 @@ pub fn signature_model(data: &[u8]) -> u64 {
             .0
             .map_or(core::ptr::null(), |p| p.as_ptr().cast_const());
         // SAFETY: null or a live funcref.
-        let stub = unsafe { (pool.stubs[call])(ptr, ty.index().bits()) };
+        let stub = unsafe { (pool.stubs[call])(ptr, ty.index().bits(), pool.engines[call].subtype_check()) };
         let stub_model = if func.is_none() {
             1
         } else if same_type {

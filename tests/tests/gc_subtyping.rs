@@ -66,13 +66,19 @@ fn register(engine: &Engine, validator: &mut Validator, wasm: &[u8]) -> Option<(
     Some((types, funcs))
 }
 
-/// Compares every (sub, super) pair of `funcs`; returns how many, and how
-/// many were strict subtypes.
+/// Compares every (sub, super) pair of `funcs`, by the registry's test and
+/// by the compiled `call_indirect` check on a function of the subtype;
+/// returns how many, and how many were strict subtypes.
 fn compare_all(engine: &Engine, types: &Types, funcs: &[FuncTy]) -> (u64, u64) {
+    let stub = engine.signature_check_stub().unwrap();
     let mut strict = 0;
     for a in funcs {
+        let func = Func::new_shared(engine, &a.handle, |_: &[Val], _: &mut [Val]| Ok::<_, Error>(())).unwrap();
         for b in funcs {
             let ours = engine.is_subtype(a.handle.index(), &b.handle);
+            // SAFETY: a live funcref of this engine; the engine's own test.
+            let compiled = unsafe { stub(func.vm_func_ref().as_ptr(), b.handle.index().bits(), engine.subtype_check()) };
+            assert_eq!(compiled, if ours { 0 } else { 2 }, "the compiled check on {:?} <: {:?}", a.handle, b.handle);
             let theirs = validator_is_subtype(types, a.oracle, b.oracle);
             assert_eq!(
                 ours, theirs,
@@ -404,4 +410,13 @@ fn checks_accept_subtypes_and_refuse_the_rest() {
         takes_fn.call(&[Val::I32(1)], &mut out),
         Err(Error::TypeMismatch { .. })
     ));
+    // The compiled check: subtypes through the engine's test; without a
+    // test, equality only.
+    let stub = engine.signature_check_stub().unwrap();
+    let f = func.vm_func_ref().as_ptr();
+    // SAFETY: a live funcref of this engine; the engine's own test or none.
+    let check = |expected: &SharedSignature, test| unsafe { stub(f, expected.index().bits(), test) };
+    let test = engine.subtype_check();
+    assert_eq!([&mid, &top, &leaf, &other].map(|t| check(t, test)), [0, 0, 2, 2]);
+    assert_eq!([&mid, &top].map(|t| check(t, std::ptr::null())), [0, 2]);
 }

@@ -466,7 +466,7 @@ fn refusals(
             });
         }
         // SAFETY: the stub reads only the live funcref's `type_index`.
-        if unsafe { stub(func.vm_func_ref().as_ptr(), expected.index().bits()) } != 2 {
+        if unsafe { stub(func.vm_func_ref().as_ptr(), expected.index().bits(), engine.subtype_check()) } != 2 {
             return Err(Failure::StubAccepted(other.clone()));
         }
         report.refusals += 1;

@@ -45,18 +45,35 @@ pub(crate) fn probe(abi: &Abi, conv: CallConv) -> ir::Function {
 }
 
 /// The IR of the `call_indirect` signature check (see
-/// `CodeKind::SignatureCheck`): null test, one load, one compare.
+/// `CodeKind::SignatureCheck`): null test, one load, one compare; only when
+/// the indices differ, a call of the runtime's subtype test (`VMSubtypeCheck`,
+/// the third argument; none when it is null).
 pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
+    let ptr = abi.ptr();
     let mut sig = ir::Signature::new(abi.isa.default_call_conv());
     sig.params.extend([
-        ir::AbiParam::new(abi.ptr()),
+        ir::AbiParam::new(ptr),
         ir::AbiParam::new(ir::types::I32),
+        ir::AbiParam::new(ptr),
     ]);
     sig.returns.push(ir::AbiParam::new(ir::types::I32));
+    // `VMSubtypeCheck::is_subtype(check, actual, expected) -> u32`, a C
+    // function: 32-bit integers widened as the platform's C ABI says
+    // (riscv64 sign-extends even unsigned ones).
+    let u32_param = || {
+        let p = ir::AbiParam::new(ir::types::I32);
+        match abi.isa.triple().architecture {
+            target_lexicon::Architecture::Riscv64(_) => p.sext(),
+            _ => p.uext(),
+        }
+    };
+    let mut test_sig = ir::Signature::new(abi.isa.default_call_conv());
+    test_sig.params.extend([ir::AbiParam::new(ptr), u32_param(), u32_param()]);
+    test_sig.returns.push(u32_param());
     build(abi, sig, |b| {
         let args = entry_block(b);
-        let (funcref, expected) = (args[0], args[1]);
-        let (null, present) = (b.create_block(), b.create_block());
+        let (funcref, expected, check) = (args[0], args[1], args[2]);
+        let [null, present, equal, differ, no_test, ask] = [(); 6].map(|()| b.create_block());
         b.ins().brif(funcref, present, &[], null, &[]);
         b.switch_to_block(null);
         let one = b.ins().iconst(ir::types::I32, 1);
@@ -67,12 +84,22 @@ pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
             .ins()
             .load(ir::types::I32, MemFlagsData::trusted(), funcref, offset);
         let same = b.ins().icmp(ir::condcodes::IntCC::Equal, actual, expected);
-        let (ok, mismatch) = (
-            b.ins().iconst(ir::types::I32, 0),
-            b.ins().iconst(ir::types::I32, 2),
-        );
-        let result = b.ins().select(same, ok, mismatch);
-        b.ins().return_(&[result]);
+        b.ins().brif(same, equal, &[], differ, &[]);
+        b.switch_to_block(equal);
+        let ok = b.ins().iconst(ir::types::I32, 0);
+        b.ins().return_(&[ok]);
+        b.switch_to_block(differ);
+        b.set_cold_block(differ);
+        b.ins().brif(check, ask, &[], no_test, &[]);
+        b.switch_to_block(no_test);
+        let mismatch = b.ins().iconst(ir::types::I32, 2);
+        b.ins().return_(&[mismatch]);
+        b.switch_to_block(ask);
+        let test = b.ins().load(ptr, MemFlagsData::trusted().with_readonly(), check, 0);
+        let sig_ref = b.import_signature(test_sig);
+        let call = b.ins().call_indirect(sig_ref, test, &[check, actual, expected]);
+        let verdict = b.inst_results(call)[0];
+        b.ins().return_(&[verdict]);
     })
 }
 

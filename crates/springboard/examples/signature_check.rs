@@ -37,9 +37,9 @@ fn main() -> Result<(), Error> {
     // SAFETY: the stub only reads `type_index` of a live, non-null funcref.
     let (ok, null, mismatch) = unsafe {
         (
-            check(funcref, right.index().bits()),
-            check(std::ptr::null(), right.index().bits()),
-            check(funcref, wrong.index().bits()),
+            check(funcref, right.index().bits(), engine.subtype_check()),
+            check(std::ptr::null(), right.index().bits(), engine.subtype_check()),
+            check(funcref, wrong.index().bits(), engine.subtype_check()),
         )
     };
     println!("compiled check: match -> {ok}, null -> {null}, mismatch -> {mismatch}");

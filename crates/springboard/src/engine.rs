@@ -13,7 +13,7 @@ use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
 use springboard_environ::{Bookkeeping, Composite, GcRefWidth};
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
-use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex};
+use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeCheck};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -290,6 +290,8 @@ struct EngineInner {
     caller: CallerVmctx,
     _own_caller: Box<HostCaller>,
     registry: Arc<Registry>,
+    /// The compiled check's way into `registry`.
+    subtype_check: Box<EngineSubtypeCheck>,
     source: Arc<Source>,
     /// Signatures whose trampolines came from loaded objects: kept for the
     /// engine's lifetime.
@@ -298,9 +300,33 @@ struct EngineInner {
     signature_check: std::sync::OnceLock<(Arc<springboard_loader::CodeMemory>, SignatureCheckFn)>,
 }
 
-/// The compiled `call_indirect` check: `(funcref, expected index) -> 0` when
-/// the types match, `1` for a null funcref, `2` for a mismatch.
-pub type SignatureCheckFn = unsafe extern "C" fn(*const VMFuncRef, u32) -> u32;
+/// The compiled `call_indirect` check: `(funcref, expected index, subtype
+/// test) -> 0` when the funcref's type is the expected one or a subtype of
+/// it, `1` for a null funcref, `2` for a mismatch. The subtype test is
+/// asked only when the indices differ; pass
+/// [`Engine::subtype_check`]'s (a null one makes the check equality only).
+pub type SignatureCheckFn = unsafe extern "C" fn(*const VMFuncRef, u32, *const VMSubtypeCheck) -> u32;
+
+/// The engine's subtype test as the compiled check calls it.
+#[repr(C)]
+struct EngineSubtypeCheck {
+    base: VMSubtypeCheck,
+    registry: *const Registry,
+}
+
+// SAFETY: `registry` points to the engine's registry, which lives as long as
+// the engine that owns this; it is only read.
+unsafe impl Send for EngineSubtypeCheck {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for EngineSubtypeCheck {}
+
+/// `VMSubtypeCheck::is_subtype` of an engine.
+unsafe extern "C" fn engine_is_subtype(check: *const VMSubtypeCheck, actual: u32, expected: u32) -> u32 {
+    // SAFETY: installed only in an `EngineSubtypeCheck` (its first field),
+    // whose registry outlives every call the engine's owner makes.
+    let registry = unsafe { &*(*check.cast::<EngineSubtypeCheck>()).registry };
+    if registry.indices_match(actual, expected) { 0 } else { 2 }
+}
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -341,6 +367,11 @@ impl Engine {
         );
         #[cfg(not(feature = "compiler"))]
         let source = Source::new(Arc::clone(&config.code_provider), config.tier_up_after);
+        let registry = Registry::new(id, config.gc_refs, config.type_indices.clone());
+        let subtype_check = Box::new(EngineSubtypeCheck {
+            base: VMSubtypeCheck { is_subtype: engine_is_subtype },
+            registry: Arc::as_ptr(&registry),
+        });
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 id,
@@ -350,7 +381,8 @@ impl Engine {
                 raise: config.raise,
                 caller,
                 _own_caller: own_caller,
-                registry: Registry::new(id, config.gc_refs, config.type_indices.clone()),
+                registry,
+                subtype_check,
                 source: Arc::new(source),
                 pinned: Mutex::default(),
                 #[cfg(feature = "compiler")]
@@ -670,6 +702,12 @@ impl Engine {
                 results,
             )
         }
+    }
+
+    /// The subtype test to pass to the [compiled check](Self::signature_check_stub),
+    /// valid while the engine lives.
+    pub fn subtype_check(&self) -> *const VMSubtypeCheck {
+        &self.inner.subtype_check.base
     }
 
     /// The compiled form of [`check_funcref`](Self::check_funcref), for a

@@ -223,20 +223,20 @@ fn array_calls_with_a_short_buffer_are_refused_by_host_shims() {
 #[test]
 fn the_compiled_check_stub_agrees_with_the_rust_check() {
     let (a, b) = (Engine::default(), Engine::default());
-    let check = a.signature_check_stub().unwrap();
+    let stub = a.signature_check_stub().unwrap();
+    let subtypes = a.subtype_check();
+    // SAFETY (for each use): the stub reads only `type_index` of non-null funcrefs.
+    let check = |funcref, expected| unsafe { stub(funcref, expected, subtypes) };
     let (f, _) = counted(&a);
     let (g, _) = counted(&b);
     let right = f.shared_signature().index().bits();
     let other = a.register(&sig(&[], &[])).unwrap();
-    // SAFETY: the stub reads only `type_index` of non-null funcrefs.
-    unsafe {
-        assert_eq!(check(f.vm_func_ref().as_ptr(), right), 0);
-        assert_eq!(check(std::ptr::null(), right), 1);
-        assert_eq!(check(f.vm_func_ref().as_ptr(), other.index().bits()), 2);
-        // A funcref of engine `b` with the same type: a mismatch.
-        assert_eq!(check(g.vm_func_ref().as_ptr(), right), 2);
-        assert_eq!(check(f.vm_func_ref().as_ptr(), u32::MAX), 2);
-    }
+    assert_eq!(check(f.vm_func_ref().as_ptr(), right), 0);
+    assert_eq!(check(std::ptr::null(), right), 1);
+    assert_eq!(check(f.vm_func_ref().as_ptr(), other.index().bits()), 2);
+    // A funcref of engine `b` with the same type: a mismatch.
+    assert_eq!(check(g.vm_func_ref().as_ptr(), right), 2);
+    assert_eq!(check(f.vm_func_ref().as_ptr(), u32::MAX), 2);
 }
 
 #[test]

@@ -97,5 +97,5 @@ pub use funcref::{
 pub use host_context::VMHostFuncContext;
 pub use offsets::PtrSize;
 pub use results_area::ResultsArea;
-pub use signature::VMSharedSignatureIndex;
+pub use signature::{VMSharedSignatureIndex, VMSubtypeCheck};
 pub use val_raw::ValRaw;

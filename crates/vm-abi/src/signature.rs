@@ -48,3 +48,22 @@ impl Default for VMSharedSignatureIndex {
         Self::RESERVED
     }
 }
+
+/// What the compiled `call_indirect` check calls when a funcref's type
+/// index differs from the expected one: the runtime's subtype test
+/// (WebAssembly 3.0 accepts a subtype's function where its supertype is
+/// expected).
+///
+/// * **Written by** the runtime (Springboard's engine), once.
+/// * **Read by** the compiled check, which calls `is_subtype(self, actual,
+///   expected)` and returns its result: `0` when `actual` is a subtype of
+///   `expected`, `2` when not.
+///
+/// A runtime extends it with its own state after this field (`#[repr(C)]`,
+/// the test's context being the first field).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct VMSubtypeCheck {
+    /// The test.
+    pub is_subtype: unsafe extern "C" fn(check: *const VMSubtypeCheck, actual: u32, expected: u32) -> u32,
+}
