@@ -93,7 +93,6 @@ impl TypeUse {
 }
 
 /// The function types of a validated module.
-#[derive(Debug, Default)]
 pub struct ModuleInfo {
     /// Distinct function types in order of first declaration.
     pub types: Vec<TypeUse>,
@@ -105,14 +104,24 @@ pub struct ModuleInfo {
     pub space: TypeSpace,
     /// Each module type's index in `space`.
     pub space_indices: Vec<u32>,
+    /// The validator's view of the module's types: the independent verdict
+    /// [`validator_subtype`](Self::validator_subtype) gives.
+    validator_types: wasmparser::types::Types,
 }
 
 impl ModuleInfo {
     /// Validates `wasm` (with every standard feature enabled) and collects
     /// its function types.
     pub fn parse(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
-        Validator::new_with_features(WasmFeatures::all()).validate_all(wasm)?;
-        let mut info = ModuleInfo::default();
+        let validator_types = Validator::new_with_features(WasmFeatures::all()).validate_all(wasm)?;
+        let mut info = ModuleInfo {
+            types: Vec::new(),
+            functions: 0,
+            module_types: ModuleTypes::new(),
+            space: TypeSpace::new(),
+            space_indices: Vec::new(),
+            validator_types,
+        };
         // Each distinct type's index into `info.types`, by its index in
         // `info.space`: one hash lookup per declared type.
         let mut interned: HashMap<u32, usize> = HashMap::new();
@@ -218,6 +227,34 @@ impl ModuleInfo {
         }
         info.functions = func_slots.len();
         Ok(info)
+    }
+}
+
+impl std::fmt::Debug for ModuleInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleInfo")
+            .field("types", &self.types)
+            .field("functions", &self.functions)
+            .field("space", &self.space)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModuleInfo {
+    /// Whether the validator says module type `a` is `b` or a declared
+    /// subtype of it (by its canonical type ids and their supertypes).
+    pub fn validator_subtype(&self, a: u32, b: u32) -> bool {
+        let types = self.validator_types.as_ref();
+        let (mut a, b) = (types.core_type_at_in_module(a), types.core_type_at_in_module(b));
+        loop {
+            if a == b {
+                return true;
+            }
+            match types.supertype_of(a) {
+                Some(s) => a = s,
+                None => return false,
+            }
+        }
     }
 }
 

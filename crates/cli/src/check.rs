@@ -36,8 +36,21 @@ struct Report {
     refusals_sampled: bool,
     /// Signatures this target's compiler refuses (left unchecked).
     unsupported: usize,
+    /// The module's own function types, each called as each (or a seeded
+    /// sample): by the Rust check and the compiled one, against the
+    /// module's type space and wasmparser's validator.
+    subtyping: SubtypeReport,
     failures: usize,
     millis: u128,
+}
+
+#[derive(Serialize, Default)]
+struct SubtypeReport {
+    pairs: usize,
+    /// Strict subtypes accepted.
+    accepted: usize,
+    refused: usize,
+    failures: Vec<String>,
 }
 
 /// Up to this many cross-type pairs, every signature is refused as every
@@ -135,6 +148,8 @@ impl RefusalPlan {
 /// What every signature's check shares.
 struct Checker<'m> {
     module: &'m Module,
+    /// The module's trampoline types, in `module.trampolines` order.
+    signatures: Vec<Signature>,
     compiler: springboard_compiler::Compiler,
     engine: Engine,
     seed: u64,
@@ -153,24 +168,29 @@ pub(crate) fn run(
     let module = read_module(path)?;
     let mut config = Config::new();
     config.wasm_conv(wasm_conv);
+    let signatures: Vec<Signature> = module.trampolines.iter().map(|t| t.signature.clone()).collect();
     let checker = Checker {
         module: &module,
         compiler: compiler(None, OptLevel::default(), wasm_conv)?,
         engine: Engine::new(&config)?,
         seed,
         rounds,
-        plan: RefusalPlan::new(module.signatures.len() as u64),
-        bar: progress_bar(json, module.signatures.len()),
+        plan: RefusalPlan::new(signatures.len() as u64),
+        signatures,
+        bar: progress_bar(json, module.trampolines.len()),
     };
     let started = Instant::now();
     // Compiled and mapped a chunk at a time: one mapping per chunk, not
     // several per signature, keeps a check of 100,000 types from spending
     // its time in the kernel.
-    let reports = in_parallel(module.signatures.len(), 64, |chunk| {
+    let reports = in_parallel(module.trampolines.len(), 64, |chunk| {
         checker.check_chunk(chunk)
     });
     checker.bar.finish_and_clear();
-    let report = checker.summarize(path, reports, started);
+    let subtyping = subtyping(&checker.engine, &module, seed)?;
+    let mut report = checker.summarize(path, reports, started);
+    report.failures += subtyping.failures.len();
+    report.subtyping = subtyping;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -198,7 +218,7 @@ impl Checker<'_> {
         let (sets, errors): (Vec<Option<CodeSet>>, Vec<Option<CompileError>>) = chunk
             .clone()
             .map(
-                |i| match CodeSet::compile(&self.compiler, &self.module.signatures[i]) {
+                |i| match CodeSet::compile(&self.compiler, &self.module.trampolines[i].signature) {
                     Ok(set) => (Some(set), None),
                     Err(e) => (None, Some(e)),
                 },
@@ -229,14 +249,11 @@ impl Checker<'_> {
 
     /// Round trips through every kind, then refusals as other types.
     fn check_signature(&self, i: usize, prepared: Prepared<'_>) -> SignatureReport {
-        let (sig, ty) = (&self.module.signatures[i], &self.module.info.types[i]);
+        let t = &self.module.trampolines[i];
+        let sig = &t.signature;
         let mut report = SignatureReport {
             signature: sig.to_string(),
-            needed: ty
-                .needed_kinds()
-                .into_iter()
-                .map(TrampolineKind::name)
-                .collect(),
+            needed: t.needed.iter().map(|k| k.name()).collect(),
             calls: 0,
             values: 0,
             refusals: 0,
@@ -255,7 +272,7 @@ impl Checker<'_> {
             }
         };
         let mut values = ValueGen::new(self.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let others = self.plan.others(&self.module.signatures, i, &mut values);
+        let others = self.plan.others(&self.signatures, i, &mut values);
         let outcome = round_trips(set, sig, &mut values, self.rounds, &mut report)
             .and_then(|()| refusals(&self.engine, sig, &others, &mut report));
         report.failure = outcome.err().map(|failure| failure.to_string());
@@ -277,6 +294,7 @@ impl Checker<'_> {
             cross_type_pairs: self.plan.cross_type_pairs,
             refusals_sampled: self.plan.sampled,
             unsupported,
+            subtyping: SubtypeReport::default(),
             failures,
             millis: started.elapsed().as_millis(),
             signatures: reports,
@@ -345,6 +363,17 @@ fn print_summary(report: &Report) {
         report.failures,
         report.millis
     );
+    let sub = &report.subtyping;
+    println!(
+        "module types: {} pairs called as each other, {} subtypes accepted, {} refused, {} disagreements (Rust check, compiled check, module type space, wasmparser's validator)",
+        sub.pairs,
+        sub.accepted,
+        sub.refused,
+        sub.failures.len()
+    );
+    for failure in &sub.failures {
+        println!("  {failure}");
+    }
 }
 
 /// Edge-value rounds (every edge value of every type reaches every
@@ -427,6 +456,59 @@ fn in_parallel<T: Send>(
     });
     done.sort_unstable_by_key(|(start, _)| *start);
     done.into_iter().flat_map(|(_, t)| t).collect()
+}
+
+/// The module's function types registered in `engine`: a function of each
+/// called as each other (all pairs up to `EXHAUSTIVE_REFUSALS`, a seeded
+/// sample beyond) through the Rust check and the compiled one; each verdict
+/// must be the module's type space's and the validator's.
+fn subtyping(engine: &Engine, module: &Module, seed: u64) -> Result<SubtypeReport> {
+    let info = &module.info;
+    let groups = engine.register_module_types(&info.module_types)?;
+    let mut at: Vec<(usize, usize)> = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        at.extend((0..group.len()).map(|p| (g, p)));
+    }
+    let handle = |t: &springboard_check::module::TypeUse| {
+        let (g, p) = at[t.module_index as usize];
+        groups[g].func(p).expect("a function type")
+    };
+    let handles: Vec<_> = info.types.iter().map(handle).collect();
+    let funcs = handles
+        .iter()
+        .map(|h| Func::new_shared(engine, h, |_: &[Val], _: &mut [Val]| Ok::<(), Error>(())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stub = engine.signature_check_stub()?;
+    let n = info.types.len() as u64;
+    let mut values = ValueGen::new(seed);
+    let pairs: Vec<(usize, usize)> = if n * n <= EXHAUSTIVE_REFUSALS {
+        (0..n as usize).flat_map(|a| (0..n as usize).map(move |b| (a, b))).collect()
+    } else {
+        (0..EXHAUSTIVE_REFUSALS).map(|_| ((values.next_u64() % n) as usize, (values.next_u64() % n) as usize)).collect()
+    };
+    let mut report = SubtypeReport::default();
+    for (a, b) in pairs {
+        let (ta, tb) = (&info.types[a], &info.types[b]);
+        let space = info.space.is_subtype(ta.space_index, tb.space_index);
+        let validator = info.validator_subtype(ta.module_index, tb.module_index);
+        // SAFETY: a live funcref of this engine.
+        let rust = unsafe { engine.check_funcref(funcs[a].as_funcref(), &handles[b]) }.is_ok();
+        // SAFETY: as above; the engine's own subtype test.
+        let compiled = unsafe { stub(funcs[a].vm_func_ref().as_ptr(), handles[b].index().bits(), engine.subtype_check()) } == 0;
+        report.pairs += 1;
+        if [space, validator, rust, compiled].iter().any(|&v| v != space) {
+            report.failures.push(format!(
+                "{} as {}: module space {space}, validator {validator}, check {rust}, compiled check {compiled}",
+                handles[a].sub_type(),
+                handles[b].sub_type()
+            ));
+        } else if space && a != b {
+            report.accepted += 1;
+        } else if !space {
+            report.refused += 1;
+        }
+    }
+    Ok(report)
 }
 
 /// A host function of `sig` must be refused at `call_indirect` sites of

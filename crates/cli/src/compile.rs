@@ -39,10 +39,12 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
     let mut object = ObjectBuilder::new(&compiler)?;
     let (mut trampolines, mut code_bytes, mut refused) = (0, 0, Vec::new());
     let started = Instant::now();
-    for (ty, sig) in module.info.types.iter().zip(&module.signatures) {
+    // One object serves one GC width: the compiler's (32 bits, Wasmtime's).
+    let wanted: Vec<_> = module.trampolines_for(compiler.gc_refs()).collect();
+    for t in &wanted {
         let mut codes = Vec::new();
-        for kind in ty.needed_kinds() {
-            match compiler.compile(kind, sig) {
+        for &kind in &t.needed {
+            match compiler.compile(kind, &t.signature) {
                 Ok(code) => codes.push(code),
                 // What this target's C convention cannot carry is left out;
                 // a runtime falls back (e.g. to the array convention) for it.
@@ -69,7 +71,7 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
         target: compiler.triple(),
         wasm_conv: compiler.wasm_conv().name(),
         digest: springboard_environ::sha256::to_hex(&digest),
-        signatures: module.signatures.len(),
+        signatures: wanted.len(),
         trampolines,
         code_bytes,
         object_bytes: bytes.len(),

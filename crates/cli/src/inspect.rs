@@ -3,7 +3,8 @@
 use crate::{compiler, print_table, read_module, short};
 use anyhow::Result;
 use serde::Serialize;
-use springboard_compiler::{Error, OptLevel, TrampolineKind, WasmConv};
+use springboard_compiler::{Error, OptLevel, Signature, TrampolineKind, WasmConv};
+use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Serialize)]
@@ -19,6 +20,11 @@ struct Report {
 #[derive(Serialize)]
 struct SignatureReport {
     signature: String,
+    /// What its trampolines are made for (references as their
+    /// representation, GC references 32 bits wide).
+    trampoline_type: String,
+    /// No function has the type: a block type, needing no trampolines.
+    block_type_only: bool,
     functions: usize,
     imported: usize,
     reachable: usize,
@@ -33,19 +39,36 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
     // Code size is measured, not guessed: trampolines compile in microseconds.
     let compiler = compiler(None, OptLevel::default(), WasmConv::default())?;
     let mut signatures = Vec::new();
-    for (ty, sig) in module.info.types.iter().zip(&module.signatures) {
+    // Types of one trampoline type share their code: each size is measured
+    // once. `Err` holds the target's refusal.
+    let mut sizes: HashMap<(Signature, TrampolineKind), Result<usize, String>> = HashMap::new();
+    for ty in &module.info.types {
+        let sig = ty.signature.as_ref().map_err(Clone::clone)?;
+        let tramp = sig.trampoline_type(compiler.gc_refs());
         let kinds: Vec<TrampolineKind> = ty.needed_kinds();
-        let compiled = kinds
-            .iter()
-            .map(|&k| Ok(compiler.compile(k, sig)?.code.len()))
-            .sum::<Result<usize, Error>>();
-        let (code_bytes, unsupported) = match compiled {
-            Ok(bytes) => (bytes, None),
-            Err(Error::Refused { reason, .. }) => (0, Some(reason.to_string())),
-            Err(e) => return Err(e.into()),
-        };
+        let (mut code_bytes, mut unsupported) = (0, None);
+        for &kind in &kinds {
+            let key = (tramp.clone(), kind);
+            if !sizes.contains_key(&key) {
+                let size = match compiler.compile(kind, &tramp) {
+                    Ok(code) => Ok(code.code.len()),
+                    Err(Error::Refused { reason, .. }) => Err(reason.to_string()),
+                    Err(e) => return Err(e.into()),
+                };
+                sizes.insert(key.clone(), size);
+            }
+            match &sizes[&key] {
+                Ok(n) => code_bytes += n,
+                Err(why) => unsupported = Some(why.clone()),
+            }
+        }
+        if unsupported.is_some() {
+            code_bytes = 0;
+        }
         signatures.push(SignatureReport {
             signature: sig.to_string(),
+            trampoline_type: tramp.to_string(),
+            block_type_only: ty.block_type_only(),
             functions: ty.functions,
             imported: ty.imported,
             reachable: ty.reachable,
@@ -81,7 +104,9 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
                 s.functions.to_string(),
                 s.imported.to_string(),
                 s.reachable.to_string(),
-                if s.kinds.is_empty() {
+                if s.block_type_only {
+                    "none: block type only".into()
+                } else if s.kinds.is_empty() {
                     "-".into()
                 } else {
                     s.kinds.join(",")

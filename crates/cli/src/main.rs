@@ -9,7 +9,8 @@ mod output;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use springboard_check::module::{ModuleInfo, TypeUse};
-use springboard_compiler::{Compiler, OptLevel, Signature, WasmConv};
+use springboard_compiler::{Compiler, GcRefWidth, OptLevel, Signature, TrampolineKind, WasmConv};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -147,10 +148,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// A module read from disk: its analysis and its signatures, all supported.
+/// A module read from disk: its analysis, and the distinct trampoline
+/// types its function types travel as.
 pub(crate) struct Module {
     pub(crate) info: ModuleInfo,
-    pub(crate) signatures: Vec<Signature>,
+    /// Distinct trampoline types, each with the kinds the module needs of
+    /// it (the union over its types) and the GC widths it serves.
+    pub(crate) trampolines: Vec<TrampolineType>,
+}
+
+/// One distinct trampoline type of a module.
+pub(crate) struct TrampolineType {
+    pub(crate) signature: Signature,
+    pub(crate) needed: Vec<TrampolineKind>,
+    /// Under which GC reference widths the module's types travel as it.
+    pub(crate) widths: Vec<GcRefWidth>,
+}
+
+impl Module {
+    /// The trampoline types of the module's types under `width`.
+    pub(crate) fn trampolines_for(&self, width: GcRefWidth) -> impl Iterator<Item = &TrampolineType> {
+        self.trampolines.iter().filter(move |t| t.widths.contains(&width))
+    }
 }
 
 /// Reads a `.wasm` or `.wat` file and checks that every type is supported.
@@ -166,16 +185,31 @@ pub(crate) fn read_module(path: &Path) -> Result<Module> {
         bail!("not a WebAssembly module (no `\\0asm` header, and not text)");
     };
     let info = ModuleInfo::parse(&wasm)?;
-    let signatures = info
-        .types
-        .iter()
-        .map(|t: &TypeUse| {
-            t.signature
-                .clone()
-                .with_context(|| format!("type {}", wasm_text(t)))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Module { info, signatures })
+    let mut trampolines: Vec<TrampolineType> = Vec::new();
+    let mut by_signature: HashMap<Signature, usize> = HashMap::new();
+    for t in &info.types {
+        let sig = t.signature.as_ref().map_err(Clone::clone).with_context(|| format!("type {}", wasm_text(t)))?;
+        for width in [GcRefWidth::Bits32, GcRefWidth::Pointer] {
+            let signature = sig.trampoline_type(width);
+            let at = *by_signature.entry(signature.clone()).or_insert_with(|| {
+                trampolines.push(TrampolineType { signature, needed: Vec::new(), widths: Vec::new() });
+                trampolines.len() - 1
+            });
+            let entry = &mut trampolines[at];
+            for kind in t.needed_kinds() {
+                if !entry.needed.contains(&kind) {
+                    entry.needed.push(kind);
+                }
+            }
+            if !entry.widths.contains(&width) {
+                entry.widths.push(width);
+            }
+        }
+    }
+    for t in &mut trampolines {
+        t.needed.sort_by_key(|k| k.index());
+    }
+    Ok(Module { info, trampolines })
 }
 
 /// A `wat` error as one line: its message and where (`line:column`).

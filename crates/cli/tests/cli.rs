@@ -97,6 +97,42 @@ fn check_passes_on_every_real_world_module() {
     }
 }
 
+/// The WebAssembly 3.0 fixture: recursion groups, subtypes, typed function
+/// references, `exnref`, a block-type-only type.
+#[test]
+fn gc_module_is_inspected_and_checked() {
+    let out = springboard(&["inspect", "tests/data/gc.wat", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sigs = report["signatures"].as_array().unwrap();
+    let find = |text: &str| sigs.iter().find(|s| s["signature"] == text).unwrap_or_else(|| panic!("{text}: {sigs:?}"));
+    let block = find("(func (result i32 exnref))");
+    assert_eq!(block["block_type_only"], true);
+    assert_eq!(block["kinds"].as_array().unwrap().len(), 0);
+    // $node is a struct (a GC reference), $visit a function type.
+    let visit = find("(func (param (ref 0)) (result i32))");
+    assert_eq!(visit["trampoline_type"], "(func (param i32) (result i32))");
+    assert_eq!(visit["kinds"].as_array().unwrap().len(), 6, "imported and reachable");
+    let apply = find("(func (param (ref 1) (ref 0)) (result i32))");
+    assert_eq!(apply["trampoline_type"], "(func (param funcref i32) (result i32))");
+    let gc = find("(func (param exnref anyref i31ref) (result exnref eqref))");
+    assert_eq!(gc["trampoline_type"], "(func (param i32 i32 i32) (result i32 i32))");
+
+    let out = springboard(&["check", "tests/data/gc.wat", "--json"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["failures"], 0);
+    // Both GC widths: the 32-bit and the pointer-sized trampoline types.
+    let checked: Vec<&str> = report["signatures"].as_array().unwrap().iter().map(|s| s["signature"].as_str().unwrap()).collect();
+    for want in ["(func (param i32 i32 i32) (result i32 i32))", "(func (param externref externref externref) (result externref externref))"] {
+        assert!(checked.contains(&want), "{want}: {checked:?}");
+    }
+    let sub = &report["subtyping"];
+    assert_eq!(sub["pairs"], 81);
+    assert_eq!(sub["accepted"], 1, "$visit_any as $visit");
+    assert_eq!(sub["failures"].as_array().unwrap().len(), 0);
+}
+
 #[test]
 fn inspect_lists_signatures_and_needs() {
     let out = springboard(&["inspect", "examples/showcase.wat", "--json"]);
