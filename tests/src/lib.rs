@@ -5,6 +5,7 @@
 pub mod abi_fuzz;
 pub mod c_harness;
 pub mod fuzz;
+pub mod subtyping;
 
 use springboard_check::module::ModuleInfo;
 use springboard_compiler::Signature;

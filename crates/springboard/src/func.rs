@@ -538,6 +538,14 @@ impl Func {
     /// Calls the function through `array_call`, checking the number and types
     /// of `params` and the number of `results` against its type first. The
     /// caller vmctx is the engine's ([`Engine::caller_vmctx`]).
+    ///
+    /// References are checked by the standard's matching: their hierarchy,
+    /// null only for nullable types, and a funcref's type for typed function
+    /// references (a non-null [`FuncRef`] must be live: its `type_index` is
+    /// read). A GC reference's dynamic type is **not** checked — only the
+    /// runtime knows whether bits are an `i31` or a struct of some type — so
+    /// for `eqref`, `i31ref`, struct and array types the runtime vouches for
+    /// the reference.
     pub fn call(&self, params: &[Val], results: &mut [Val]) -> Result<(), Error> {
         // SAFETY: the engine's caller context, which every function of the
         // engine accepts, lives as long as the engine.
