@@ -16,12 +16,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// The names of the targets, as in `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "signature_check",
     "signature_model",
     "trampoline_roundtrip",
     "registry_model",
     "object_loader",
+    "gc_subtyping",
 ];
 
 /// Runs target `name` on `data`.
@@ -34,6 +35,9 @@ pub fn run(name: &str, data: &[u8]) {
         "trampoline_roundtrip" => trampoline_roundtrip(data),
         "registry_model" => registry_model(data),
         "object_loader" => object_loader(data),
+        "gc_subtyping" => {
+            gc_subtyping(data);
+        }
         other => panic!("no fuzz target `{other}`"),
     }
 }
@@ -560,4 +564,25 @@ fn load_everything(
             );
         }
     }
+}
+
+/// WebAssembly 3.0 subtyping, Springboard against wasmparser's validator
+/// (`crate::subtyping`): a wasm-smith module made from the input and the
+/// subtype-rich generator seeded by it, several modules into one engine,
+/// every pair of their function types compared by the registry's test and
+/// the compiled check. Returns the pairs compared; prints the running total
+/// every 2^20 pairs.
+pub fn gc_subtyping(data: &[u8]) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PAIRS: AtomicU64 = AtomicU64::new(0);
+    static STRICT: AtomicU64 = AtomicU64::new(0);
+    let seed = data.iter().fold(0x5eed_u64, |h, &b| h.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(b)));
+    let mut smith = crate::subtyping::smith_module_from(data).into_iter();
+    let (pairs, strict) = crate::subtyping::differential(|| smith.next(), &mut crate::subtyping::Rng(seed), 1, 4);
+    let before = PAIRS.fetch_add(pairs, Ordering::Relaxed);
+    let strict_total = STRICT.fetch_add(strict, Ordering::Relaxed) + strict;
+    if (before >> 20) != ((before + pairs) >> 20) {
+        eprintln!("gc_subtyping: {} pairs ({strict_total} strict subtypes), 0 disagreements", before + pairs);
+    }
+    pairs
 }

@@ -107,6 +107,11 @@ pub fn smith_module(seed: u64) -> Vec<u8> {
             (z ^ (z >> 31)) as u8
         })
         .collect();
+    smith_module_from(&bytes).unwrap_or_default()
+}
+
+/// A wasm-smith module with GC and exceptions, from `bytes`.
+pub fn smith_module_from(bytes: &[u8]) -> Option<Vec<u8>> {
     let config = wasm_smith::Config {
         gc_enabled: true,
         exceptions_enabled: true,
@@ -116,8 +121,8 @@ pub fn smith_module(seed: u64) -> Vec<u8> {
         max_funcs: 20,
         ..wasm_smith::Config::default()
     };
-    let mut u = arbitrary::Unstructured::new(&bytes);
-    wasm_smith::Module::new(config, &mut u).map(|m| m.to_bytes()).unwrap_or_default()
+    let mut u = arbitrary::Unstructured::new(bytes);
+    wasm_smith::Module::new(config, &mut u).ok().map(|m| m.to_bytes())
 }
 
 /// A small deterministic generator (SplitMix64).

@@ -74,6 +74,11 @@ fn object_loader() {
 }
 
 #[test]
+fn gc_subtyping() {
+    run_target("gc_subtyping");
+}
+
+#[test]
 fn every_target_is_tested_here() {
     assert_eq!(
         fuzz::TARGETS,
@@ -82,7 +87,8 @@ fn every_target_is_tested_here() {
             "signature_model",
             "trampoline_roundtrip",
             "registry_model",
-            "object_loader"
+            "object_loader",
+            "gc_subtyping"
         ]
     );
 }
