@@ -2,7 +2,9 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use springboard::types::{CompositeType, FieldType, StorageType, SubType};
-use springboard::{Composite, Engine, Func, HeapType, RefType, SharedSignature, Signature, TypeIndex, Val, ValType};
+use springboard::{
+    Composite, Engine, Func, HeapType, RefType, SharedSignature, Signature, TypeIndex, Val, ValType,
+};
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -91,7 +93,11 @@ fn chain(engine: &Engine, depth: usize) -> Vec<SharedSignature> {
     for _ in 0..=depth {
         let supertype = out.last().map(|s| TypeIndex::Engine(s.index().bits()));
         let group = engine
-            .register_rec_group(vec![SubType { is_final: false, supertype, composite: CompositeType::Func(sig.clone()) }])
+            .register_rec_group(vec![SubType {
+                is_final: false,
+                supertype,
+                composite: CompositeType::Func(sig.clone()),
+            }])
             .unwrap();
         out.push(group.func(0).unwrap());
     }
@@ -105,14 +111,20 @@ fn subtyping(c: &mut Criterion) {
     let engine = Engine::default();
     let chain = chain(&engine, 20);
     let (root, leaf) = (&chain[0], &chain[20]);
-    let func = Func::new_shared(&engine, leaf, |_: &[Val], _: &mut [Val]| Ok::<_, springboard::Error>(())).unwrap();
+    let func = Func::new_shared(&engine, leaf, |_: &[Val], _: &mut [Val]| {
+        Ok::<_, springboard::Error>(())
+    })
+    .unwrap();
     let stub = engine.signature_check_stub().unwrap();
     let test = engine.subtype_check();
     let mut group = c.benchmark_group("subtyping");
     for (name, expected) in [("equal", leaf), ("chain-20", root)] {
         group.bench_function(BenchmarkId::new("check_funcref", name), |b| {
             // SAFETY: a live funcref of this engine.
-            b.iter(|| unsafe { engine.check_funcref(black_box(func.as_funcref()), black_box(expected)) }.unwrap())
+            b.iter(|| {
+                unsafe { engine.check_funcref(black_box(func.as_funcref()), black_box(expected)) }
+                    .unwrap()
+            })
         });
         group.bench_function(BenchmarkId::new("compiled-check", name), |b| {
             let f = func.vm_func_ref().as_ptr();
@@ -141,26 +153,52 @@ fn register_many(c: &mut Criterion) {
                 let (mut registered, mut previous) = (0usize, None::<u32>);
                 let mut state = 1u64;
                 while registered < 100_000 {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     let size = 1 + (state >> 33) as usize % 10;
                     let types: Vec<SubType> = (0..size)
                         .map(|k| {
                             if k % 2 == 0 {
                                 let link = match previous {
-                                    Some(p) => ValType::Ref(RefType::new(true, HeapType::Concrete(Composite::Struct, TypeIndex::Engine(p)))),
+                                    Some(p) => ValType::Ref(RefType::new(
+                                        true,
+                                        HeapType::Concrete(Composite::Struct, TypeIndex::Engine(p)),
+                                    )),
                                     None => ValType::ANYREF,
                                 };
                                 let fields = [
-                                    FieldType { mutable: true, storage: StorageType::Val(link) },
-                                    FieldType { mutable: k % 4 == 0, storage: StorageType::Val(ValType::I64) },
+                                    FieldType {
+                                        mutable: true,
+                                        storage: StorageType::Val(link),
+                                    },
+                                    FieldType {
+                                        mutable: k % 4 == 0,
+                                        storage: StorageType::Val(ValType::I64),
+                                    },
                                 ];
-                                SubType { is_final: false, supertype: None, composite: CompositeType::Struct(fields.into()) }
+                                SubType {
+                                    is_final: false,
+                                    supertype: None,
+                                    composite: CompositeType::Struct(fields.into()),
+                                }
                             } else {
                                 // A typed reference to the group's first type,
                                 // distinct per group by its i32 count.
-                                let s = ValType::Ref(RefType::new(true, HeapType::Concrete(Composite::Struct, TypeIndex::RecGroup(0))));
-                                let sig = Signature::new(&[s, ValType::I32], &vec![ValType::I32; (registered + k) % 7]).unwrap();
-                                SubType { is_final: false, supertype: None, composite: CompositeType::Func(sig) }
+                                let s = ValType::Ref(RefType::new(
+                                    true,
+                                    HeapType::Concrete(Composite::Struct, TypeIndex::RecGroup(0)),
+                                ));
+                                let sig = Signature::new(
+                                    &[s, ValType::I32],
+                                    &vec![ValType::I32; (registered + k) % 7],
+                                )
+                                .unwrap();
+                                SubType {
+                                    is_final: false,
+                                    supertype: None,
+                                    composite: CompositeType::Func(sig),
+                                }
                             }
                         })
                         .collect();

@@ -159,7 +159,13 @@ fn try_signature_check(u: &mut Unstructured) -> Result<()> {
             .0
             .map_or(std::ptr::null(), |p| p.as_ptr().cast_const());
         // SAFETY: null or a live funcref.
-        let code = unsafe { stub(ptr, expected.index().bits(), engines[call_engine].subtype_check()) };
+        let code = unsafe {
+            stub(
+                ptr,
+                expected.index().bits(),
+                engines[call_engine].subtype_check(),
+            )
+        };
         let want = if null {
             1
         } else if func_engine == call_engine && a_sig == b_sig {
@@ -313,7 +319,9 @@ pub fn signature_model(data: &[u8]) -> u64 {
             .0
             .map_or(core::ptr::null(), |p| p.as_ptr().cast_const());
         // SAFETY: null or a live funcref.
-        let stub = unsafe { (pool.stubs[call])(ptr, ty.index().bits(), pool.engines[call].subtype_check()) };
+        let stub = unsafe {
+            (pool.stubs[call])(ptr, ty.index().bits(), pool.engines[call].subtype_check())
+        };
         let stub_model = if func.is_none() {
             1
         } else if same_type {
@@ -576,13 +584,23 @@ pub fn gc_subtyping(data: &[u8]) -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static PAIRS: AtomicU64 = AtomicU64::new(0);
     static STRICT: AtomicU64 = AtomicU64::new(0);
-    let seed = data.iter().fold(0x5eed_u64, |h, &b| h.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(b)));
+    let seed = data.iter().fold(0x5eed_u64, |h, &b| {
+        h.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(b))
+    });
     let mut smith = crate::subtyping::smith_module_from(data).into_iter();
-    let (pairs, strict) = crate::subtyping::differential(|| smith.next(), &mut crate::subtyping::Rng(seed), 1, 4);
+    let (pairs, strict) = crate::subtyping::differential(
+        || smith.next(),
+        &mut crate::subtyping::Rng::new(seed),
+        1,
+        4,
+    );
     let before = PAIRS.fetch_add(pairs, Ordering::Relaxed);
     let strict_total = STRICT.fetch_add(strict, Ordering::Relaxed) + strict;
     if (before >> 20) != ((before + pairs) >> 20) {
-        eprintln!("gc_subtyping: {} pairs ({strict_total} strict subtypes), 0 disagreements", before + pairs);
+        eprintln!(
+            "gc_subtyping: {} pairs ({strict_total} strict subtypes), 0 disagreements",
+            before + pairs
+        );
     }
     pairs
 }

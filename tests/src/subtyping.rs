@@ -14,6 +14,7 @@
 
 use springboard::types::ModuleTypes;
 use springboard::{Engine, Error, Func, SharedSignature, Val};
+use springboard_check::values::ValueGen;
 use wasmparser::types::{CoreTypeId, Types};
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
@@ -40,7 +41,11 @@ fn validator_is_subtype(types: &Types, mut a: CoreTypeId, b: CoreTypeId) -> bool
 /// Registers `wasm`'s types in `engine` (twice: the second time must find
 /// the same types) and returns its function types, or `None` if the module
 /// is outside what the test covers (invalid, or shared types).
-pub fn register(engine: &Engine, validator: &mut Validator, wasm: &[u8]) -> Option<(Types, Vec<FuncTy>)> {
+pub fn register(
+    engine: &Engine,
+    validator: &mut Validator,
+    wasm: &[u8],
+) -> Option<(Types, Vec<FuncTy>)> {
     let types = validator.validate_all(wasm).ok()?;
     validator.reset();
     let mut module = ModuleTypes::new();
@@ -57,7 +62,11 @@ pub fn register(engine: &Engine, validator: &mut Validator, wasm: &[u8]) -> Opti
     let mut module_index = 0u32;
     for (group, twin) in groups.iter().zip(&again) {
         for position in 0..group.len() {
-            assert_eq!(group.index(position), twin.index(position), "a group registered twice");
+            assert_eq!(
+                group.index(position),
+                twin.index(position),
+                "a group registered twice"
+            );
             if let Some(handle) = group.func(position) {
                 funcs.push(FuncTy {
                     handle,
@@ -77,19 +86,40 @@ pub fn compare_all(engine: &Engine, types: &Types, funcs: &[FuncTy]) -> (u64, u6
     let stub = engine.signature_check_stub().unwrap();
     let mut strict = 0;
     for a in funcs {
-        let func = Func::new_shared(engine, &a.handle, |_: &[Val], _: &mut [Val]| Ok::<_, Error>(())).unwrap();
+        let func = Func::new_shared(engine, &a.handle, |_: &[Val], _: &mut [Val]| {
+            Ok::<_, Error>(())
+        })
+        .unwrap();
         for b in funcs {
             let ours = engine.is_subtype(a.handle.index(), &b.handle);
             // SAFETY: a live funcref of this engine; the engine's own test.
-            let compiled = unsafe { stub(func.vm_func_ref().as_ptr(), b.handle.index().bits(), engine.subtype_check()) };
-            assert_eq!(compiled, if ours { 0 } else { 2 }, "the compiled check on {:?} <: {:?}", a.handle, b.handle);
+            let compiled = unsafe {
+                stub(
+                    func.vm_func_ref().as_ptr(),
+                    b.handle.index().bits(),
+                    engine.subtype_check(),
+                )
+            };
+            assert_eq!(
+                compiled,
+                if ours { 0 } else { 2 },
+                "the compiled check on {:?} <: {:?}",
+                a.handle,
+                b.handle
+            );
             let theirs = validator_is_subtype(types, a.oracle, b.oracle);
             assert_eq!(
                 ours, theirs,
                 "{:?} <: {:?}: Springboard says {ours}, the validator {theirs}",
                 a.handle, b.handle
             );
-            assert_eq!(a.handle == b.handle, a.oracle == b.oracle, "identity of {:?} and {:?}", a.handle, b.handle);
+            assert_eq!(
+                a.handle == b.handle,
+                a.oracle == b.oracle,
+                "identity of {:?} and {:?}",
+                a.handle,
+                b.handle
+            );
             strict += u64::from(ours && a.handle != b.handle);
         }
     }
@@ -97,16 +127,8 @@ pub fn compare_all(engine: &Engine, types: &Types, funcs: &[FuncTy]) -> (u64, u6
 }
 
 pub fn smith_module(seed: u64) -> Vec<u8> {
-    let mut state = seed;
-    let bytes: Vec<u8> = (0..16 * 1024)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) as u8
-        })
-        .collect();
+    let mut values = ValueGen::new(seed);
+    let bytes: Vec<u8> = (0..16 * 1024).map(|_| values.next_u64() as u8).collect();
     smith_module_from(&bytes).unwrap_or_default()
 }
 
@@ -122,28 +144,20 @@ pub fn smith_module_from(bytes: &[u8]) -> Option<Vec<u8>> {
         ..wasm_smith::Config::default()
     };
     let mut u = arbitrary::Unstructured::new(bytes);
-    wasm_smith::Module::new(config, &mut u).ok().map(|m| m.to_bytes())
+    wasm_smith::Module::new(config, &mut u)
+        .ok()
+        .map(|m| m.to_bytes())
 }
 
-/// A small deterministic generator (SplitMix64).
-pub struct Rng(pub u64);
+/// The hand generator's randomness: the check crate's SplitMix64.
+pub type Rng = ValueGen;
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+fn below(rng: &mut Rng, n: usize) -> usize {
+    (rng.next_u64() % n as u64) as usize
+}
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
+fn chance(rng: &mut Rng, percent: u64) -> bool {
+    rng.next_u64() % 100 < percent
 }
 
 /// A function type of the hand generator: params and results as text, its
@@ -164,14 +178,18 @@ struct GenFunc {
 pub fn hand_modules(rng: &mut Rng, count: usize) -> Vec<String> {
     let mut shared: Vec<Vec<String>> = Vec::new();
     let mut shared_funcs: Vec<GenFunc> = Vec::new();
-    let prefix = 1 + rng.below(6);
+    let prefix = 1 + below(rng, 6);
     let mut modules = Vec::new();
     for m in 0..count {
-        let (mut groups, mut funcs) = if m == 0 { (Vec::new(), Vec::new()) } else { (shared.clone(), shared_funcs.clone()) };
-        let own = 2 + rng.below(10);
+        let (mut groups, mut funcs) = if m == 0 {
+            (Vec::new(), Vec::new())
+        } else {
+            (shared.clone(), shared_funcs.clone())
+        };
+        let own = 2 + below(rng, 10);
         for g in 0..own {
             let mut group = Vec::new();
-            for _ in 0..1 + rng.below(3) {
+            for _ in 0..1 + below(rng, 3) {
                 let func = gen_func(rng, &funcs);
                 let index = funcs.len();
                 let sup = match func.1 {
@@ -192,60 +210,86 @@ pub fn hand_modules(rng: &mut Rng, count: usize) -> Vec<String> {
             }
             groups.push(group);
         }
-        let body: Vec<String> = groups.iter().map(|g| format!("(rec {})", g.join(" "))).collect();
+        let body: Vec<String> = groups
+            .iter()
+            .map(|g| format!("(rec {})", g.join(" ")))
+            .collect();
         modules.push(format!("(module {})", body.join(" ")));
     }
     modules
 }
 
 fn gen_func(rng: &mut Rng, earlier: &[GenFunc]) -> (GenFunc, Option<usize>) {
-    let supers: Vec<usize> = (0..earlier.len()).filter(|&i| !earlier[i].is_final).collect();
-    let is_final = rng.chance(25);
-    if !supers.is_empty() && rng.chance(70) {
-        let s = supers[rng.below(supers.len())];
+    let supers: Vec<usize> = (0..earlier.len())
+        .filter(|&i| !earlier[i].is_final)
+        .collect();
+    let is_final = chance(rng, 25);
+    if !supers.is_empty() && chance(rng, 70) {
+        let s = supers[below(rng, supers.len())];
         let mut f = earlier[s].clone();
         f.is_final = is_final;
         for r in &mut f.results {
             if let Some(t) = r.strip_prefix("(ref null ") {
-                if rng.chance(50) {
+                if chance(rng, 50) {
                     *r = format!("(ref {t}");
                 }
-            } else if r == "funcref" && !earlier.is_empty() && rng.chance(50) {
-                *r = format!("(ref null ${})", rng.below(earlier.len()));
+            } else if r == "funcref" && !earlier.is_empty() && chance(rng, 50) {
+                *r = format!("(ref null ${})", below(rng, earlier.len()));
             }
         }
         for p in &mut f.params {
             if let Some(t) = p.strip_prefix("(ref ").filter(|t| !t.starts_with("null")) {
-                if rng.chance(50) {
+                if chance(rng, 50) {
                     *p = format!("(ref null {t}");
                 }
-            } else if p.starts_with("(ref null $") && rng.chance(50) {
+            } else if p.starts_with("(ref null $") && chance(rng, 50) {
                 *p = "funcref".into();
             }
         }
         return (f, Some(s));
     }
     let value = |rng: &mut Rng| -> String {
-        let simple = ["i32", "i64", "f64", "funcref", "anyref", "exnref", "eqref", "(ref null exn)", "(ref func)"];
-        match rng.below(3) {
+        let simple = [
+            "i32",
+            "i64",
+            "f64",
+            "funcref",
+            "anyref",
+            "exnref",
+            "eqref",
+            "(ref null exn)",
+            "(ref func)",
+        ];
+        match below(rng, 3) {
             0 if !earlier.is_empty() => {
-                let null = if rng.chance(50) { "null " } else { "" };
-                format!("(ref {null}${})", rng.below(earlier.len()))
+                let null = if chance(rng, 50) { "null " } else { "" };
+                format!("(ref {null}${})", below(rng, earlier.len()))
             }
-            _ => simple[rng.below(simple.len())].to_owned(),
+            _ => simple[below(rng, simple.len())].to_owned(),
         }
     };
-    let params = (0..rng.below(4)).map(|_| value(rng)).collect();
-    let results = (0..rng.below(3)).map(|_| value(rng)).collect();
-    (GenFunc { params, results, is_final }, None)
+    let params = (0..below(rng, 4)).map(|_| value(rng)).collect();
+    let results = (0..below(rng, 3)).map(|_| value(rng)).collect();
+    (
+        GenFunc {
+            params,
+            results,
+            is_final,
+        },
+        None,
+    )
 }
-
 
 /// Registers modules into engines, several per engine, and compares every
 /// pair of each engine's function types: wasm-smith's from `seeds` and the
 /// hand generator's from `rng`, until `pairs` pairs. Returns the pairs and
 /// the strict subtypes among them. Panics on a disagreement.
-pub fn differential(mut next_smith: impl FnMut() -> Option<Vec<u8>>, rng: &mut Rng, pairs: u64, per_engine: usize) -> (u64, u64) {
+pub fn differential(
+    mut next_smith: impl FnMut() -> Option<Vec<u8>>,
+    rng: &mut Rng,
+    pairs: u64,
+    per_engine: usize,
+) -> (u64, u64) {
     let (mut done, mut strict) = (0u64, 0u64);
     while done < pairs {
         let engine = Engine::default();

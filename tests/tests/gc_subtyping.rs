@@ -14,7 +14,9 @@
 
 use springboard::types::ModuleTypes;
 use springboard::{Engine, Error, Func, FuncRef, SharedSignature, Val};
-use springboard_tests::subtyping::{FuncTy, Rng, compare_all, differential, register, smith_module};
+use springboard_tests::subtyping::{
+    FuncTy, Rng, compare_all, differential, register, smith_module,
+};
 use wasmparser::types::Types;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
@@ -56,8 +58,11 @@ fn registry_verdicts_equal_the_validators_on_random_modules() {
 /// many of them strict subtypes.
 #[test]
 fn registry_verdicts_equal_the_validators_on_subtype_rich_modules() {
-    let (pairs, strict) = differential(|| None, &mut Rng(0x5eed), 1_000_000, 6);
-    assert!(strict * 50 > pairs, "only {strict} strict subtype pairs of {pairs}");
+    let (pairs, strict) = differential(|| None, &mut Rng::new(0x5eed), 1_000_000, 6);
+    assert!(
+        strict * 50 > pairs,
+        "only {strict} strict subtype pairs of {pairs}"
+    );
     eprintln!("gc_subtyping (hand): {pairs} pairs ({strict} strict subtypes), 0 disagreements");
 }
 
@@ -75,7 +80,10 @@ fn edge_cases_agree_with_the_validator() {
     let chain_of = |depth: usize| {
         let mut chain = String::from("(module (type $t0 (sub (func (param (ref null 0))))) ");
         for i in 1..=depth {
-            chain += &format!("(type $t{i} (sub $t{} (func (param (ref null 0))))) ", i - 1);
+            chain += &format!(
+                "(type $t{i} (sub $t{} (func (param (ref null 0))))) ",
+                i - 1
+            );
         }
         chain + ")"
     };
@@ -108,7 +116,11 @@ fn edge_cases_agree_with_the_validator() {
     assert_eq!(pairs, 77 * 77, "64 + 2 + 2 + 2 + 2 + 3 + 2 function types");
     // 64 supertypes is one more than the standard allows: both refuse it.
     let too_deep = wat::parse_str(chain_of(64)).unwrap();
-    assert!(Validator::new_with_features(WasmFeatures::all()).validate_all(&too_deep).is_err());
+    assert!(
+        Validator::new_with_features(WasmFeatures::all())
+            .validate_all(&too_deep)
+            .is_err()
+    );
     let mut module = ModuleTypes::new();
     for payload in Parser::new(0).parse_all(&too_deep) {
         if let Payload::TypeSection(reader) = payload.unwrap() {
@@ -140,7 +152,9 @@ fn checks_accept_subtypes_and_refuse_the_rest() {
     );
     let [top, mid, leaf, other, takes] = [0, 1, 2, 3, 4].map(|i| funcs[i].handle.clone());
     let func = Func::new_shared(&engine, &mid, |p: &[Val], r: &mut [Val]| {
-        let Val::I32(x) = p[0] else { return Err("wrong parameter") };
+        let Val::I32(x) = p[0] else {
+            return Err("wrong parameter");
+        };
         r[0] = Val::I32(x.wrapping_mul(3));
         Ok(())
     })
@@ -148,13 +162,29 @@ fn checks_accept_subtypes_and_refuse_the_rest() {
     let call = |expected: &SharedSignature| {
         let mut results = [Val::I32(0)];
         // SAFETY: `func` is a live funcref of this engine.
-        unsafe { engine.call_indirect(func.as_funcref(), expected, &[Val::I32(i32::MIN + 5)], &mut results) }
-            .map(|()| results[0])
+        unsafe {
+            engine.call_indirect(
+                func.as_funcref(),
+                expected,
+                &[Val::I32(i32::MIN + 5)],
+                &mut results,
+            )
+        }
+        .map(|()| results[0])
     };
-    assert_eq!(call(&mid).unwrap(), Val::I32((i32::MIN + 5).wrapping_mul(3)));
-    assert_eq!(call(&top).unwrap(), Val::I32((i32::MIN + 5).wrapping_mul(3)));
+    assert_eq!(
+        call(&mid).unwrap(),
+        Val::I32((i32::MIN + 5).wrapping_mul(3))
+    );
+    assert_eq!(
+        call(&top).unwrap(),
+        Val::I32((i32::MIN + 5).wrapping_mul(3))
+    );
     for refused in [&leaf, &other] {
-        assert!(matches!(call(refused), Err(Error::SignatureMismatch { .. })), "{refused:?}");
+        assert!(
+            matches!(call(refused), Err(Error::SignatureMismatch { .. })),
+            "{refused:?}"
+        );
     }
     // A typed reference parameter: the funcref's type is checked.
     let takes_fn = Func::new_shared(&engine, &takes, |p: &[Val], r: &mut [Val]| {
@@ -163,13 +193,22 @@ fn checks_accept_subtypes_and_refuse_the_rest() {
     })
     .unwrap();
     let mut out = [Val::I32(0)];
-    takes_fn.call(&[Val::FuncRef(func.as_funcref())], &mut out).unwrap();
+    takes_fn
+        .call(&[Val::FuncRef(func.as_funcref())], &mut out)
+        .unwrap();
     assert_eq!(out[0], Val::I32(1));
-    let of_other = Func::new_shared(&engine, &other, |_: &[Val], _: &mut [Val]| Ok::<_, Error>(())).unwrap();
-    let of_top = Func::new_shared(&engine, &top, |_: &[Val], _: &mut [Val]| Ok::<_, Error>(())).unwrap();
+    let of_other = Func::new_shared(&engine, &other, |_: &[Val], _: &mut [Val]| {
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let of_top =
+        Func::new_shared(&engine, &top, |_: &[Val], _: &mut [Val]| Ok::<_, Error>(())).unwrap();
     for wrong in [of_other.as_funcref(), of_top.as_funcref(), FuncRef(None)] {
         let err = takes_fn.call(&[Val::FuncRef(wrong)], &mut out).unwrap_err();
-        assert!(matches!(err, Error::ValueMismatch { index: 0, .. }), "{err}");
+        assert!(
+            matches!(err, Error::ValueMismatch { index: 0, .. }),
+            "{err}"
+        );
     }
     assert!(matches!(
         takes_fn.call(&[Val::I32(1)], &mut out),
@@ -180,8 +219,12 @@ fn checks_accept_subtypes_and_refuse_the_rest() {
     let stub = engine.signature_check_stub().unwrap();
     let f = func.vm_func_ref().as_ptr();
     // SAFETY: a live funcref of this engine; the engine's own test or none.
-    let check = |expected: &SharedSignature, test| unsafe { stub(f, expected.index().bits(), test) };
+    let check =
+        |expected: &SharedSignature, test| unsafe { stub(f, expected.index().bits(), test) };
     let test = engine.subtype_check();
-    assert_eq!([&mid, &top, &leaf, &other].map(|t| check(t, test)), [0, 0, 2, 2]);
+    assert_eq!(
+        [&mid, &top, &leaf, &other].map(|t| check(t, test)),
+        [0, 0, 2, 2]
+    );
     assert_eq!([&mid, &top].map(|t| check(t, std::ptr::null())), [0, 2]);
 }

@@ -69,7 +69,9 @@ impl TypeUse {
     /// The distinct trampoline types it travels as, under each GC
     /// reference width (one, unless it has GC references).
     pub fn trampoline_types(&self) -> Vec<Signature> {
-        let Ok(sig) = &self.signature else { return Vec::new() };
+        let Ok(sig) = &self.signature else {
+            return Vec::new();
+        };
         let mut out = vec![sig.trampoline_type(GcRefWidth::Bits32)];
         let wide = sig.trampoline_type(GcRefWidth::Pointer);
         if wide != out[0] {
@@ -113,7 +115,8 @@ impl ModuleInfo {
     /// Validates `wasm` (with every standard feature enabled) and collects
     /// its function types.
     pub fn parse(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
-        let validator_types = Validator::new_with_features(WasmFeatures::all()).validate_all(wasm)?;
+        let validator_types =
+            Validator::new_with_features(WasmFeatures::all()).validate_all(wasm)?;
         let mut info = ModuleInfo {
             types: Vec::new(),
             functions: 0,
@@ -136,27 +139,36 @@ impl ModuleInfo {
                     for group in reader {
                         let group = group?;
                         let start = type_slots.len() as u32;
-                        info.module_types
-                            .push(&group)
-                            .map_err(|error| ModuleError::Unsupported { index: start, error })?;
+                        info.module_types.push(&group).map_err(|error| {
+                            ModuleError::Unsupported {
+                                index: start,
+                                error,
+                            }
+                        })?;
                         let (_, types) = info.module_types.groups().last().expect("just pushed");
-                        let range = info.space.register_module_group(start, types, &info.space_indices)?;
+                        let range =
+                            info.space
+                                .register_module_group(start, types, &info.space_indices)?;
                         info.space_indices.extend(range.clone());
-                        for ((sub, space_index), ty) in group.into_types().zip(range).zip(types.clone()) {
+                        for ((sub, space_index), ty) in
+                            group.into_types().zip(range).zip(types.clone())
+                        {
                             let module_index = type_slots.len() as u32;
                             let slot = match (&sub.composite_type.inner, ty.as_func()) {
-                                (CompositeInnerType::Func(f), Some(sig)) => Some(*interned.entry(space_index).or_insert_with(|| {
-                                    info.types.push(TypeUse {
-                                        func_type: f.clone(),
-                                        module_index,
-                                        space_index,
-                                        signature: Ok(sig.clone()),
-                                        functions: 0,
-                                        imported: 0,
-                                        reachable: 0,
-                                    });
-                                    info.types.len() - 1
-                                })),
+                                (CompositeInnerType::Func(f), Some(sig)) => {
+                                    Some(*interned.entry(space_index).or_insert_with(|| {
+                                        info.types.push(TypeUse {
+                                            func_type: f.clone(),
+                                            module_index,
+                                            space_index,
+                                            signature: Ok(sig.clone()),
+                                            functions: 0,
+                                            imported: 0,
+                                            reachable: 0,
+                                        });
+                                        info.types.len() - 1
+                                    }))
+                                }
                                 _ => None,
                             };
                             type_slots.push(slot);
@@ -245,7 +257,10 @@ impl ModuleInfo {
     /// subtype of it (by its canonical type ids and their supertypes).
     pub fn validator_subtype(&self, a: u32, b: u32) -> bool {
         let types = self.validator_types.as_ref();
-        let (mut a, b) = (types.core_type_at_in_module(a), types.core_type_at_in_module(b));
+        let (mut a, b) = (
+            types.core_type_at_in_module(a),
+            types.core_type_at_in_module(b),
+        );
         loop {
             if a == b {
                 return true;

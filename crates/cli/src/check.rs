@@ -168,7 +168,11 @@ pub(crate) fn run(
     let module = read_module(path)?;
     let mut config = Config::new();
     config.wasm_conv(wasm_conv);
-    let signatures: Vec<Signature> = module.trampolines.iter().map(|t| t.signature.clone()).collect();
+    let signatures: Vec<Signature> = module
+        .trampolines
+        .iter()
+        .map(|t| t.signature.clone())
+        .collect();
     let checker = Checker {
         module: &module,
         compiler: compiler(None, OptLevel::default(), wasm_conv)?,
@@ -217,12 +221,12 @@ impl Checker<'_> {
     fn check_chunk(&self, chunk: std::ops::Range<usize>) -> Vec<SignatureReport> {
         let (sets, errors): (Vec<Option<CodeSet>>, Vec<Option<CompileError>>) = chunk
             .clone()
-            .map(
-                |i| match CodeSet::compile(&self.compiler, &self.module.trampolines[i].signature) {
+            .map(|i| {
+                match CodeSet::compile(&self.compiler, &self.module.trampolines[i].signature) {
                     Ok(set) => (Some(set), None),
                     Err(e) => (None, Some(e)),
-                },
-            )
+                }
+            })
             .unzip();
         let compiled: Vec<&CodeSet> = sets.iter().flatten().collect();
         let mapped = CodeSet::map_all(&compiled).map_err(Arc::new);
@@ -482,9 +486,18 @@ fn subtyping(engine: &Engine, module: &Module, seed: u64) -> Result<SubtypeRepor
     let n = info.types.len() as u64;
     let mut values = ValueGen::new(seed);
     let pairs: Vec<(usize, usize)> = if n * n <= EXHAUSTIVE_REFUSALS {
-        (0..n as usize).flat_map(|a| (0..n as usize).map(move |b| (a, b))).collect()
+        (0..n as usize)
+            .flat_map(|a| (0..n as usize).map(move |b| (a, b)))
+            .collect()
     } else {
-        (0..EXHAUSTIVE_REFUSALS).map(|_| ((values.next_u64() % n) as usize, (values.next_u64() % n) as usize)).collect()
+        (0..EXHAUSTIVE_REFUSALS)
+            .map(|_| {
+                (
+                    (values.next_u64() % n) as usize,
+                    (values.next_u64() % n) as usize,
+                )
+            })
+            .collect()
     };
     let mut report = SubtypeReport::default();
     for (a, b) in pairs {
@@ -494,9 +507,18 @@ fn subtyping(engine: &Engine, module: &Module, seed: u64) -> Result<SubtypeRepor
         // SAFETY: a live funcref of this engine.
         let rust = unsafe { engine.check_funcref(funcs[a].as_funcref(), &handles[b]) }.is_ok();
         // SAFETY: as above; the engine's own subtype test.
-        let compiled = unsafe { stub(funcs[a].vm_func_ref().as_ptr(), handles[b].index().bits(), engine.subtype_check()) } == 0;
+        let compiled = unsafe {
+            stub(
+                funcs[a].vm_func_ref().as_ptr(),
+                handles[b].index().bits(),
+                engine.subtype_check(),
+            )
+        } == 0;
         report.pairs += 1;
-        if [space, validator, rust, compiled].iter().any(|&v| v != space) {
+        if [space, validator, rust, compiled]
+            .iter()
+            .any(|&v| v != space)
+        {
             report.failures.push(format!(
                 "{} as {}: module space {space}, validator {validator}, check {rust}, compiled check {compiled}",
                 handles[a].sub_type(),
@@ -548,7 +570,14 @@ fn refusals(
             });
         }
         // SAFETY: the stub reads only the live funcref's `type_index`.
-        if unsafe { stub(func.vm_func_ref().as_ptr(), expected.index().bits(), engine.subtype_check()) } != 2 {
+        if unsafe {
+            stub(
+                func.vm_func_ref().as_ptr(),
+                expected.index().bits(),
+                engine.subtype_check(),
+            )
+        } != 2
+        {
             return Err(Failure::StubAccepted(other.clone()));
         }
         report.refusals += 1;

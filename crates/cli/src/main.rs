@@ -167,8 +167,13 @@ pub(crate) struct TrampolineType {
 
 impl Module {
     /// The trampoline types of the module's types under `width`.
-    pub(crate) fn trampolines_for(&self, width: GcRefWidth) -> impl Iterator<Item = &TrampolineType> {
-        self.trampolines.iter().filter(move |t| t.widths.contains(&width))
+    pub(crate) fn trampolines_for(
+        &self,
+        width: GcRefWidth,
+    ) -> impl Iterator<Item = &TrampolineType> {
+        self.trampolines
+            .iter()
+            .filter(move |t| t.widths.contains(&width))
     }
 }
 
@@ -188,11 +193,19 @@ pub(crate) fn read_module(path: &Path) -> Result<Module> {
     let mut trampolines: Vec<TrampolineType> = Vec::new();
     let mut by_signature: HashMap<Signature, usize> = HashMap::new();
     for t in &info.types {
-        let sig = t.signature.as_ref().map_err(Clone::clone).with_context(|| format!("type {}", wasm_text(t)))?;
+        let sig = t
+            .signature
+            .as_ref()
+            .map_err(Clone::clone)
+            .with_context(|| format!("type {}", wasm_text(t)))?;
         for width in [GcRefWidth::Bits32, GcRefWidth::Pointer] {
             let signature = sig.trampoline_type(width);
             let at = *by_signature.entry(signature.clone()).or_insert_with(|| {
-                trampolines.push(TrampolineType { signature, needed: Vec::new(), widths: Vec::new() });
+                trampolines.push(TrampolineType {
+                    signature,
+                    needed: Vec::new(),
+                    widths: Vec::new(),
+                });
                 trampolines.len() - 1
             });
             let entry = &mut trampolines[at];

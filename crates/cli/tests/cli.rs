@@ -105,26 +105,48 @@ fn gc_module_is_inspected_and_checked() {
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let sigs = report["signatures"].as_array().unwrap();
-    let find = |text: &str| sigs.iter().find(|s| s["signature"] == text).unwrap_or_else(|| panic!("{text}: {sigs:?}"));
+    let find = |text: &str| {
+        sigs.iter()
+            .find(|s| s["signature"] == text)
+            .unwrap_or_else(|| panic!("{text}: {sigs:?}"))
+    };
     let block = find("(func (result i32 exnref))");
     assert_eq!(block["block_type_only"], true);
     assert_eq!(block["kinds"].as_array().unwrap().len(), 0);
     // $node is a struct (a GC reference), $visit a function type.
     let visit = find("(func (param (ref 0)) (result i32))");
     assert_eq!(visit["trampoline_type"], "(func (param i32) (result i32))");
-    assert_eq!(visit["kinds"].as_array().unwrap().len(), 6, "imported and reachable");
+    assert_eq!(
+        visit["kinds"].as_array().unwrap().len(),
+        6,
+        "imported and reachable"
+    );
     let apply = find("(func (param (ref 1) (ref 0)) (result i32))");
-    assert_eq!(apply["trampoline_type"], "(func (param funcref i32) (result i32))");
+    assert_eq!(
+        apply["trampoline_type"],
+        "(func (param funcref i32) (result i32))"
+    );
     let gc = find("(func (param exnref anyref i31ref) (result exnref eqref))");
-    assert_eq!(gc["trampoline_type"], "(func (param i32 i32 i32) (result i32 i32))");
+    assert_eq!(
+        gc["trampoline_type"],
+        "(func (param i32 i32 i32) (result i32 i32))"
+    );
 
     let out = springboard(&["check", "tests/data/gc.wat", "--json"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["failures"], 0);
     // Both GC widths: the 32-bit and the pointer-sized trampoline types.
-    let checked: Vec<&str> = report["signatures"].as_array().unwrap().iter().map(|s| s["signature"].as_str().unwrap()).collect();
-    for want in ["(func (param i32 i32 i32) (result i32 i32))", "(func (param externref externref externref) (result externref externref))"] {
+    let checked: Vec<&str> = report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["signature"].as_str().unwrap())
+        .collect();
+    for want in [
+        "(func (param i32 i32 i32) (result i32 i32))",
+        "(func (param externref externref externref) (result externref externref))",
+    ] {
         assert!(checked.contains(&want), "{want}: {checked:?}");
     }
     let sub = &report["subtyping"];
@@ -330,7 +352,11 @@ fn bad_input_is_one_clear_line_and_a_failure() {
         );
         assert_refused(&[command, &not_wasm], &not_wasm, "not a WebAssembly module");
         assert_refused(&[command, &text], &text, "invalid WebAssembly text");
-        assert_refused(&[command, &shared], &shared, "type 0: unsupported value type");
+        assert_refused(
+            &[command, &shared],
+            &shared,
+            "type 0: unsupported value type",
+        );
     }
     let o = dir.join("x.o");
     let o = o.to_str().unwrap();

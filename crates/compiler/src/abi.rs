@@ -194,7 +194,8 @@ impl Abi<'_> {
         let offsets = self.sig.results()[1.min(self.sig.results().len())..]
             .iter()
             .map(|&t| {
-                let (offset, next) = area.push(t.byte_size(self.ptr_bytes(), TRAMPOLINE), self.c_align(t));
+                let (offset, next) =
+                    area.push(t.byte_size(self.ptr_bytes(), TRAMPOLINE), self.c_align(t));
                 area = next;
                 offset
             })

@@ -68,7 +68,9 @@ pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
         }
     };
     let mut test_sig = ir::Signature::new(abi.isa.default_call_conv());
-    test_sig.params.extend([ir::AbiParam::new(ptr), u32_param(), u32_param()]);
+    test_sig
+        .params
+        .extend([ir::AbiParam::new(ptr), u32_param(), u32_param()]);
     test_sig.returns.push(u32_param());
     build(abi, sig, |b| {
         let args = entry_block(b);
@@ -95,9 +97,13 @@ pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
         let mismatch = b.ins().iconst(ir::types::I32, 2);
         b.ins().return_(&[mismatch]);
         b.switch_to_block(ask);
-        let test = b.ins().load(ptr, MemFlagsData::trusted().with_readonly(), check, 0);
+        let test = b
+            .ins()
+            .load(ptr, MemFlagsData::trusted().with_readonly(), check, 0);
         let sig_ref = b.import_signature(test_sig);
-        let call = b.ins().call_indirect(sig_ref, test, &[check, actual, expected]);
+        let call = b
+            .ins()
+            .call_indirect(sig_ref, test, &[check, actual, expected]);
         let verdict = b.inst_results(call)[0];
         b.ins().return_(&[verdict]);
     })

@@ -14,7 +14,8 @@ fn from_wasm(params: &[W], results: &[W]) -> Result<Signature, Error> {
 
 #[test]
 fn unsupported_value_types_are_named() {
-    let heap_ref = |shared, ty| W::Ref(RefType::new(true, HeapType::Abstract { shared, ty }).unwrap());
+    let heap_ref =
+        |shared, ty| W::Ref(RefType::new(true, HeapType::Abstract { shared, ty }).unwrap());
     // Every abstract WebAssembly 3.0 type converts, and compiles as its
     // trampoline type.
     let compiler = Compiler::host().unwrap();
@@ -32,8 +33,17 @@ fn unsupported_value_types_are_named() {
     }
     // Shared types (shared-everything threads) and references to types no
     // module defines are named.
-    let concrete = W::Ref(RefType::new(false, HeapType::Concrete(wasmparser::UnpackedIndex::Module(7))).unwrap());
-    let cases = [(heap_ref(true, AbstractHeapType::Any), "shared"), (concrete, "module 7")];
+    let concrete = W::Ref(
+        RefType::new(
+            false,
+            HeapType::Concrete(wasmparser::UnpackedIndex::Module(7)),
+        )
+        .unwrap(),
+    );
+    let cases = [
+        (heap_ref(true, AbstractHeapType::Any), "shared"),
+        (concrete, "module 7"),
+    ];
     for (ty, name) in cases {
         for (p, r) in [(&[W::I32, ty][..], &[][..]), (&[], &[ty])] {
             match from_wasm(p, r) {

@@ -264,7 +264,10 @@ mod tests {
             "(func (param i32 funcref externref) (result v128))"
         );
         let non_null = RefType::new(false, HeapType::FUNC).unwrap();
-        let exn_heap = HeapType::Abstract { shared: false, ty: wasmparser::AbstractHeapType::Exn };
+        let exn_heap = HeapType::Abstract {
+            shared: false,
+            ty: wasmparser::AbstractHeapType::Exn,
+        };
         let exn = RefType::new(true, exn_heap).unwrap();
         let ty = wasmparser::FuncType::new([W::Ref(non_null)], [W::Ref(exn)]);
         assert_eq!(

@@ -280,7 +280,12 @@ impl RecGroup {
                         TypeIndex::Module(_) => return Err(unknown),
                     };
                     if said != is {
-                        return Err(TypeError::WrongKind { index, to, said, is });
+                        return Err(TypeError::WrongKind {
+                            index,
+                            to,
+                            said,
+                            is,
+                        });
                     }
                     Ok(canonical)
                 })
@@ -387,9 +392,16 @@ pub trait Known {
 /// is not final, has the same kind and is structurally a supertype; chains
 /// are at most [`MAX_SUBTYPING_DEPTH`] deep. References to outside types
 /// must name registered types of the kind they say.
-pub fn check_group(group: &RecGroup, own: &[u32], known: &impl Known) -> Result<Vec<Supertypes>, TypeError> {
+pub fn check_group(
+    group: &RecGroup,
+    own: &[u32],
+    known: &impl Known,
+) -> Result<Vec<Supertypes>, TypeError> {
     if own.len() != group.len() {
-        return Err(TypeError::BadGroupSize { len: own.len(), max: group.len() });
+        return Err(TypeError::BadGroupSize {
+            len: own.len(),
+            max: group.len(),
+        });
     }
     // First every type's place (a supertype is earlier), then the structural
     // rule, which may involve any type of the group.
@@ -397,20 +409,34 @@ pub fn check_group(group: &RecGroup, own: &[u32], known: &impl Known) -> Result<
     for (index, ty) in group.types().iter().enumerate() {
         for (said, to) in ty.type_indices() {
             if let TypeIndex::Engine(e) = to {
-                let is = known.known(e).ok_or(TypeError::UnknownType { index, to })?.0.kind();
+                let is = known
+                    .known(e)
+                    .ok_or(TypeError::UnknownType { index, to })?
+                    .0
+                    .kind();
                 if is != said {
-                    return Err(TypeError::WrongKind { index, to, said, is });
+                    return Err(TypeError::WrongKind {
+                        index,
+                        to,
+                        said,
+                        is,
+                    });
                 }
             }
         }
         let bad = |why| TypeError::BadSupertype { index, why };
         let mut ancestors = match ty.supertype {
             None => Vec::new(),
-            Some(TypeIndex::RecGroup(r)) if (r as usize) < index => supers[r as usize].ancestors.to_vec(),
-            Some(TypeIndex::RecGroup(_)) => return Err(bad("it is not earlier in the group")),
-            Some(to @ TypeIndex::Engine(e)) => {
-                known.known(e).ok_or(TypeError::UnknownType { index, to })?.1.ancestors.to_vec()
+            Some(TypeIndex::RecGroup(r)) if (r as usize) < index => {
+                supers[r as usize].ancestors.to_vec()
             }
+            Some(TypeIndex::RecGroup(_)) => return Err(bad("it is not earlier in the group")),
+            Some(to @ TypeIndex::Engine(e)) => known
+                .known(e)
+                .ok_or(TypeError::UnknownType { index, to })?
+                .1
+                .ancestors
+                .to_vec(),
             Some(TypeIndex::Module(_)) => return Err(bad("not canonical")),
         };
         if ancestors.len() > MAX_SUBTYPING_DEPTH {
@@ -437,7 +463,10 @@ pub fn check_group(group: &RecGroup, own: &[u32], known: &impl Known) -> Result<
             TypeIndex::Engine(e) => e,
             TypeIndex::Module(_) => continue,
         };
-        let (sup_ty, sup_supers) = lookup(sup).ok_or(TypeError::UnknownType { index, to: TypeIndex::Engine(sup) })?;
+        let (sup_ty, sup_supers) = lookup(sup).ok_or(TypeError::UnknownType {
+            index,
+            to: TypeIndex::Engine(sup),
+        })?;
         // `b` is among `a`'s ancestors exactly when `a <: b` (and only `a`
         // need be known: the group refers to it).
         let concrete = |a: TypeIndex, b: TypeIndex| match (a, b) {
@@ -478,7 +507,10 @@ fn check_supertype(
             a.params().len() == b.params().len()
                 && a.results().len() == b.results().len()
                 && a.params().iter().zip(b.params()).all(|(&x, &y)| val(y, x))
-                && a.results().iter().zip(b.results()).all(|(&x, &y)| val(x, y))
+                && a.results()
+                    .iter()
+                    .zip(b.results())
+                    .all(|(&x, &y)| val(x, y))
         }
         (CompositeType::Struct(a), CompositeType::Struct(b)) => {
             a.len() >= b.len() && a.iter().zip(b.iter()).all(|(x, y)| field(x, y))
@@ -486,7 +518,11 @@ fn check_supertype(
         (CompositeType::Array(a), CompositeType::Array(b)) => field(a, b),
         _ => return Err("it is of another kind"),
     };
-    if ok { Ok(()) } else { Err("it is not structurally a supertype") }
+    if ok {
+        Ok(())
+    } else {
+        Err("it is not structurally a supertype")
+    }
 }
 
 /// Registered types: canonical groups interned once each, in order, with
@@ -519,10 +555,14 @@ impl TypeSpace {
         let first = u32::try_from(self.types.len())
             .ok()
             .filter(|f| f.checked_add(group.len() as u32).is_some())
-            .ok_or(TypeError::BadGroupSize { len: group.len(), max: MAX_GROUP_TYPES })?;
+            .ok_or(TypeError::BadGroupSize {
+                len: group.len(),
+                max: MAX_GROUP_TYPES,
+            })?;
         let own: Vec<u32> = (first..first + group.len() as u32).collect();
         let supers = check_group(&group, &own, self)?;
-        self.types.extend(group.in_engine(&own).into_iter().zip(supers));
+        self.types
+            .extend(group.in_engine(&own).into_iter().zip(supers));
         let range = first..first + group.len() as u32;
         self.groups.insert(group, first);
         Ok(range)
@@ -651,12 +691,16 @@ mod from_wasmparser {
                     storage: match f.element_type {
                         wasmparser::StorageType::I8 => StorageType::I8,
                         wasmparser::StorageType::I16 => StorageType::I16,
-                        wasmparser::StorageType::Val(v) => StorageType::Val(ValType::from_wasm(v, kinds)?),
+                        wasmparser::StorageType::Val(v) => {
+                            StorageType::Val(ValType::from_wasm(v, kinds)?)
+                        }
                     },
                 })
             };
             let composite = match &c.inner {
-                wasmparser::CompositeInnerType::Func(f) => CompositeType::Func(Signature::from_wasm(f, kinds)?),
+                wasmparser::CompositeInnerType::Func(f) => {
+                    CompositeType::Func(Signature::from_wasm(f, kinds)?)
+                }
                 wasmparser::CompositeInnerType::Struct(s) => {
                     CompositeType::Struct(s.fields.iter().map(field).collect::<Result<_, _>>()?)
                 }

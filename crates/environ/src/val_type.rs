@@ -201,7 +201,11 @@ impl RefType {
     }
 
     /// Whether `self` is a subtype of `other` (see [`HeapType::matches`]).
-    pub fn matches(self, other: RefType, concrete: impl FnOnce(TypeIndex, TypeIndex) -> bool) -> bool {
+    pub fn matches(
+        self,
+        other: RefType,
+        concrete: impl FnOnce(TypeIndex, TypeIndex) -> bool,
+    ) -> bool {
         (!self.nullable || other.nullable) && self.heap.matches(other.heap, concrete)
     }
 }
@@ -364,7 +368,11 @@ impl ValType {
     /// Whether `self` is a subtype of `other` (the standard's `valtype`
     /// matching), given `concrete(a, b)` for defined types (see
     /// [`HeapType::matches`]).
-    pub fn matches(self, other: ValType, concrete: impl FnOnce(TypeIndex, TypeIndex) -> bool) -> bool {
+    pub fn matches(
+        self,
+        other: ValType,
+        concrete: impl FnOnce(TypeIndex, TypeIndex) -> bool,
+    ) -> bool {
         match (self, other) {
             (ValType::Ref(a), ValType::Ref(b)) => a.matches(b, concrete),
             (a, b) => a == b,
@@ -490,8 +498,9 @@ mod tests {
     const F: HeapType = Concrete(Composite::Func, TypeIndex::Engine(1));
     const S: HeapType = Concrete(Composite::Struct, TypeIndex::Engine(2));
     const ARR: HeapType = Concrete(Composite::Array, TypeIndex::Engine(3));
-    const ABSTRACT: [HeapType; 12] =
-        [Func, NoFunc, Extern, NoExtern, Any, Eq, I31, Struct, Array, None, Exn, NoExn];
+    const ABSTRACT: [HeapType; 12] = [
+        Func, NoFunc, Extern, NoExtern, Any, Eq, I31, Struct, Array, None, Exn, NoExn,
+    ];
 
     #[test]
     fn the_abstract_hierarchy_is_the_standards() {
@@ -539,7 +548,8 @@ mod tests {
         assert!(r(false, F).matches(r(true, F), |_, _| unreachable!()));
         assert!(!r(true, F).matches(r(false, F), |_, _| unreachable!()));
         let g = Concrete(Composite::Func, TypeIndex::Engine(9));
-        assert!(r(false, F).matches(r(false, g), |a, b| (a, b) == (TypeIndex::Engine(1), TypeIndex::Engine(9))));
+        assert!(r(false, F).matches(r(false, g), |a, b| (a, b)
+            == (TypeIndex::Engine(1), TypeIndex::Engine(9))));
         assert!(!r(false, F).matches(r(false, g), |_, _| false));
     }
 
@@ -550,7 +560,10 @@ mod tests {
         let s = ValType::Ref(RefType::new(false, S));
         assert_eq!(s.trampoline_type(GcRefWidth::Bits32), ValType::I32);
         assert_eq!(s.trampoline_type(GcRefWidth::Pointer), ValType::EXTERNREF);
-        assert_eq!(ValType::EXNREF.trampoline_type(GcRefWidth::Bits32), ValType::I32);
+        assert_eq!(
+            ValType::EXNREF.trampoline_type(GcRefWidth::Bits32),
+            ValType::I32
+        );
         assert_eq!(ValType::EXNREF.byte_size(8, GcRefWidth::Pointer), 8);
         assert_eq!(ValType::EXNREF.byte_size(8, GcRefWidth::Bits32), 4);
         for t in ValType::ALL {
@@ -563,9 +576,18 @@ mod tests {
     #[test]
     fn displays_in_wasm_text_form() {
         assert_eq!(ValType::EXNREF.to_string(), "exnref");
-        assert_eq!(ValType::Ref(RefType::new(false, Func)).to_string(), "(ref func)");
+        assert_eq!(
+            ValType::Ref(RefType::new(false, Func)).to_string(),
+            "(ref func)"
+        );
         let m = Concrete(Composite::Struct, TypeIndex::Module(4));
-        assert_eq!(ValType::Ref(RefType::new(true, m)).to_string(), "(ref null 4)");
-        assert_eq!(ValType::Ref(RefType::new(true, None)).to_string(), "nullref");
+        assert_eq!(
+            ValType::Ref(RefType::new(true, m)).to_string(),
+            "(ref null 4)"
+        );
+        assert_eq!(
+            ValType::Ref(RefType::new(true, None)).to_string(),
+            "nullref"
+        );
     }
 }

@@ -38,7 +38,11 @@ fn main() -> Result<(), Error> {
     let (ok, null, mismatch) = unsafe {
         (
             check(funcref, right.index().bits(), engine.subtype_check()),
-            check(std::ptr::null(), right.index().bits(), engine.subtype_check()),
+            check(
+                std::ptr::null(),
+                right.index().bits(),
+                engine.subtype_check(),
+            ),
             check(funcref, wrong.index().bits(), engine.subtype_check()),
         )
     };

@@ -3,7 +3,7 @@
 use crate::call::call_array;
 use crate::error::Error;
 use crate::generic::{self, HostEntries};
-use crate::registry::{Registry, RegisteredGroup, SharedSignature, TypeIndices};
+use crate::registry::{RegisteredGroup, Registry, SharedSignature, TypeIndices};
 use crate::source::Source;
 use crate::trap::{RaiseHook, TrapMode};
 use crate::type_state::KindCode;
@@ -305,7 +305,8 @@ struct EngineInner {
 /// it, `1` for a null funcref, `2` for a mismatch. The subtype test is
 /// asked only when the indices differ; pass
 /// [`Engine::subtype_check`]'s (a null one makes the check equality only).
-pub type SignatureCheckFn = unsafe extern "C" fn(*const VMFuncRef, u32, *const VMSubtypeCheck) -> u32;
+pub type SignatureCheckFn =
+    unsafe extern "C" fn(*const VMFuncRef, u32, *const VMSubtypeCheck) -> u32;
 
 /// The engine's subtype test as the compiled check calls it.
 #[repr(C)]
@@ -321,11 +322,19 @@ unsafe impl Send for EngineSubtypeCheck {}
 unsafe impl Sync for EngineSubtypeCheck {}
 
 /// `VMSubtypeCheck::is_subtype` of an engine.
-unsafe extern "C" fn engine_is_subtype(check: *const VMSubtypeCheck, actual: u32, expected: u32) -> u32 {
+unsafe extern "C" fn engine_is_subtype(
+    check: *const VMSubtypeCheck,
+    actual: u32,
+    expected: u32,
+) -> u32 {
     // SAFETY: installed only in an `EngineSubtypeCheck` (its first field),
     // whose registry outlives every call the engine's owner makes.
     let registry = unsafe { &*(*check.cast::<EngineSubtypeCheck>()).registry };
-    if registry.indices_match(actual, expected) { 0 } else { 2 }
+    if registry.indices_match(actual, expected) {
+        0
+    } else {
+        2
+    }
 }
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(0);
@@ -369,7 +378,9 @@ impl Engine {
         let source = Source::new(Arc::clone(&config.code_provider), config.tier_up_after);
         let registry = Registry::new(id, config.gc_refs, config.type_indices.clone());
         let subtype_check = Box::new(EngineSubtypeCheck {
-            base: VMSubtypeCheck { is_subtype: engine_is_subtype },
+            base: VMSubtypeCheck {
+                is_subtype: engine_is_subtype,
+            },
             registry: Arc::as_ptr(&registry),
         });
         Ok(Engine {
@@ -476,20 +487,29 @@ impl Engine {
     /// standard's validation does.
     pub fn register_rec_group(&self, types: Vec<SubType>) -> Result<RegisteredGroup, Error> {
         let group = RecGroup::canonicalize(types, 0, |_| None)?;
-        Ok(RegisteredGroup::new(self.inner.registry.register_group(group)?))
+        Ok(RegisteredGroup::new(
+            self.inner.registry.register_group(group)?,
+        ))
     }
 
     /// Registers every recursion group of a module, in order: the module's
     /// types by module index (see [`ModuleTypes`]).
-    pub fn register_module_types(&self, module: &ModuleTypes) -> Result<Vec<RegisteredGroup>, Error> {
+    pub fn register_module_types(
+        &self,
+        module: &ModuleTypes,
+    ) -> Result<Vec<RegisteredGroup>, Error> {
         let mut groups: Vec<RegisteredGroup> = Vec::with_capacity(module.groups().len());
         let mut indices: Vec<(u32, Composite)> = Vec::with_capacity(module.kinds().len());
         for (start, types) in module.groups() {
-            let group = RecGroup::canonicalize(types.clone(), *start, |i| indices.get(i as usize).copied())?;
+            let group = RecGroup::canonicalize(types.clone(), *start, |i| {
+                indices.get(i as usize).copied()
+            })?;
             let registered = RegisteredGroup::new(self.inner.registry.register_group(group)?);
             for position in 0..registered.len() {
                 let index = registered.index(position).map_or(u32::MAX, |i| i.bits());
-                let kind = registered.sub_type(position).map_or(Composite::Func, SubType::kind);
+                let kind = registered
+                    .sub_type(position)
+                    .map_or(Composite::Func, SubType::kind);
                 indices.push((index, kind));
             }
             groups.push(registered);
@@ -509,7 +529,8 @@ impl Engine {
     /// without a lock.
     #[inline]
     pub fn is_subtype(&self, actual: VMSharedSignatureIndex, expected: &SharedSignature) -> bool {
-        expected.engine_id() == self.inner.id && self.inner.registry.is_subtype(actual.bits(), expected)
+        expected.engine_id() == self.inner.id
+            && self.inner.registry.is_subtype(actual.bits(), expected)
     }
 
     /// The engine's GC reference width.

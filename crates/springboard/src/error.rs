@@ -64,7 +64,9 @@ pub enum Error {
     },
     /// A typed host function whose GC reference types are of the other
     /// width than the engine's.
-    #[error("the Rust types of {ty} are for GC references of another width than the engine's ({engine:?})")]
+    #[error(
+        "the Rust types of {ty} are for GC references of another width than the engine's ({engine:?})"
+    )]
     GcWidth {
         /// The function's type.
         ty: Signature,

@@ -154,9 +154,14 @@ impl Func {
     {
         let ty = engine.register(&Signature::new(&F::Params::types(), &R::Results::types())?)?;
         let width = engine.gc_refs();
-        let widths = F::Params::gc_widths().into_iter().chain(R::Results::gc_widths());
+        let widths = F::Params::gc_widths()
+            .into_iter()
+            .chain(R::Results::gc_widths());
         if widths.flatten().any(|w| w != width) {
-            return Err(Error::GcWidth { ty: ty.signature().clone(), engine: width });
+            return Err(Error::GcWidth {
+                ty: ty.signature().clone(),
+                engine: width,
+            });
         }
         let wasm_kind = engine
             .host_wasm_call()
@@ -225,10 +230,16 @@ impl Func {
         Func::untyped_shared(engine, engine.register(ty)?, host)
     }
 
-    fn untyped_shared<H: UntypedHost>(engine: &Engine, shared: SharedSignature, host: H) -> Result<Func, Error> {
+    fn untyped_shared<H: UntypedHost>(
+        engine: &Engine,
+        shared: SharedSignature,
+        host: H,
+    ) -> Result<Func, Error> {
         engine.check_own(&shared)?;
         if !engine.host_wasm_call() {
-            return Err(Error::NoWasmCall { ty: shared.signature().clone() });
+            return Err(Error::NoWasmCall {
+                ty: shared.signature().clone(),
+            });
         }
         let (native_call, entries) = untyped_entries(engine, &shared)?;
         let func_ref = VMFuncRef {

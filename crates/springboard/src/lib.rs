@@ -120,4 +120,6 @@ pub use springboard_vm_abi as vm;
 pub use trap::{RaiseHook, as_host, take_host_failure};
 pub use tuples::{WasmParams, WasmResults};
 pub use typed::TypedFunc;
-pub use val::{AnyRef32, AnyRefPtr, ExnRef32, ExnRefPtr, ExternRef, FuncRef, GcRef, V128, Val, WasmTy};
+pub use val::{
+    AnyRef32, AnyRefPtr, ExnRef32, ExnRefPtr, ExternRef, FuncRef, GcRef, V128, Val, WasmTy,
+};

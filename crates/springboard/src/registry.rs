@@ -41,7 +41,11 @@ pub trait TypeIndices: Send + Sync {
     /// same type and distinct for different ones, for as long as the engine
     /// holds it (until [`release`](Self::release)). Called with the
     /// engine's registry locked: it must not call back into the engine.
-    fn index_of(&self, group: &RecGroup, position: usize) -> Result<VMSharedSignatureIndex, BoxError>;
+    fn index_of(
+        &self,
+        group: &RecGroup,
+        position: usize,
+    ) -> Result<VMSharedSignatureIndex, BoxError>;
 
     /// The engine no longer uses `index` for that type (its group dropped).
     fn release(&self, group: &RecGroup, position: usize, index: VMSharedSignatureIndex) {
@@ -136,7 +140,10 @@ struct Outside<'a> {
 
 impl Known for Outside<'_> {
     fn known(&self, index: u32) -> Option<(&SubType, &Supertypes)> {
-        let at = self.groups.binary_search_by_key(&index, |(i, _, _)| *i).ok()?;
+        let at = self
+            .groups
+            .binary_search_by_key(&index, |(i, _, _)| *i)
+            .ok()?;
         let (_, group, position) = &self.groups[at];
         let t = &group.types[*position];
         Some((&t.ty, &t.supertypes))
@@ -160,11 +167,18 @@ impl Registry {
 
     /// A new index for the type at `position` of `group`, from the runtime
     /// or the allocator.
-    fn index_for(&self, inner: &Inner, group: &RecGroup, position: usize) -> Result<VMSharedSignatureIndex, Error> {
+    fn index_for(
+        &self,
+        inner: &Inner,
+        group: &RecGroup,
+        position: usize,
+    ) -> Result<VMSharedSignatureIndex, Error> {
         let Some(indices) = &self.indices else {
             return allocate_index();
         };
-        let index = indices.index_of(group, position).map_err(Error::TypeIndex)?;
+        let index = indices
+            .index_of(group, position)
+            .map_err(Error::TypeIndex)?;
         let taken_by = inner
             .by_index
             .get(&index.bits())
@@ -197,7 +211,10 @@ impl Registry {
 
     /// The handle of a final function type alone in its group (a Wasm 2.0
     /// type), registering it if no handle is alive.
-    pub(crate) fn register(self: &Arc<Self>, signature: &Signature) -> Result<SharedSignature, Error> {
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        signature: &Signature,
+    ) -> Result<SharedSignature, Error> {
         let group = RecGroup::canonicalize(vec![SubType::func(signature.clone())], 0, |_| None)?;
         let group = self.register_group(group)?;
         Ok(SharedSignature { group, position: 0 })
@@ -216,7 +233,10 @@ impl Registry {
         let mut outside: Vec<(u32, Arc<Group>, usize)> = Vec::new();
         // Sorted, so `Outside` can search it.
         for index in group.outside_references() {
-            let (g, p) = inner.by_index.get(&index).ok_or(Error::UnknownTypeIndex { index })?;
+            let (g, p) = inner
+                .by_index
+                .get(&index)
+                .ok_or(Error::UnknownTypeIndex { index })?;
             let g = g.upgrade().ok_or(Error::UnknownTypeIndex { index })?;
             outside.push((index, g, *p));
         }
@@ -237,9 +257,17 @@ impl Registry {
             .zip(supertypes)
             .zip(&indices)
             .map(|((ty, supertypes), &index)| {
-                let entry = self.table.insert(index.bits(), supertypes.is_final, &supertypes.ancestors);
+                let entry =
+                    self.table
+                        .insert(index.bits(), supertypes.is_final, &supertypes.ancestors);
                 let state = ty.as_func().map(|sig| self.state_for(&mut inner, sig));
-                Registered { index, ty, supertypes, entry, state }
+                Registered {
+                    index,
+                    ty,
+                    supertypes,
+                    entry,
+                    state,
+                }
             })
             .collect();
         let registered = Arc::new(Group {
@@ -249,14 +277,20 @@ impl Registry {
             _refers_to: outside.into_iter().map(|(_, g, _)| g).collect(),
         });
         for (position, t) in registered.types.iter().enumerate() {
-            inner.by_index.insert(t.index.bits(), (Arc::downgrade(&registered), position));
+            inner
+                .by_index
+                .insert(t.index.bits(), (Arc::downgrade(&registered), position));
         }
         inner.groups.insert(group, Arc::downgrade(&registered));
         Ok(registered)
     }
 
     /// An index for each type of `group`, all or none.
-    fn indices_for(&self, inner: &Inner, group: &RecGroup) -> Result<Vec<VMSharedSignatureIndex>, Error> {
+    fn indices_for(
+        &self,
+        inner: &Inner,
+        group: &RecGroup,
+    ) -> Result<Vec<VMSharedSignatureIndex>, Error> {
         let mut indices: Vec<VMSharedSignatureIndex> = Vec::with_capacity(group.len());
         for position in 0..group.len() {
             match self.index_for(inner, group, position) {
@@ -297,7 +331,13 @@ impl Registry {
         let inner = self.read();
         let (group, position) = inner.by_index.get(&index.bits())?;
         let group = group.upgrade()?;
-        group.types[*position].state.is_some().then_some(SharedSignature { group, position: *position })
+        group.types[*position]
+            .state
+            .is_some()
+            .then_some(SharedSignature {
+                group,
+                position: *position,
+            })
     }
 
     /// The live type with `index`, in text form.
@@ -322,7 +362,8 @@ impl Registry {
     #[inline]
     pub(crate) fn is_subtype(&self, actual: u32, expected: &SharedSignature) -> bool {
         // SAFETY: a live type's entry is in this registry's table.
-        self.table.is_subtype(actual, unsafe { &*expected.registered().entry })
+        self.table
+            .is_subtype(actual, unsafe { &*expected.registered().entry })
     }
 
     /// Whether the live types `a` and `b` are in the subtype relation.
@@ -339,7 +380,11 @@ impl Drop for Group {
         let mut inner = self.registry.write();
         // A racing registration may already have replaced our entry with a
         // new registration of the same group; only remove what is ours.
-        if inner.groups.get(&self.canonical).is_some_and(|w| w.strong_count() == 0) {
+        if inner
+            .groups
+            .get(&self.canonical)
+            .is_some_and(|w| w.strong_count() == 0)
+        {
             inner.groups.remove(&self.canonical);
         }
         for t in self.types.iter() {
@@ -381,7 +426,10 @@ impl SharedSignature {
     /// The type, its references as engine indices.
     pub fn signature(&self) -> &Signature {
         // Handles are made for function types only.
-        self.registered().ty.as_func().unwrap_or_else(|| unreachable!())
+        self.registered()
+            .ty
+            .as_func()
+            .unwrap_or_else(|| unreachable!())
     }
 
     /// The type as registered: finality, supertype and structure.
@@ -402,7 +450,10 @@ impl SharedSignature {
     /// The trampolines, tier-up state and plans of the type's trampoline type.
     pub(crate) fn state(&self) -> &TypeState {
         // Handles are made for function types only, which have a state.
-        self.registered().state.as_deref().unwrap_or_else(|| unreachable!())
+        self.registered()
+            .state
+            .as_deref()
+            .unwrap_or_else(|| unreachable!())
     }
 
     /// An address that identifies the state while it lives.
@@ -422,7 +473,12 @@ impl Eq for SharedSignature {}
 
 impl fmt::Debug for SharedSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SharedSignature({} = {})", self.index().bits(), self.registered().ty)
+        write!(
+            f,
+            "SharedSignature({} = {})",
+            self.index().bits(),
+            self.registered().ty
+        )
     }
 }
 
@@ -455,7 +511,10 @@ impl RegisteredGroup {
     /// array types).
     pub fn func(&self, position: usize) -> Option<SharedSignature> {
         let t = self.0.types.get(position)?;
-        t.state.is_some().then(|| SharedSignature { group: Arc::clone(&self.0), position })
+        t.state.is_some().then(|| SharedSignature {
+            group: Arc::clone(&self.0),
+            position,
+        })
     }
 
     /// The type at `position`, its references as engine indices.
@@ -466,6 +525,13 @@ impl RegisteredGroup {
 
 impl fmt::Debug for RegisteredGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.0.types.iter().map(|t| (t.index.bits(), t.ty.to_string()))).finish()
+        f.debug_list()
+            .entries(
+                self.0
+                    .types
+                    .iter()
+                    .map(|t| (t.index.bits(), t.ty.to_string())),
+            )
+            .finish()
     }
 }

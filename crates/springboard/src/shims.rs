@@ -13,7 +13,6 @@
 
 use crate::error::{BoxError, Error};
 use crate::registry::Registry;
-use std::sync::Arc;
 use crate::trap::{self, RaiseHook};
 use crate::tuples::{WasmParams, WasmResults};
 use crate::val::{Val, WasmTy, check_values};
@@ -24,6 +23,7 @@ use springboard_vm_abi::{
     SPRINGBOARD_HOST_CALLER_MAGIC, VMArrayCallFunction, VMHostFuncContext, VMNativeCallFunction,
     VMOpaqueContext, ValRaw,
 };
+use std::sync::Arc;
 
 /// What a typed host closure returns: its results, or a `Result` of them.
 /// An `Err` is caught at the boundary and returned by the enclosing call.

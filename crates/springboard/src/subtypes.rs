@@ -65,7 +65,9 @@ struct Pool {
 unsafe impl Send for Pool {}
 
 fn zeroed_slots<T>(n: usize) -> Box<[AtomicPtr<T>]> {
-    (0..n).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect()
+    (0..n)
+        .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+        .collect()
 }
 
 impl SubtypeTable {
@@ -112,7 +114,10 @@ impl SubtypeTable {
     /// Publishes type `index`'s place. Called with the registry's write
     /// lock held (one writer at a time).
     pub(crate) fn insert(&self, index: u32, is_final: bool, ancestors: &[u32]) -> *const Entry {
-        let mut pool = self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let depth = ancestors.len() - 1;
         let entry = match pool.free.get_mut(depth).and_then(Vec::pop) {
             Some(entry) => entry,
@@ -147,12 +152,20 @@ impl SubtypeTable {
 
     /// Withdraws type `index`'s entry and keeps it for reuse.
     pub(crate) fn remove(&self, index: u32, entry: *const Entry) {
-        let mut pool = self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let chunk = self.chunks[(index >> LOW_BITS) as usize].load(Ordering::Acquire);
         if !chunk.is_null() {
             // SAFETY: a live chunk of this table.
             let slot = unsafe { &(*chunk)[(index as usize) & (SLOTS - 1)] };
-            let _ = slot.compare_exchange(entry.cast_mut(), core::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed);
+            let _ = slot.compare_exchange(
+                entry.cast_mut(),
+                core::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
         }
         // SAFETY: `entry` came from `insert` and is still owned by the table.
         let e = unsafe { &*entry };
@@ -167,7 +180,10 @@ impl SubtypeTable {
 
 impl Drop for SubtypeTable {
     fn drop(&mut self) {
-        let pool = self.pool.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pool = self
+            .pool
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for &entry in &pool.all {
             // SAFETY: made by `Box::into_raw` in `insert`, freed once here.
             drop(unsafe { Box::from_raw(entry) });
@@ -176,7 +192,12 @@ impl Drop for SubtypeTable {
             let chunk = top.load(Ordering::Relaxed);
             if !chunk.is_null() {
                 // SAFETY: made from a boxed slice of `SLOTS` slots in `insert`.
-                drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(chunk.cast::<AtomicPtr<Entry>>(), SLOTS)) });
+                drop(unsafe {
+                    Box::from_raw(core::ptr::slice_from_raw_parts_mut(
+                        chunk.cast::<AtomicPtr<Entry>>(),
+                        SLOTS,
+                    ))
+                });
             }
         }
     }

@@ -25,8 +25,15 @@ impl Func {
             a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.matches(y, |_, _| false))
         };
         let width = self.engine().gc_refs();
-        let widths_fit = P::gc_widths().into_iter().chain(R::gc_widths()).flatten().all(|w| w == width);
-        if !below(expected.params(), ty.params()) || !below(ty.results(), expected.results()) || !widths_fit {
+        let widths_fit = P::gc_widths()
+            .into_iter()
+            .chain(R::gc_widths())
+            .flatten()
+            .all(|w| w == width);
+        if !below(expected.params(), ty.params())
+            || !below(ty.results(), expected.results())
+            || !widths_fit
+        {
             return Err(Error::SignatureMismatch {
                 expected,
                 actual: ty.to_string(),

@@ -270,11 +270,13 @@ wasm_ty! {
 /// reference.
 const fn gc_width(ty: ValType, abi_bytes: usize) -> Option<GcRefWidth> {
     match ty {
-        ValType::Ref(r) if matches!(r.heap().top(), Top::Any | Top::Exn) => Some(if abi_bytes == 4 {
-            GcRefWidth::Bits32
-        } else {
-            GcRefWidth::Pointer
-        }),
+        ValType::Ref(r) if matches!(r.heap().top(), Top::Any | Top::Exn) => {
+            Some(if abi_bytes == 4 {
+                GcRefWidth::Bits32
+            } else {
+                GcRefWidth::Pointer
+            })
+        }
         _ => None,
     }
 }
@@ -330,7 +332,9 @@ pub(crate) fn check_values(
             | (Val::F32(_), ValType::F32)
             | (Val::F64(_), ValType::F64)
             | (Val::V128(_), ValType::V128) => {}
-            (_, ValType::Ref(r)) if got.ty().as_ref().map(|g| g.heap().top()) == Some(r.heap().top()) => {
+            (_, ValType::Ref(r))
+                if got.ty().as_ref().map(|g| g.heap().top()) == Some(r.heap().top()) =>
+            {
                 check_ref(got, r, registry).map_err(|reason| Error::ValueMismatch {
                     what,
                     index,

@@ -65,5 +65,6 @@ impl Default for VMSharedSignatureIndex {
 #[repr(C)]
 pub struct VMSubtypeCheck {
     /// The test.
-    pub is_subtype: unsafe extern "C" fn(check: *const VMSubtypeCheck, actual: u32, expected: u32) -> u32,
+    pub is_subtype:
+        unsafe extern "C" fn(check: *const VMSubtypeCheck, actual: u32, expected: u32) -> u32,
 }

@@ -199,7 +199,11 @@ pub fn pattern_args(tys: &[ValType], shift: u32) -> Vec<Val> {
         .map(|(i, &t)| {
             let bits = 0xfff8_dead_beef_0001_8000_0000_7fa0_0001_u128
                 .rotate_left(shift.wrapping_add(i as u32 * 7));
-            Val::from_raw(springboard::vm::ValRaw::v128(bits), t, springboard::GcRefWidth::Bits32)
+            Val::from_raw(
+                springboard::vm::ValRaw::v128(bits),
+                t,
+                springboard::GcRefWidth::Bits32,
+            )
         })
         .collect()
 }

@@ -172,8 +172,8 @@ pub(crate) fn entries(
         NonNull::new(arch::entry(which).cast_mut().cast())
     };
     let native_which = (generic && mapped(native).is_none()).then_some(Which::Native);
-    let wasm_which =
-        (generic && mapped(wasm).is_none() && allowed.wasm).then(|| wasm_entry(sig.trampoline_type()));
+    let wasm_which = (generic && mapped(wasm).is_none() && allowed.wasm)
+        .then(|| wasm_entry(sig.trampoline_type()));
     let native_entry = mapped(native).or_else(|| entry(native, native_which));
     let wasm_call = mapped(wasm).or_else(|| entry(wasm, wasm_which));
     if native_entry.is_some() == native.is_some() && wasm_call.is_some() == wasm.is_some() {
@@ -278,7 +278,10 @@ pub(crate) unsafe extern "C" fn generic_call(frame: *mut Frame, which: usize) ->
             plans.native(&arch::NATIVE, sig.trampoline_type()),
             TrampolineKind::NativeToArray,
         ),
-        _ => (plans.wasm(&arch::WASM, sig.trampoline_type()), header.wasm_kind),
+        _ => (
+            plans.wasm(&arch::WASM, sig.trampoline_type()),
+            header.wasm_kind,
+        ),
     };
     if let Some(source) = &header.source {
         source.count_generic_call(sig, kind);
@@ -408,7 +411,13 @@ impl Frame {
                     unreachable_entry()
                 };
                 // SAFETY: per the caller.
-                unsafe { write_bits(area.add(offset as usize), ty.byte_size(8, GcRefWidth::Pointer), bits) }
+                unsafe {
+                    write_bits(
+                        area.add(offset as usize),
+                        ty.byte_size(8, GcRefWidth::Pointer),
+                        bits,
+                    )
+                }
             }
             _ => unreachable_entry(),
         }
