@@ -176,6 +176,60 @@ struct GenFunc {
 /// widened, with every reference type among the values. Every module of an
 /// engine starts with the same groups, so types meet across modules.
 pub fn hand_modules(rng: &mut Rng, count: usize) -> Vec<String> {
+    hand_modules_with(rng, count, false)
+}
+
+/// [`hand_modules`] with, in each module, a function of each type exported
+/// as `f<i>` (its body `unreachable`), all of them in a table, and for each
+/// type whose parameters have defaults (numbers, nullable references) a
+/// probe `p<i>(slot: i32)` that does `call_indirect (type $i)` on the
+/// table's `slot`: it traps with a bad signature exactly when the function
+/// there is not of a subtype of `$i`, and with `unreachable` otherwise.
+pub fn hand_modules_with_probes(rng: &mut Rng, count: usize) -> Vec<String> {
+    hand_modules_with(rng, count, true)
+}
+
+fn probes(funcs: &[GenFunc]) -> String {
+    let n = funcs.len();
+    let mut out = String::new();
+    for i in 0..n {
+        out += &format!("(func $f{i} (export \"f{i}\") (type ${i}) unreachable) ");
+    }
+    let names: Vec<String> = (0..n).map(|i| format!("$f{i}")).collect();
+    out += &format!(
+        "(table $tab {n} funcref) (elem (table $tab) (i32.const 0) func {}) ",
+        names.join(" ")
+    );
+    for (i, f) in funcs.iter().enumerate() {
+        let defaults: Option<Vec<String>> = f.params.iter().map(|p| default_of(p)).collect();
+        let Some(defaults) = defaults else { continue };
+        let drops = "(drop) ".repeat(f.results.len());
+        out += &format!(
+            "(func (export \"p{i}\") (param i32) (call_indirect $tab (type ${i}) {} (local.get 0)) {drops}) ",
+            defaults.join(" ")
+        );
+    }
+    out
+}
+
+/// The instruction of a parameter's default value, if it has one.
+fn default_of(ty: &str) -> Option<String> {
+    Some(match ty {
+        "i32" => "(i32.const 0)".into(),
+        "i64" => "(i64.const 0)".into(),
+        "f64" => "(f64.const 0)".into(),
+        "funcref" => "(ref.null func)".into(),
+        "anyref" => "(ref.null any)".into(),
+        "eqref" => "(ref.null eq)".into(),
+        "exnref" | "(ref null exn)" => "(ref.null exn)".into(),
+        _ => format!(
+            "(ref.null {})",
+            ty.strip_prefix("(ref null ")?.strip_suffix(')')?
+        ),
+    })
+}
+
+fn hand_modules_with(rng: &mut Rng, count: usize, with_probes: bool) -> Vec<String> {
     let mut shared: Vec<Vec<String>> = Vec::new();
     let mut shared_funcs: Vec<GenFunc> = Vec::new();
     let prefix = 1 + below(rng, 6);
@@ -214,7 +268,12 @@ pub fn hand_modules(rng: &mut Rng, count: usize) -> Vec<String> {
             .iter()
             .map(|g| format!("(rec {})", g.join(" ")))
             .collect();
-        modules.push(format!("(module {})", body.join(" ")));
+        let extra = if with_probes {
+            probes(&funcs)
+        } else {
+            String::new()
+        };
+        modules.push(format!("(module {} {extra})", body.join(" ")));
     }
     modules
 }

@@ -114,6 +114,12 @@ fn edge_cases_agree_with_the_validator() {
     // The chain alone: each of 64 types below each of its ancestors.
     assert!(strict >= 63 * 64 / 2, "{strict}");
     assert_eq!(pairs, 77 * 77, "64 + 2 + 2 + 2 + 2 + 3 + 2 function types");
+    // Structurally equal function types of two groups (the last module):
+    // they match structurally (Wasmtime's `FuncType::matches`), but neither
+    // is a subtype of the other (`call_indirect` traps).
+    let (x, y) = (&all[all.len() - 2].handle, &all[all.len() - 1].handle);
+    assert!(engine.func_type_matches(x, y) && engine.func_type_matches(y, x));
+    assert!(!engine.is_subtype(x.index(), y) && !engine.is_subtype(y.index(), x));
     // 64 supertypes is one more than the standard allows: both refuse it.
     let too_deep = wat::parse_str(chain_of(64)).unwrap();
     assert!(

@@ -104,6 +104,9 @@ struct Inner {
     by_index: HashMap<u32, (Weak<Group>, usize)>,
     /// Code and plans, shared by every type of one trampoline type.
     states: HashMap<Signature, Weak<TypeState>>,
+    /// How many `states` held after the last sweep of dead ones: sweeping
+    /// when that doubles keeps registration O(1) amortised.
+    states_swept: usize,
 }
 
 /// A registered recursion group.
@@ -320,7 +323,10 @@ impl Registry {
             return state;
         }
         let state = Arc::new(TypeState::new(trampoline.clone()));
-        inner.states.retain(|_, w| w.strong_count() > 0);
+        if inner.states.len() >= 2 * inner.states_swept.max(32) {
+            inner.states.retain(|_, w| w.strong_count() > 0);
+            inner.states_swept = inner.states.len();
+        }
         inner.states.insert(trampoline, Arc::downgrade(&state));
         state
     }
