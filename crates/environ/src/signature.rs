@@ -76,6 +76,10 @@ impl Signature {
         &self,
         mut f: impl FnMut(Composite, TypeIndex) -> Result<TypeIndex, E>,
     ) -> Result<Signature, E> {
+        // Most signatures refer to no defined type: share them.
+        if self.type_indices().next().is_none() {
+            return Ok(self.clone());
+        }
         Ok(Signature {
             types: self
                 .types

@@ -102,6 +102,9 @@ struct Inner {
     groups: HashMap<RecGroup, Weak<Group>>,
     /// Each live type's group and position in it.
     by_index: HashMap<u32, (Weak<Group>, usize)>,
+    /// Final function types without a supertype alone in their group (Wasm
+    /// 2.0 types), by signature: `register`'s fast path, one hash lookup.
+    singles: HashMap<Signature, Weak<Group>>,
     /// Code and plans, shared by every type of one trampoline type.
     states: HashMap<Signature, Weak<TypeState>>,
     /// How many `states` held after the last sweep of dead ones: sweeping
@@ -218,8 +221,14 @@ impl Registry {
         self: &Arc<Self>,
         signature: &Signature,
     ) -> Result<SharedSignature, Error> {
+        if let Some(group) = self.read().singles.get(signature).and_then(Weak::upgrade) {
+            return Ok(SharedSignature { group, position: 0 });
+        }
         let group = RecGroup::canonicalize(vec![SubType::func(signature.clone())], 0, |_| None)?;
         let group = self.register_group(group)?;
+        self.write()
+            .singles
+            .insert(signature.clone(), Arc::downgrade(&group));
         Ok(SharedSignature { group, position: 0 })
     }
 
@@ -393,8 +402,25 @@ impl Drop for Group {
         {
             inner.groups.remove(&self.canonical);
         }
+        if let [t] = &*self.types
+            && let Some(sig) = t.ty.as_func()
+            && inner
+                .singles
+                .get(sig)
+                .is_some_and(|w| w.strong_count() == 0)
+        {
+            inner.singles.remove(sig);
+        }
         for t in self.types.iter() {
-            inner.by_index.remove(&t.index.bits());
+            // A runtime's numbering may already have given the index to a
+            // new registration of the same group: remove only ours.
+            let ours = inner
+                .by_index
+                .get(&t.index.bits())
+                .is_some_and(|(w, _)| core::ptr::eq(w.as_ptr(), self));
+            if ours {
+                inner.by_index.remove(&t.index.bits());
+            }
             self.registry.table.remove(t.index.bits(), t.entry);
         }
         drop(inner);
