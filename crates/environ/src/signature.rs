@@ -14,11 +14,43 @@ pub const MAX_RESULTS: usize = 1000;
 ///
 /// Cheap to clone (shared). Displays in WebAssembly text form, e.g.
 /// `(func (param i32 i64) (result f32))`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Signature {
     /// Parameters followed by results, so one allocation holds both.
     types: Arc<[ValType]>,
     params: usize,
+    /// A keyed digest of the above, computed once: registries hash
+    /// signatures often, and hashing it is one write. Keyed per process
+    /// (`RandomState`), so inputs cannot be chosen to collide.
+    digest: u64,
+}
+
+/// Hashes the digest only (equal signatures have equal digests).
+impl core::hash::Hash for Signature {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.digest);
+    }
+}
+
+fn digest(types: &[ValType], params: usize) -> u64 {
+    use core::hash::{BuildHasher, Hash, Hasher};
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = KEY.get_or_init(Default::default).build_hasher();
+    params.hash(&mut h);
+    types.hash(&mut h);
+    h.finish()
+}
+
+impl Signature {
+    fn from_parts(types: Arc<[ValType]>, params: usize) -> Signature {
+        let digest = digest(&types, params);
+        Signature {
+            types,
+            params,
+            digest,
+        }
+    }
 }
 
 impl Signature {
@@ -26,10 +58,10 @@ impl Signature {
     pub fn new(params: &[ValType], results: &[ValType]) -> Result<Signature, SignatureError> {
         check_count("parameters", params.len(), MAX_PARAMS)?;
         check_count("results", results.len(), MAX_RESULTS)?;
-        Ok(Signature {
-            types: params.iter().chain(results).copied().collect(),
-            params: params.len(),
-        })
+        Ok(Signature::from_parts(
+            params.iter().chain(results).copied().collect(),
+            params.len(),
+        ))
     }
 
     /// The signature of a parsed WebAssembly function type, or an error
@@ -59,10 +91,10 @@ impl Signature {
         if self.types.iter().all(|t| t.trampoline_type(gc) == *t) {
             return self.clone();
         }
-        Signature {
-            types: self.types.iter().map(|t| t.trampoline_type(gc)).collect(),
-            params: self.params,
-        }
+        Signature::from_parts(
+            self.types.iter().map(|t| t.trampoline_type(gc)).collect(),
+            self.params,
+        )
     }
 
     /// Whether this is its own trampoline type under either GC width: no
@@ -80,14 +112,13 @@ impl Signature {
         if self.type_indices().next().is_none() {
             return Ok(self.clone());
         }
-        Ok(Signature {
-            types: self
-                .types
+        Ok(Signature::from_parts(
+            self.types
                 .iter()
                 .map(|t| t.map_index(&mut f))
                 .collect::<Result<_, E>>()?,
-            params: self.params,
-        })
+            self.params,
+        ))
     }
 
     /// Every defined type the signature refers to.

@@ -146,6 +146,25 @@ impl HeapType {
         }
     }
 
+    /// A number per abstract type (below 16), for hashing.
+    fn abstract_index(self) -> u64 {
+        match self {
+            HeapType::Func => 0,
+            HeapType::NoFunc => 1,
+            HeapType::Extern => 2,
+            HeapType::NoExtern => 3,
+            HeapType::Any => 4,
+            HeapType::Eq => 5,
+            HeapType::I31 => 6,
+            HeapType::Struct => 7,
+            HeapType::Array => 8,
+            HeapType::None => 9,
+            HeapType::Exn => 10,
+            HeapType::NoExn => 11,
+            HeapType::Concrete(..) => 12,
+        }
+    }
+
     fn abstract_name(self) -> Option<&'static str> {
         Some(match self {
             HeapType::Func => "func",
@@ -262,11 +281,13 @@ pub enum SignatureError {
 
 /// A WebAssembly 3.0 value type.
 ///
+/// Hashes as one `u64` (registries hash long signatures often).
+///
 /// Trampolines are made for [*trampoline types*](Self::trampoline_type):
 /// every reference travels as its hierarchy's representation, so
 /// `(ref $f)` and `funcref` share code, as do `anyref` and `i32` under
 /// 32-bit GC references.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ValType {
     /// 32-bit integer.
     I32,
@@ -282,7 +303,39 @@ pub enum ValType {
     Ref(RefType),
 }
 
+impl core::hash::Hash for ValType {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.packed());
+    }
+}
+
 impl ValType {
+    /// An injective packing into 64 bits: type tag, nullability, heap type,
+    /// index kind, index.
+    fn packed(self) -> u64 {
+        let ValType::Ref(r) = self else {
+            return match self {
+                ValType::I32 => 1,
+                ValType::I64 => 2,
+                ValType::F32 => 3,
+                ValType::F64 => 4,
+                _ => 5,
+            };
+        };
+        let (heap, index) = match r.heap {
+            HeapType::Concrete(kind, index) => {
+                let (k, i) = match index {
+                    TypeIndex::Module(i) => (0, i),
+                    TypeIndex::RecGroup(i) => (1, i),
+                    TypeIndex::Engine(i) => (2, i),
+                };
+                (16 + kind as u64 * 4 + k, u64::from(i))
+            }
+            abstract_heap => (abstract_heap.abstract_index(), 0),
+        };
+        6 | (u64::from(r.nullable) << 3) | (heap << 4) | (index << 32)
+    }
+
     /// `funcref`: a nullable function reference (`*mut VMFuncRef`).
     pub const FUNCREF: ValType = ValType::Ref(RefType::new(true, HeapType::Func));
     /// `externref`: a nullable host reference (an opaque pointer).

@@ -222,14 +222,14 @@ impl Registry {
         signature: &Signature,
     ) -> Result<SharedSignature, Error> {
         if let Some(group) = self.read().singles.get(signature).and_then(Weak::upgrade) {
-            return Ok(SharedSignature { group, position: 0 });
+            return Ok(SharedSignature::new(group, 0));
         }
         let group = RecGroup::canonicalize(vec![SubType::func(signature.clone())], 0, |_| None)?;
         let group = self.register_group(group)?;
         self.write()
             .singles
             .insert(signature.clone(), Arc::downgrade(&group));
-        Ok(SharedSignature { group, position: 0 })
+        Ok(SharedSignature::new(group, 0))
     }
 
     /// Registers a canonical group, or finds it registered.
@@ -346,13 +346,8 @@ impl Registry {
         let inner = self.read();
         let (group, position) = inner.by_index.get(&index.bits())?;
         let group = group.upgrade()?;
-        group.types[*position]
-            .state
-            .is_some()
-            .then_some(SharedSignature {
-                group,
-                position: *position,
-            })
+        let is_func = group.types[*position].state.is_some();
+        is_func.then(|| SharedSignature::new(group, *position))
     }
 
     /// The live type with `index`, in text form.
@@ -441,9 +436,20 @@ impl Drop for Group {
 pub struct SharedSignature {
     group: Arc<Group>,
     position: usize,
+    /// The type's index, copied here so the checks read it in one load.
+    index: VMSharedSignatureIndex,
 }
 
 impl SharedSignature {
+    fn new(group: Arc<Group>, position: usize) -> SharedSignature {
+        let index = group.types[position].index;
+        SharedSignature {
+            group,
+            position,
+            index,
+        }
+    }
+
     #[inline]
     fn registered(&self) -> &Registered {
         &self.group.types[self.position]
@@ -452,7 +458,7 @@ impl SharedSignature {
     /// The index stored in `VMFuncRef::type_index` of functions of this type.
     #[inline]
     pub fn index(&self) -> VMSharedSignatureIndex {
-        self.registered().index
+        self.index
     }
 
     /// The type, its references as engine indices.
@@ -543,10 +549,9 @@ impl RegisteredGroup {
     /// array types).
     pub fn func(&self, position: usize) -> Option<SharedSignature> {
         let t = self.0.types.get(position)?;
-        t.state.is_some().then(|| SharedSignature {
-            group: Arc::clone(&self.0),
-            position,
-        })
+        t.state
+            .is_some()
+            .then(|| SharedSignature::new(Arc::clone(&self.0), position))
     }
 
     /// The type at `position`, its references as engine indices.
