@@ -97,6 +97,32 @@ impl Signature {
         )
     }
 
+    /// Whether `self` structurally matches `other`: the same arity,
+    /// parameters contravariant and results covariant by
+    /// [`ValType::matches`] (`concrete(a, b)` for defined types). This is
+    /// the rule for a declared supertype, and Wasmtime's
+    /// `FuncType::matches`; it is not `call_indirect`'s relation between
+    /// types (declared subtyping).
+    pub fn matches(
+        &self,
+        other: &Signature,
+        concrete: impl Fn(TypeIndex, TypeIndex) -> bool,
+    ) -> bool {
+        let val = |a: ValType, b: ValType| a.matches(b, &concrete);
+        self.params().len() == other.params().len()
+            && self.results().len() == other.results().len()
+            && self
+                .params()
+                .iter()
+                .zip(other.params())
+                .all(|(&x, &y)| val(y, x))
+            && self
+                .results()
+                .iter()
+                .zip(other.results())
+                .all(|(&x, &y)| val(x, y))
+    }
+
     /// Whether this is its own trampoline type under either GC width: no
     /// reference but `funcref` and `externref`.
     pub fn is_trampoline_type(&self) -> bool {

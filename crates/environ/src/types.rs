@@ -503,15 +503,7 @@ fn check_supertype(
             && (!a.mutable || storage(b.storage, a.storage))
     };
     let ok = match (&ty.composite, &sup.composite) {
-        (CompositeType::Func(a), CompositeType::Func(b)) => {
-            a.params().len() == b.params().len()
-                && a.results().len() == b.results().len()
-                && a.params().iter().zip(b.params()).all(|(&x, &y)| val(y, x))
-                && a.results()
-                    .iter()
-                    .zip(b.results())
-                    .all(|(&x, &y)| val(x, y))
-        }
+        (CompositeType::Func(a), CompositeType::Func(b)) => a.matches(b, &concrete),
         (CompositeType::Struct(a), CompositeType::Struct(b)) => {
             a.len() >= b.len() && a.iter().zip(b.iter()).all(|(x, y)| field(x, y))
         }

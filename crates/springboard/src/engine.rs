@@ -10,7 +10,7 @@ use crate::type_state::KindCode;
 use crate::val::{FuncRef, Val};
 use core::ptr::NonNull;
 use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
-use springboard_environ::{Bookkeeping, Composite, GcRefWidth, TypeIndex, ValType};
+use springboard_environ::{Bookkeeping, Composite, GcRefWidth, TypeIndex};
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
 use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeCheck};
@@ -541,21 +541,11 @@ impl Engine {
     /// ([`is_subtype`](Self::is_subtype)): two structurally equal types of
     /// different groups match here and trap there.
     pub fn func_type_matches(&self, a: &SharedSignature, b: &SharedSignature) -> bool {
-        let (a, b) = (a.signature(), b.signature());
         let registry = &self.inner.registry;
-        let val = |x: ValType, y: ValType| {
-            x.matches(y, |p, q| match (p, q) {
-                (TypeIndex::Engine(p), TypeIndex::Engine(q)) => registry.indices_match(p, q),
-                _ => false,
-            })
-        };
-        a.params().len() == b.params().len()
-            && a.results().len() == b.results().len()
-            && a.params().iter().zip(b.params()).all(|(&x, &y)| val(y, x))
-            && a.results()
-                .iter()
-                .zip(b.results())
-                .all(|(&x, &y)| val(x, y))
+        a.signature().matches(b.signature(), |p, q| match (p, q) {
+            (TypeIndex::Engine(p), TypeIndex::Engine(q)) => registry.indices_match(p, q),
+            _ => false,
+        })
     }
 
     /// The engine's GC reference width.
