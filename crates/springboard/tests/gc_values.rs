@@ -4,6 +4,7 @@
 //! generic entries and compiled trampolines), by `Func::call`,
 //! `call_indirect`, typed calls and typed host functions; and the checks
 //! that refuse what is not a value of a type.
+#![cfg(feature = "compiler")]
 
 use springboard::types::ModuleTypes;
 use springboard::vm::ValRaw;
