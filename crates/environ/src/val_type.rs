@@ -264,7 +264,7 @@ pub enum SignatureError {
         "unsupported value type `{0}` (supported: WebAssembly 3.0's numbers, vectors and references)"
     )]
     UnsupportedType(String),
-    /// More parameters or results than [`MAX_PARAMS`] / [`MAX_RESULTS`].
+    /// More parameters or results than [`MAX_PARAMS`](crate::MAX_PARAMS) / [`MAX_RESULTS`](crate::MAX_RESULTS).
     #[error("too many {what}: {count} (at most {max})")]
     TooMany {
         /// `"parameters"` or `"results"`.
@@ -274,7 +274,7 @@ pub enum SignatureError {
         /// The limit.
         max: usize,
     },
-    /// Bytes that are not a signature encoding (see [`Signature::decode`]).
+    /// Bytes that are not a signature encoding (see [`Signature::decode`](crate::Signature::decode)).
     #[error("malformed signature encoding: {0}")]
     Malformed(&'static str),
 }
