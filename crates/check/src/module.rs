@@ -145,10 +145,10 @@ impl ModuleInfo {
                                 error,
                             }
                         })?;
-                        let (_, types) = info.module_types.groups().last().expect("just pushed");
-                        let range =
-                            info.space
-                                .register_module_group(start, types, &info.space_indices)?;
+                        let last = info.module_types.groups().len() - 1;
+                        let canonical = info.module_types.canonical(last, &info.space_indices)?;
+                        let range = info.space.register(canonical)?;
+                        let (_, types) = &info.module_types.groups()[last];
                         info.space_indices.extend(range.clone());
                         for ((sub, space_index), ty) in
                             group.into_types().zip(range).zip(types.clone())

@@ -388,7 +388,8 @@ pub trait Known {
 
 /// Checks `group` (canonical, to be registered with its types at the engine
 /// indices `own`, one per type) against the standard's rules for declared supertypes and
-/// returns each type's [`Supertypes`]: the supertype exists, is earlier,
+/// returns each type as registered ([`RecGroup::in_engine`]) with its
+/// [`Supertypes`]: the supertype exists, is earlier,
 /// is not final, has the same kind and is structurally a supertype; chains
 /// are at most [`MAX_SUBTYPING_DEPTH`] deep. References to outside types
 /// must name registered types of the kind they say.
@@ -396,7 +397,7 @@ pub fn check_group(
     group: &RecGroup,
     own: &[u32],
     known: &impl Known,
-) -> Result<Vec<Supertypes>, TypeError> {
+) -> Result<Vec<(SubType, Supertypes)>, TypeError> {
     if own.len() != group.len() {
         return Err(TypeError::BadGroupSize {
             len: own.len(),
@@ -478,7 +479,7 @@ pub fn check_group(
         check_supertype(&in_engine[index], sup_ty, sup_supers, concrete)
             .map_err(|why| TypeError::BadSupertype { index, why })?;
     }
-    Ok(supers)
+    Ok(in_engine.into_iter().zip(supers).collect())
 }
 
 /// The standard's rule for a declared supertype `sup` of `ty` (both with
@@ -552,28 +553,11 @@ impl TypeSpace {
                 max: MAX_GROUP_TYPES,
             })?;
         let own: Vec<u32> = (first..first + group.len() as u32).collect();
-        let supers = check_group(&group, &own, self)?;
-        self.types
-            .extend(group.in_engine(&own).into_iter().zip(supers));
+        let checked = check_group(&group, &own, self)?;
+        self.types.extend(checked);
         let range = first..first + group.len() as u32;
         self.groups.insert(group, first);
         Ok(range)
-    }
-
-    /// Registers a module's group whose first type is the module's type
-    /// `start` (types with module indices), the module's earlier types
-    /// being `earlier` in the space.
-    pub fn register_module_group(
-        &mut self,
-        start: u32,
-        types: &[SubType],
-        earlier: &[u32],
-    ) -> Result<Range<u32>, TypeError> {
-        let group = RecGroup::canonicalize(types.to_vec(), start, |i| {
-            let e = *earlier.get(i as usize)?;
-            Some((e, self.get(e)?.kind()))
-        })?;
-        self.register(group)
     }
 
     /// The registered type `index`.
@@ -664,6 +648,16 @@ mod from_wasmparser {
             &self.kinds
         }
 
+        /// Group `group` in canonical form, the module's earlier types being
+        /// `earlier` in the engine (one index per module type before the
+        /// group).
+        pub fn canonical(&self, group: usize, earlier: &[u32]) -> Result<RecGroup, TypeError> {
+            let (start, types) = &self.groups[group];
+            RecGroup::canonicalize(types.clone(), *start, |i| {
+                Some((*earlier.get(i as usize)?, *self.kinds.get(i as usize)?))
+            })
+        }
+
         /// The groups: each one's first module index and its types (with
         /// module indices).
         pub fn groups(&self) -> &[(u32, Vec<SubType>)] {
@@ -713,19 +707,6 @@ mod from_wasmparser {
                 supertype,
                 composite,
             })
-        }
-    }
-
-    impl TypeSpace {
-        /// Registers every group of a module, in order: each module type's
-        /// index in the space.
-        pub fn register_module(&mut self, module: &ModuleTypes) -> Result<Vec<u32>, TypeError> {
-            let mut indices: Vec<u32> = Vec::with_capacity(module.kinds().len());
-            for (start, types) in module.groups() {
-                let range = self.register_module_group(*start, types, &indices)?;
-                indices.extend(range);
-            }
-            Ok(indices)
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::type_state::KindCode;
 use crate::val::{FuncRef, Val};
 use core::ptr::NonNull;
 use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
-use springboard_environ::{Bookkeeping, Composite, GcRefWidth, TypeIndex};
+use springboard_environ::{Bookkeeping, GcRefWidth, TypeIndex};
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
 use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeCheck};
@@ -499,19 +499,15 @@ impl Engine {
         module: &ModuleTypes,
     ) -> Result<Vec<RegisteredGroup>, Error> {
         let mut groups: Vec<RegisteredGroup> = Vec::with_capacity(module.groups().len());
-        let mut indices: Vec<(u32, Composite)> = Vec::with_capacity(module.kinds().len());
-        for (start, types) in module.groups() {
-            let group = RecGroup::canonicalize(types.clone(), *start, |i| {
-                indices.get(i as usize).copied()
-            })?;
+        let mut indices: Vec<u32> = Vec::with_capacity(module.kinds().len());
+        for g in 0..module.groups().len() {
+            let group = module.canonical(g, &indices)?;
             let registered = RegisteredGroup::new(self.inner.registry.register_group(group)?);
-            for position in 0..registered.len() {
-                let index = registered.index(position).map_or(u32::MAX, |i| i.bits());
-                let kind = registered
-                    .sub_type(position)
-                    .map_or(Composite::Func, SubType::kind);
-                indices.push((index, kind));
-            }
+            indices.extend(
+                (0..registered.len())
+                    .filter_map(|p| registered.index(p))
+                    .map(|i| i.bits()),
+            );
             groups.push(registered);
         }
         Ok(groups)

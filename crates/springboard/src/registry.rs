@@ -254,7 +254,7 @@ impl Registry {
         }
         let indices = self.indices_for(&inner, &group)?;
         let own: Vec<u32> = indices.iter().map(|i| i.bits()).collect();
-        let supertypes = match check_group(&group, &own, &Outside { groups: &outside }) {
+        let checked = match check_group(&group, &own, &Outside { groups: &outside }) {
             Ok(s) => s,
             Err(e) => {
                 for (position, index) in indices.into_iter().enumerate() {
@@ -263,10 +263,8 @@ impl Registry {
                 return Err(Error::Type(e));
             }
         };
-        let types: Box<[Registered]> = group
-            .in_engine(&own)
+        let types: Box<[Registered]> = checked
             .into_iter()
-            .zip(supertypes)
             .zip(&indices)
             .map(|((ty, supertypes), &index)| {
                 let entry =
