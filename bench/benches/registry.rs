@@ -116,7 +116,7 @@ fn subtyping(c: &mut Criterion) {
     })
     .unwrap();
     let stub = engine.signature_check_stub().unwrap();
-    let test = engine.subtype_check();
+    let test = engine.subtype_table();
     let mut group = c.benchmark_group("subtyping");
     for (name, expected) in [("equal", leaf), ("chain-20", root)] {
         group.bench_function(BenchmarkId::new("check_funcref", name), |b| {
@@ -128,7 +128,7 @@ fn subtyping(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("compiled-check", name), |b| {
             let f = func.vm_func_ref().as_ptr();
-            // SAFETY: as above; the engine's own subtype test.
+            // SAFETY: as above; the engine's own subtype table.
             b.iter(|| unsafe { stub(black_box(f), black_box(expected.index().bits()), test) })
         });
     }

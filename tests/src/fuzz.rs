@@ -163,7 +163,7 @@ fn try_signature_check(u: &mut Unstructured) -> Result<()> {
             stub(
                 ptr,
                 expected.index().bits(),
-                engines[call_engine].subtype_check(),
+                engines[call_engine].subtype_table(),
             )
         };
         let want = if null {
@@ -320,7 +320,7 @@ pub fn signature_model(data: &[u8]) -> u64 {
             .map_or(core::ptr::null(), |p| p.as_ptr().cast_const());
         // SAFETY: null or a live funcref.
         let stub = unsafe {
-            (pool.stubs[call])(ptr, ty.index().bits(), pool.engines[call].subtype_check())
+            (pool.stubs[call])(ptr, ty.index().bits(), pool.engines[call].subtype_table())
         };
         let stub_model = if func.is_none() {
             1

@@ -97,7 +97,7 @@ pub fn compare_all(engine: &Engine, types: &Types, funcs: &[FuncTy]) -> (u64, u6
                 stub(
                     func.vm_func_ref().as_ptr(),
                     b.handle.index().bits(),
-                    engine.subtype_check(),
+                    engine.subtype_table(),
                 )
             };
             assert_eq!(

@@ -220,16 +220,16 @@ fn checks_accept_subtypes_and_refuse_the_rest() {
         takes_fn.call(&[Val::I32(1)], &mut out),
         Err(Error::TypeMismatch { .. })
     ));
-    // The compiled check: subtypes through the engine's test; without a
-    // test, equality only.
+    // The compiled check: subtypes through the engine's table; without a
+    // table, equality only.
     let stub = engine.signature_check_stub().unwrap();
     let f = func.vm_func_ref().as_ptr();
-    // SAFETY: a live funcref of this engine; the engine's own test or none.
+    // SAFETY: a live funcref of this engine; the engine's own subtype table or none.
     let check =
-        |expected: &SharedSignature, test| unsafe { stub(f, expected.index().bits(), test) };
-    let test = engine.subtype_check();
+        |expected: &SharedSignature, table| unsafe { stub(f, expected.index().bits(), table) };
+    let table = engine.subtype_table();
     assert_eq!(
-        [&mid, &top, &leaf, &other].map(|t| check(t, test)),
+        [&mid, &top, &leaf, &other].map(|t| check(t, table)),
         [0, 0, 2, 2]
     );
     assert_eq!([&mid, &top].map(|t| check(t, std::ptr::null())), [0, 2]);

@@ -506,12 +506,12 @@ fn subtyping(engine: &Engine, module: &Module, seed: u64) -> Result<SubtypeRepor
         let validator = info.validator_subtype(ta.module_index, tb.module_index);
         // SAFETY: a live funcref of this engine.
         let rust = unsafe { engine.check_funcref(funcs[a].as_funcref(), &handles[b]) }.is_ok();
-        // SAFETY: as above; the engine's own subtype test.
+        // SAFETY: as above; the engine's own subtype table.
         let compiled = unsafe {
             stub(
                 funcs[a].vm_func_ref().as_ptr(),
                 handles[b].index().bits(),
-                engine.subtype_check(),
+                engine.subtype_table(),
             )
         } == 0;
         report.pairs += 1;
@@ -574,7 +574,7 @@ fn refusals(
             stub(
                 func.vm_func_ref().as_ptr(),
                 expected.index().bits(),
-                engine.subtype_check(),
+                engine.subtype_table(),
             )
         } != 2
         {

@@ -46,8 +46,9 @@ pub(crate) fn probe(abi: &Abi, conv: CallConv) -> ir::Function {
 
 /// The IR of the `call_indirect` signature check (see
 /// `CodeKind::SignatureCheck`): null test, one load, one compare; only when
-/// the indices differ, a call of the runtime's subtype test (`VMSubtypeCheck`,
-/// the third argument; none when it is null).
+/// the indices differ, the subtype test inline on the runtime's
+/// `VMSubtypeTable` (the third argument; none when it is null): both types'
+/// entries, then `ancestors(actual)[depth(expected)] == expected`.
 pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
     let ptr = abi.ptr();
     let mut sig = ir::Signature::new(abi.isa.default_call_conv());
@@ -57,56 +58,102 @@ pub(crate) fn signature_check(abi: &Abi) -> ir::Function {
         ir::AbiParam::new(ptr),
     ]);
     sig.returns.push(ir::AbiParam::new(ir::types::I32));
-    // `VMSubtypeCheck::is_subtype(check, actual, expected) -> u32`, a C
-    // function: 32-bit integers widened as the platform's C ABI says
-    // (riscv64 sign-extends even unsigned ones).
-    let u32_param = || {
-        let p = ir::AbiParam::new(ir::types::I32);
-        match abi.isa.triple().architecture {
-            target_lexicon::Architecture::Riscv64(_) => p.sext(),
-            _ => p.uext(),
-        }
-    };
-    let mut test_sig = ir::Signature::new(abi.isa.default_call_conv());
-    test_sig
-        .params
-        .extend([ir::AbiParam::new(ptr), u32_param(), u32_param()]);
-    test_sig.returns.push(u32_param());
     build(abi, sig, |b| {
         let args = entry_block(b);
-        let (funcref, expected, check) = (args[0], args[1], args[2]);
-        let [null, present, equal, differ, no_test, ask] = [(); 6].map(|()| b.create_block());
+        let (funcref, expected, table) = (args[0], args[1], args[2]);
+        let [null, present, equal, differ, mismatch, walk] = [(); 6].map(|()| b.create_block());
+        let answer = |b: &mut FunctionBuilder, code: i64| {
+            let v = b.ins().iconst(ir::types::I32, code);
+            b.ins().return_(&[v]);
+        };
         b.ins().brif(funcref, present, &[], null, &[]);
         b.switch_to_block(null);
-        let one = b.ins().iconst(ir::types::I32, 1);
-        b.ins().return_(&[one]);
+        answer(b, 1);
         b.switch_to_block(present);
-        let offset = i32::from(abi.ptr_size().vm_func_ref_type_index());
+        let p = abi.ptr_size();
+        let offset = i32::from(p.vm_func_ref_type_index());
         let actual = b
             .ins()
             .load(ir::types::I32, MemFlagsData::trusted(), funcref, offset);
         let same = b.ins().icmp(ir::condcodes::IntCC::Equal, actual, expected);
         b.ins().brif(same, equal, &[], differ, &[]);
         b.switch_to_block(equal);
-        let ok = b.ins().iconst(ir::types::I32, 0);
-        b.ins().return_(&[ok]);
+        answer(b, 0);
+        b.switch_to_block(mismatch);
+        b.set_cold_block(mismatch);
+        answer(b, 2);
         b.switch_to_block(differ);
         b.set_cold_block(differ);
-        b.ins().brif(check, ask, &[], no_test, &[]);
-        b.switch_to_block(no_test);
-        let mismatch = b.ins().iconst(ir::types::I32, 2);
-        b.ins().return_(&[mismatch]);
-        b.switch_to_block(ask);
-        let test = b
+        b.ins().brif(table, walk, &[], mismatch, &[]);
+        b.switch_to_block(walk);
+        b.set_cold_block(walk);
+        let expected_entry = subtype_entry(abi, b, table, expected, mismatch);
+        let flags = MemFlagsData::trusted();
+        let u32_at = |b: &mut FunctionBuilder, base: Value, offset: u8| {
+            b.ins().load(ir::types::I32, flags, base, i32::from(offset))
+        };
+        let expected_depth = u32_at(b, expected_entry, p.vm_supertypes_depth());
+        let actual_entry = subtype_entry(abi, b, table, actual, mismatch);
+        let index = u32_at(b, actual_entry, p.vm_supertypes_index());
+        let depth = u32_at(b, actual_entry, p.vm_supertypes_depth());
+        use ir::condcodes::IntCC;
+        let is_actual = b.ins().icmp(IntCC::Equal, index, actual);
+        let deep_enough = b
             .ins()
-            .load(ptr, MemFlagsData::trusted().with_readonly(), check, 0);
-        let sig_ref = b.import_signature(test_sig);
-        let call = b
-            .ins()
-            .call_indirect(sig_ref, test, &[check, actual, expected]);
-        let verdict = b.inst_results(call)[0];
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, depth, expected_depth);
+        let readable = b.ins().band(is_actual, deep_enough);
+        let read = b.create_block();
+        b.set_cold_block(read);
+        b.ins().brif(readable, read, &[], mismatch, &[]);
+        b.switch_to_block(read);
+        let at = scaled(abi, b, expected_depth, 4);
+        let at = b.ins().iadd(actual_entry, at);
+        let ancestor = u32_at(b, at, p.vm_supertypes_ancestors());
+        let found = b.ins().icmp(IntCC::Equal, ancestor, expected);
+        let (zero, two) = (
+            b.ins().iconst(ir::types::I32, 0),
+            b.ins().iconst(ir::types::I32, 2),
+        );
+        let verdict = b.ins().select(found, zero, two);
         b.ins().return_(&[verdict]);
     })
+}
+
+/// `index`'s `VMSupertypes` in `table`, continuing in a new (cold) block;
+/// to `missing` when the table has none.
+fn subtype_entry(
+    abi: &Abi,
+    b: &mut FunctionBuilder,
+    table: Value,
+    index: Value,
+    missing: ir::Block,
+) -> Value {
+    let bits = springboard_vm_abi::VM_SUBTYPE_CHUNK_BITS;
+    let slot = |b: &mut FunctionBuilder, base: Value, i: Value| {
+        let offset = scaled(abi, b, i, abi.ptr_size().bytes());
+        let at = b.ins().iadd(base, offset);
+        let loaded = b.ins().load(abi.ptr(), MemFlagsData::trusted(), at, 0);
+        let next = b.create_block();
+        b.set_cold_block(next);
+        b.ins().brif(loaded, next, &[], missing, &[]);
+        b.switch_to_block(next);
+        loaded
+    };
+    let high = b.ins().ushr_imm_u(index, i64::from(bits));
+    let chunk = slot(b, table, high);
+    let low = b.ins().band_imm_u(index, (1i64 << bits) - 1);
+    slot(b, chunk, low)
+}
+
+/// The `u32` `i` times `size` bytes (a power of two), as a pointer-sized
+/// offset.
+fn scaled(abi: &Abi, b: &mut FunctionBuilder, i: Value, size: u8) -> Value {
+    let i = if abi.ptr() == ir::types::I32 {
+        i
+    } else {
+        b.ins().uextend(abi.ptr(), i)
+    };
+    b.ins().ishl_imm_u(i, i64::from(size.trailing_zeros()))
 }
 
 fn build(abi: &Abi, sig: ir::Signature, body: impl FnOnce(&mut FunctionBuilder)) -> ir::Function {

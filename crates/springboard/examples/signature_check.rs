@@ -34,16 +34,17 @@ fn main() -> Result<(), Error> {
     // The same check compiled, for a runtime's generated code.
     let check = engine.signature_check_stub()?;
     let funcref = add.vm_func_ref().as_ptr();
-    // SAFETY: the stub only reads `type_index` of a live, non-null funcref.
+    // SAFETY: the stub reads `type_index` of a live, non-null funcref and the
+    // live engine's subtype table.
     let (ok, null, mismatch) = unsafe {
         (
-            check(funcref, right.index().bits(), engine.subtype_check()),
+            check(funcref, right.index().bits(), engine.subtype_table()),
             check(
                 std::ptr::null(),
                 right.index().bits(),
-                engine.subtype_check(),
+                engine.subtype_table(),
             ),
-            check(funcref, wrong.index().bits(), engine.subtype_check()),
+            check(funcref, wrong.index().bits(), engine.subtype_table()),
         )
     };
     println!("compiled check: match -> {ok}, null -> {null}, mismatch -> {mismatch}");

@@ -13,7 +13,7 @@ use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
 use springboard_environ::{Bookkeeping, GcRefWidth, TypeIndex};
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
-use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeCheck};
+use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeTable};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -290,8 +290,6 @@ struct EngineInner {
     caller: CallerVmctx,
     _own_caller: Box<HostCaller>,
     registry: Arc<Registry>,
-    /// The compiled check's way into `registry`.
-    subtype_check: Box<EngineSubtypeCheck>,
     source: Arc<Source>,
     /// Signatures whose trampolines came from loaded objects: kept for the
     /// engine's lifetime.
@@ -301,41 +299,12 @@ struct EngineInner {
 }
 
 /// The compiled `call_indirect` check: `(funcref, expected index, subtype
-/// test) -> 0` when the funcref's type is the expected one or a subtype of
-/// it, `1` for a null funcref, `2` for a mismatch. The subtype test is
-/// asked only when the indices differ; pass
-/// [`Engine::subtype_check`]'s (a null one makes the check equality only).
+/// table) -> 0` when the funcref's type is the expected one or a subtype of
+/// it, `1` for a null funcref, `2` for a mismatch. The subtype table is read
+/// only when the indices differ; pass [`Engine::subtype_table`]'s (a null
+/// one makes the check equality only).
 pub type SignatureCheckFn =
-    unsafe extern "C" fn(*const VMFuncRef, u32, *const VMSubtypeCheck) -> u32;
-
-/// The engine's subtype test as the compiled check calls it.
-#[repr(C)]
-struct EngineSubtypeCheck {
-    base: VMSubtypeCheck,
-    registry: *const Registry,
-}
-
-// SAFETY: `registry` points to the engine's registry, which lives as long as
-// the engine that owns this; it is only read.
-unsafe impl Send for EngineSubtypeCheck {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for EngineSubtypeCheck {}
-
-/// `VMSubtypeCheck::is_subtype` of an engine.
-unsafe extern "C" fn engine_is_subtype(
-    check: *const VMSubtypeCheck,
-    actual: u32,
-    expected: u32,
-) -> u32 {
-    // SAFETY: installed only in an `EngineSubtypeCheck` (its first field),
-    // whose registry outlives every call the engine's owner makes.
-    let registry = unsafe { &*(*check.cast::<EngineSubtypeCheck>()).registry };
-    if registry.indices_match(actual, expected) {
-        0
-    } else {
-        2
-    }
-}
+    unsafe extern "C" fn(*const VMFuncRef, u32, *const VMSubtypeTable) -> u32;
 
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -377,12 +346,6 @@ impl Engine {
         #[cfg(not(feature = "compiler"))]
         let source = Source::new(Arc::clone(&config.code_provider), config.tier_up_after);
         let registry = Registry::new(id, config.gc_refs, config.type_indices.clone());
-        let subtype_check = Box::new(EngineSubtypeCheck {
-            base: VMSubtypeCheck {
-                is_subtype: engine_is_subtype,
-            },
-            registry: Arc::as_ptr(&registry),
-        });
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 id,
@@ -393,7 +356,6 @@ impl Engine {
                 caller,
                 _own_caller: own_caller,
                 registry,
-                subtype_check,
                 source: Arc::new(source),
                 pinned: Mutex::default(),
                 #[cfg(feature = "compiler")]
@@ -688,20 +650,31 @@ impl Engine {
         let ptr = funcref.0.ok_or(Error::NullFuncRef)?;
         // SAFETY: the caller guarantees a non-null funcref is live.
         let actual = unsafe { ptr.as_ref().type_index };
-        if actual != expected.index() && !self.inner.registry.is_subtype(actual.bits(), expected) {
-            let actual = match self.inner.registry.describe(actual.bits()) {
-                Some(ty) => ty,
-                None => format!(
-                    "unknown type index {} (a funcref of another engine, or of a freed type)",
-                    actual.bits()
-                ),
-            };
-            return Err(Error::SignatureMismatch {
-                expected: expected.signature().clone(),
-                actual,
-            });
+        if actual == expected.index() || self.inner.registry.is_subtype(actual.bits(), expected) {
+            return Ok(ptr);
         }
-        Ok(ptr)
+        Err(self.signature_mismatch(actual, expected))
+    }
+
+    /// The error of a funcref of type `actual` where `expected` is wanted.
+    #[cold]
+    #[inline(never)]
+    fn signature_mismatch(
+        &self,
+        actual: VMSharedSignatureIndex,
+        expected: &SharedSignature,
+    ) -> Error {
+        let actual = match self.inner.registry.describe(actual.bits()) {
+            Some(ty) => ty,
+            None => format!(
+                "unknown type index {} (a funcref of another engine, or of a freed type)",
+                actual.bits()
+            ),
+        };
+        Error::SignatureMismatch {
+            expected: expected.signature().clone(),
+            actual,
+        }
     }
 
     /// `call_indirect` from the host: [`check_funcref`](Self::check_funcref),
@@ -736,10 +709,10 @@ impl Engine {
         }
     }
 
-    /// The subtype test to pass to the [compiled check](Self::signature_check_stub),
+    /// The subtype table to pass to the [compiled check](Self::signature_check_stub),
     /// valid while the engine lives.
-    pub fn subtype_check(&self) -> *const VMSubtypeCheck {
-        &self.inner.subtype_check.base
+    pub fn subtype_table(&self) -> *const VMSubtypeTable {
+        self.inner.registry.subtype_table()
     }
 
     /// The compiled form of [`check_funcref`](Self::check_funcref), for a

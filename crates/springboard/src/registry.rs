@@ -128,16 +128,10 @@ pub(crate) struct Registered {
     ty: SubType,
     supertypes: Supertypes,
     /// In `registry.table`, while the group lives.
-    entry: *const Entry,
+    entry: Entry,
     /// For a function type, the state of its trampoline type.
     state: Option<Arc<TypeState>>,
 }
-
-// SAFETY: `entry` points into the registry's table, which outlives every
-// group and is read only through atomics.
-unsafe impl Send for Registered {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for Registered {}
 
 /// The groups a group refers to, for [`check_group`].
 struct Outside<'a> {
@@ -267,9 +261,7 @@ impl Registry {
             .into_iter()
             .zip(&indices)
             .map(|((ty, supertypes), &index)| {
-                let entry =
-                    self.table
-                        .insert(index.bits(), supertypes.is_final, &supertypes.ancestors);
+                let entry = self.table.insert(index.bits(), &supertypes.ancestors);
                 let state = ty.as_func().map(|sig| self.state_for(&mut inner, sig));
                 Registered {
                     index,
@@ -369,17 +361,24 @@ impl Registry {
     /// it: O(1) and lock-free.
     #[inline]
     pub(crate) fn is_subtype(&self, actual: u32, expected: &SharedSignature) -> bool {
-        // SAFETY: a live type's entry is in this registry's table.
-        self.table
-            .is_subtype(actual, unsafe { &*expected.registered().entry })
+        let want = expected.registered();
+        actual == want.index.bits()
+            || (!want.supertypes.is_final
+                && self.table.has_ancestor(
+                    actual,
+                    want.index.bits(),
+                    want.supertypes.ancestors.len() - 1,
+                ))
     }
 
     /// Whether the live types `a` and `b` are in the subtype relation.
     pub(crate) fn indices_match(&self, a: u32, b: u32) -> bool {
-        match self.table.get(b) {
-            Some(entry) if entry.index() == b => self.table.is_subtype(a, entry),
-            _ => false,
-        }
+        self.table.is_subtype(a, b)
+    }
+
+    /// The subtype table in the layout the compiled check reads.
+    pub(crate) fn subtype_table(&self) -> *const springboard_vm_abi::VMSubtypeTable {
+        self.table.as_vm()
     }
 }
 

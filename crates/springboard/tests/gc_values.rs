@@ -280,9 +280,9 @@ fn values_outside_a_type_are_refused() {
     );
 }
 
-/// The compiled `call_indirect` check calls the engine's subtype test with
-/// indices whose top bit is set (the engine's own numbering): widened as the
-/// target's C convention says, on every ISA of the cross subset.
+/// The compiled `call_indirect` check walks the engine's subtype table with
+/// indices whose top bit is set (the engine's own numbering, far into the
+/// table's first level), on every ISA of the cross subset.
 #[test]
 fn the_compiled_check_asks_the_subtype_test() {
     let engine = Engine::default();
@@ -302,11 +302,11 @@ fn the_compiled_check_asks_the_subtype_test() {
     .unwrap();
     let stub = engine.signature_check_stub().unwrap();
     let f = leaf.vm_func_ref().as_ptr();
-    // SAFETY: a live funcref of this engine; the engine's own test or none.
-    let check = |t: &SharedSignature, test| unsafe { stub(f, t.index().bits(), test) };
-    let test = engine.subtype_check();
+    // SAFETY: a live funcref of this engine; the engine's own subtype table or none.
+    let check = |t: &SharedSignature, table| unsafe { stub(f, t.index().bits(), table) };
+    let table = engine.subtype_table();
     assert_eq!(
-        types.iter().map(|t| check(t, test)).collect::<Vec<_>>(),
+        types.iter().map(|t| check(t, table)).collect::<Vec<_>>(),
         [0, 0, 0, 2]
     );
     assert_eq!(
@@ -318,7 +318,7 @@ fn the_compiled_check_asks_the_subtype_test() {
     );
     // SAFETY: a null funcref is never read.
     assert_eq!(
-        unsafe { stub(std::ptr::null(), types[0].index().bits(), test) },
+        unsafe { stub(std::ptr::null(), types[0].index().bits(), table) },
         1
     );
 }

@@ -224,8 +224,9 @@ fn array_calls_with_a_short_buffer_are_refused_by_host_shims() {
 fn the_compiled_check_stub_agrees_with_the_rust_check() {
     let (a, b) = (Engine::default(), Engine::default());
     let stub = a.signature_check_stub().unwrap();
-    let subtypes = a.subtype_check();
-    // SAFETY (for each use): the stub reads only `type_index` of non-null funcrefs.
+    let subtypes = a.subtype_table();
+    // SAFETY (for each use): the stub reads only `type_index` of non-null
+    // funcrefs and the live engine's subtype table.
     let check = |funcref, expected| unsafe { stub(funcref, expected, subtypes) };
     let (f, _) = counted(&a);
     let (g, _) = counted(&b);

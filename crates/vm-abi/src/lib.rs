@@ -97,5 +97,7 @@ pub use funcref::{
 pub use host_context::VMHostFuncContext;
 pub use offsets::PtrSize;
 pub use results_area::ResultsArea;
-pub use signature::{VMSharedSignatureIndex, VMSubtypeCheck};
+pub use signature::{
+    VM_SUBTYPE_CHUNK_BITS, VMSharedSignatureIndex, VMSubtypeChunk, VMSubtypeTable, VMSupertypes,
+};
 pub use val_raw::ValRaw;

@@ -1,7 +1,7 @@
 //! Field offsets and sizes for any pointer width, for code generators that
 //! emit loads from these structures (possibly for another target).
 
-use crate::{VMFuncRef, VMHostFuncContext, VMSharedSignatureIndex, ValRaw};
+use crate::{VMFuncRef, VMHostFuncContext, VMSharedSignatureIndex, VMSupertypes, ValRaw};
 use core::mem::{align_of, offset_of, size_of};
 
 /// A target's pointer size in bytes (4 or 8), answering every offset and size
@@ -105,6 +105,22 @@ impl PtrSize {
     pub const fn vm_host_func_context_host_state(self) -> u8 {
         self.vm_host_func_context_func_ref() + self.size_of_vm_func_ref()
     }
+
+    /// Offset of `VMSupertypes::index` (the same on every target).
+    pub const fn vm_supertypes_index(self) -> u8 {
+        0
+    }
+
+    /// Offset of `VMSupertypes::depth` (the same on every target).
+    pub const fn vm_supertypes_depth(self) -> u8 {
+        4
+    }
+
+    /// Offset of a `VMSupertypes`'s ancestors, the `u32`s after its header
+    /// (the same on every target).
+    pub const fn vm_supertypes_ancestors(self) -> u8 {
+        8
+    }
 }
 
 // Rust's layout of the host must agree with what `PtrSize::HOST` says.
@@ -124,6 +140,10 @@ const _: () = {
     assert!(offset_of!(Ctx, magic) == p.vm_host_func_context_magic() as usize);
     assert!(offset_of!(Ctx, func_ref) == p.vm_host_func_context_func_ref() as usize);
     assert!(offset_of!(Ctx, host_state) == p.vm_host_func_context_host_state() as usize);
+    assert!(offset_of!(VMSupertypes, index) == p.vm_supertypes_index() as usize);
+    assert!(offset_of!(VMSupertypes, depth) == p.vm_supertypes_depth() as usize);
+    assert!(size_of::<VMSupertypes>() == p.vm_supertypes_ancestors() as usize);
+    assert!(align_of::<VMSupertypes>() == 4);
 };
 
 #[cfg(test)]

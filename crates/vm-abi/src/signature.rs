@@ -49,22 +49,48 @@ impl Default for VMSharedSignatureIndex {
     }
 }
 
-/// What the compiled `call_indirect` check calls when a funcref's type
-/// index differs from the expected one: the runtime's subtype test
-/// (WebAssembly 3.0 accepts a subtype's function where its supertype is
-/// expected).
+/// Index bits that select an entry within a chunk of a [`VMSubtypeTable`]
+/// (the rest select the chunk).
+pub const VM_SUBTYPE_CHUNK_BITS: u32 = 16;
+
+/// A runtime's type index → [`VMSupertypes`] map, which the compiled
+/// `call_indirect` check reads when a funcref's type index differs from the
+/// expected one (WebAssembly 3.0 accepts a subtype's function where its
+/// supertype is expected).
 ///
-/// * **Written by** the runtime (Springboard's engine), once.
-/// * **Read by** the compiled check, which calls `is_subtype(self, actual,
-///   expected)` and returns its result: `0` when `actual` is a subtype of
-///   `expected`, `2` when not.
+/// Two levels: `chunks[index >> 16]` is null or the address of 2¹⁶ entry
+/// pointers, of which `[index & 0xffff]` is null or the type's
+/// [`VMSupertypes`]. The check does only loads and compares, no call.
 ///
-/// A runtime extends it with its own state after this field (`#[repr(C)]`,
-/// the test's context being the first field).
-#[derive(Clone, Copy, Debug)]
+/// * **Written by** the runtime (Springboard's engine) as types come and go,
+///   with atomic pointer stores; an entry's memory stays valid (and keeps its
+///   depth) as long as the table, so a reader racing with a type's drop reads
+///   a stale entry, never freed memory.
+/// * **Read by** the compiled check and the runtime's own checks.
 #[repr(C)]
-pub struct VMSubtypeCheck {
-    /// The test.
-    pub is_subtype:
-        unsafe extern "C" fn(check: *const VMSubtypeCheck, actual: u32, expected: u32) -> u32,
+pub struct VMSubtypeTable {
+    /// The chunks, null where no index of the chunk was ever used.
+    pub chunks: [*const VMSubtypeChunk; 1 << (32 - VM_SUBTYPE_CHUNK_BITS)],
+}
+
+/// 2¹⁶ entries of a [`VMSubtypeTable`].
+#[repr(C)]
+pub struct VMSubtypeChunk {
+    /// The entries, null where no live type has the index.
+    pub entries: [*const VMSupertypes; 1 << VM_SUBTYPE_CHUNK_BITS],
+}
+
+/// One registered type's place in the subtype hierarchy: a header followed
+/// by `depth + 1` `u32` type indices, its declared supertypes from the root
+/// with itself last (at [`PtrSize::vm_supertypes_ancestors`](crate::PtrSize::vm_supertypes_ancestors)).
+///
+/// Type `a` is a subtype of type `e` exactly when `a == e`, or `a`'s entry
+/// has `index == a`, `depth >= depth(e)` and `ancestors[depth(e)] == e`.
+#[repr(C)]
+pub struct VMSupertypes {
+    /// The index of the type the entry describes (`u32::MAX` while unused).
+    pub index: u32,
+    /// The number of declared supertypes above the type (at most 63 in
+    /// WebAssembly).
+    pub depth: u32,
 }
