@@ -1,7 +1,7 @@
 //! `springboard check`: every kind of every signature through real generated
 //! code, bit-exact, and every signature refused when called as another.
 
-use crate::{Module, compiler, print_table, read_module, short};
+use crate::{Module, StdoutError, compiler, outln, print_table, read_module, short};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -196,9 +196,9 @@ pub(crate) fn run(
     report.failures += subtyping.failures.len();
     report.subtyping = subtyping;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_summary(&report);
+        print_summary(&report)?;
     }
     Ok(report.failures == 0)
 }
@@ -306,14 +306,14 @@ impl Checker<'_> {
     }
 }
 
-fn print_summary(report: &Report) {
-    println!(
+fn print_summary(report: &Report) -> Result<(), StdoutError> {
+    outln!(
         "{}: {} signatures, seed {}, {}",
         report.file,
         report.signatures.len(),
         report.seed,
         report.target
-    );
+    )?;
     let rows: Vec<Vec<String>> = report
         .signatures
         .iter()
@@ -334,7 +334,7 @@ fn print_summary(report: &Report) {
     print_table(
         &["signature", "calls", "values", "refused", "result"],
         &rows,
-    );
+    )?;
     let verdict = if report.failures == 0 {
         "passed"
     } else {
@@ -356,7 +356,7 @@ fn print_summary(report: &Report) {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "check {verdict}: {} trampolines ({} kinds x {} signatures), {} calls, {} values bit-exact, {} mismatches refused{sampled}{unsupported}, {} failures, {} ms",
         report.trampolines,
         TrampolineKind::ALL.len(),
@@ -366,18 +366,19 @@ fn print_summary(report: &Report) {
         report.refusals,
         report.failures,
         report.millis
-    );
+    )?;
     let sub = &report.subtyping;
-    println!(
+    outln!(
         "module types: {} pairs called as each other, {} subtypes accepted, {} refused, {} disagreements (Rust check, compiled check, module type space, wasmparser's validator)",
         sub.pairs,
         sub.accepted,
         sub.refused,
         sub.failures.len()
-    );
+    )?;
     for failure in &sub.failures {
-        println!("  {failure}");
+        outln!("  {failure}")?;
     }
+    Ok(())
 }
 
 /// Edge-value rounds (every edge value of every type reaches every

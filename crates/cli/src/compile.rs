@@ -1,6 +1,6 @@
 //! `springboard compile`.
 
-use crate::{compiler, read_module};
+use crate::{compiler, outln, read_module};
 use anyhow::Result;
 use serde::Serialize;
 use springboard_compiler::{Error, ObjectBuilder, OptLevel, WasmConv};
@@ -79,12 +79,12 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
         refused,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         for r in &report.refused {
             eprintln!("springboard: warning: {}: left out {r}", report.file);
         }
-        println!(
+        outln!(
             "wrote {} for {}: {} signatures, {} trampolines, {} code bytes ({} object bytes), compiled in {:.2} ms",
             report.output,
             report.target,
@@ -93,8 +93,8 @@ pub(crate) fn run(path: &Path, output: &Path, options: &Options<'_>, json: bool)
             report.code_bytes,
             report.object_bytes,
             report.compile_micros as f64 / 1000.0
-        );
-        println!("digest (sha256) {}", report.digest);
+        )?;
+        outln!("digest (sha256) {}", report.digest)?;
     }
     Ok(true)
 }

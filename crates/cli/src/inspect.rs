@@ -1,6 +1,6 @@
 //! `springboard inspect`.
 
-use crate::{compiler, print_table, read_module, short};
+use crate::{compiler, outln, print_table, read_module, short};
 use anyhow::Result;
 use serde::Serialize;
 use springboard_compiler::{Error, OptLevel, Signature, TrampolineKind, WasmConv};
@@ -86,15 +86,15 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
         signatures,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(true);
     }
-    println!(
+    outln!(
         "{}: {} functions, {} distinct signatures",
         report.file,
         report.functions,
         report.signatures.len()
-    );
+    )?;
     let rows: Vec<Vec<String>> = report
         .signatures
         .iter()
@@ -129,14 +129,16 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<bool> {
             "bytes",
         ],
         &rows,
-    );
-    println!(
+    )?;
+    outln!(
         "needs {} trampolines, {} bytes of code for {}",
-        report.trampolines, report.code_bytes, report.target
-    );
+        report.trampolines,
+        report.code_bytes,
+        report.target
+    )?;
     for s in report.signatures.iter().filter(|s| s.unsupported.is_some()) {
         let why = s.unsupported.as_deref().unwrap_or_default();
-        println!("refused by this target (docs/ABI.md): {why}");
+        outln!("refused by this target (docs/ABI.md): {why}")?;
     }
     Ok(true)
 }

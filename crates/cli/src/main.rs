@@ -139,6 +139,15 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        // Whoever reads the output stopped (`springboard inspect m | head`):
+        // nothing to say to them; the status a shell gives a process that
+        // SIGPIPE ended.
+        Err(e)
+            if e.downcast_ref::<StdoutError>()
+                .is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::from(141)
+        }
         Err(e) => {
             // One line naming the file and the problem.
             let message = format!("{e:#}").replace('\n', " ");
@@ -272,8 +281,30 @@ pub(crate) fn compiler(
     Ok(builder.build()?)
 }
 
+/// A failed write to standard output.
+#[derive(Debug)]
+pub(crate) struct StdoutError(std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
+
+/// `println!` that returns a failed write as a [`StdoutError`] where
+/// `println!` would panic (a closed pipe, a full disk).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::StdoutError)
+    }};
+}
+pub(crate) use outln;
+
 /// Prints rows as aligned columns.
-pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> Result<(), StdoutError> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -286,10 +317,11 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("  {}", padded.join("  ").trim_end());
+        outln!("  {}", padded.join("  ").trim_end())
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for row in rows {
-        line(row.iter().map(String::as_str).collect());
+        line(row.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }

@@ -16,20 +16,22 @@ fn runner() -> Option<String> {
         .filter(|r| !r.is_empty())
 }
 
-fn springboard(args: &[&str]) -> Output {
+fn command(args: &[&str]) -> Command {
     let exe = env!("CARGO_BIN_EXE_springboard");
-    match runner() {
+    let mut command = match runner() {
         Some(runner) => {
             let mut command = Command::new(runner);
             command.arg(exe);
             command
         }
         None => Command::new(exe),
-    }
-    .args(args)
-    .current_dir(root())
-    .output()
-    .unwrap()
+    };
+    command.args(args).current_dir(root());
+    command
+}
+
+fn springboard(args: &[&str]) -> Output {
+    command(args).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -187,6 +189,33 @@ fn inspect_lists_signatures_and_needs() {
         text.contains("12 functions, 12 distinct signatures"),
         "{text}"
     );
+}
+
+/// A reader that stops early (`springboard inspect m | head`): every
+/// command and output form exits quietly with the status of a process
+/// SIGPIPE ended (141), leaving no panic, however early the pipe closes.
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("closed-pipe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let object = dir.join("showcase.o");
+    let object = object.to_str().unwrap();
+    for args in [
+        &["inspect", "examples/showcase.wat"][..],
+        &["inspect", "examples/showcase.wat", "--json"],
+        &["check", "examples/showcase.wat", "--rounds", "1"],
+        &["compile", "examples/showcase.wat", "-o", object],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = command(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
 }
 
 /// Functions handed out through `ref.func` in expression-form element
