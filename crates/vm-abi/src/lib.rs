@@ -12,7 +12,9 @@
 //! * the contexts passed to every call ([`VMOpaqueContext`], [`VMContext`],
 //!   [`VMHostFuncContext`]) and their magics;
 //! * [`VMSharedSignatureIndex`], the engine-wide identity of a function type,
-//!   which callers compare before jumping;
+//!   which callers compare before jumping, and [`VMSubtypeTable`] /
+//!   [`VMSupertypes`], the layout in which a runtime publishes its types'
+//!   supertypes for the compiled check's WebAssembly 3.0 subtype test;
 //! * [`PtrSize`], field offsets and sizes for 32- and 64-bit targets, and
 //!   [`ResultsArea`], the layout of the native convention's extra results.
 //!
