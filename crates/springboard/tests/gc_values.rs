@@ -284,7 +284,7 @@ fn values_outside_a_type_are_refused() {
 /// indices whose top bit is set (the engine's own numbering, far into the
 /// table's first level), on every ISA of the cross subset.
 #[test]
-fn the_compiled_check_asks_the_subtype_test() {
+fn the_compiled_check_walks_the_subtype_table() {
     let engine = Engine::default();
     let types = types_of(
         &engine,
