@@ -127,6 +127,19 @@ impl Abi<'_> {
         }
     }
 
+    /// A zero of `ty` (its trampoline representation).
+    pub(crate) fn zero(&self, b: &mut FunctionBuilder, ty: ValType) -> Value {
+        match self.clif_type(ty) {
+            types::F32 => b.ins().f32const(0.0),
+            types::F64 => b.ins().f64const(0.0),
+            types::I8X16 => {
+                let zero = b.func.dfg.constants.insert(vec![0u8; 16].into());
+                b.ins().vconst(types::I8X16, zero)
+            }
+            int => b.ins().iconst(int, 0),
+        }
+    }
+
     /// The IR signature of a function of `self.sig` entered with `conv`.
     pub(crate) fn signature(&self, conv: CallConv) -> ir::Signature {
         let value_params = |tys: &[ValType]| -> Vec<AbiParam> {
@@ -296,7 +309,8 @@ impl Abi<'_> {
     }
 
     /// Calls `callee`, a function of `self.sig` entered with `conv`, and
-    /// returns its results.
+    /// returns its results. With a `handler` (wasm callees only), the call
+    /// is a `try_call` whose every exception goes there.
     pub(crate) fn call(
         &self,
         b: &mut FunctionBuilder,
@@ -304,6 +318,7 @@ impl Abi<'_> {
         callee: Value,
         vmctx: [Value; 2],
         params: &[Value],
+        handler: Option<ir::Block>,
     ) -> Vec<Value> {
         let sigref = b.import_signature(self.signature(conv));
         let results = self.sig.results();
@@ -313,8 +328,14 @@ impl Abi<'_> {
                 let mut args: Vec<Value> = vmctx.iter().chain(params).copied().collect();
                 let area = (size > 0).then(|| self.stack_buffer(b, size));
                 args.extend(area);
-                let call = b.ins().call_indirect(sigref, callee, &args);
-                let mut in_regs = b.inst_results(call).to_vec().into_iter();
+                let in_regs = match handler {
+                    None => {
+                        let call = b.ins().call_indirect(sigref, callee, &args);
+                        b.inst_results(call).to_vec()
+                    }
+                    Some(handler) => try_call(b, sigref, callee, &args, handler),
+                };
+                let mut in_regs = in_regs.into_iter();
                 results
                     .iter()
                     .zip(locs)
@@ -396,6 +417,42 @@ impl Abi<'_> {
             }
         }
     }
+}
+
+/// `try_call_indirect`s `callee` with every exception to `handler`; continues
+/// in a new block and returns the call's results there.
+fn try_call(
+    b: &mut FunctionBuilder,
+    sigref: ir::SigRef,
+    callee: Value,
+    args: &[Value],
+    handler: ir::Block,
+) -> Vec<Value> {
+    let normal = b.create_block();
+    let returns: Vec<ir::Type> = b.func.dfg.signatures[sigref]
+        .returns
+        .iter()
+        .map(|r| r.value_type)
+        .collect();
+    let results: Vec<Value> = returns
+        .iter()
+        .map(|&ty| b.append_block_param(normal, ty))
+        .collect();
+    let dfg = &mut b.func.dfg;
+    let to_normal = ir::BlockCall::new(
+        normal,
+        (0..returns.len()).map(|i| ir::BlockArg::TryCallRet(i as u32)),
+        &mut dfg.value_lists,
+    );
+    let to_handler = ir::BlockCall::new(handler, None, &mut dfg.value_lists);
+    let table = dfg.exception_tables.push(ir::ExceptionTableData::new(
+        sigref,
+        to_normal,
+        [ir::ExceptionTableItem::Default(to_handler)],
+    ));
+    b.ins().try_call_indirect(callee, args, table);
+    b.switch_to_block(normal);
+    results
 }
 
 /// Creates and enters the entry block; returns the function's arguments.

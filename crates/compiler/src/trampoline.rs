@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{
     Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use springboard_environ::{Bookkeeping, CallConv, CalleeSource, TrampolineKind, ValType};
+use springboard_environ::{Bookkeeping, CallConv, CalleeSource, TrampolineKind, ValType, WasmConv};
 
 /// The IR of the `kind` trampoline for `abi.sig`.
 pub(crate) fn trampoline(abi: &Abi, kind: TrampolineKind) -> ir::Function {
@@ -196,14 +196,103 @@ fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
             record_exit(abi, b, bookkeeping, caller_vmctx);
         }
     }
+    // Entries from the host into `tail`-convention wasm catch host failures
+    // beneath (see `springboard_vm_abi::VMHostCaller`).
+    let catches = kind.caller_conv() != CallConv::Wasm
+        && kind.callee_conv() == CallConv::Wasm
+        && abi.wasm_conv == WasmConv::Tail;
+    let handler = catches.then(|| catch_point(abi, b, kind, caller_vmctx));
     let results = abi.call(
         b,
         kind.callee_conv(),
         callee,
         [callee_vmctx, caller_vmctx],
         &params,
+        handler,
     );
     abi.ret(b, kind.caller_conv(), result_dest, &results);
+}
+
+/// Arms the catch point of an entry: if `caller_vmctx` is an armed
+/// `VMHostCaller`, stores this frame's frame pointer, stack pointer and
+/// exception handler there. Returns the handler, which returns zeros; the
+/// builder continues in the block of the call, which must follow at once.
+///
+/// The callee is `tail`: at the handler every register counts as clobbered,
+/// so resuming there needs only the stack and frame pointers, and the
+/// prologue saves whatever this frame's caller expects preserved.
+fn catch_point(
+    abi: &Abi,
+    b: &mut FunctionBuilder,
+    kind: TrampolineKind,
+    caller_vmctx: Value,
+) -> ir::Block {
+    use ir::condcodes::IntCC;
+    let [host_caller, armed_check, arm, call, handler] = [(); 5].map(|()| b.create_block());
+    b.ins().brif(caller_vmctx, host_caller, &[], call, &[]);
+    let p = abi.ptr_size();
+    let word = |b: &mut FunctionBuilder, offset: u8| {
+        b.ins().load(
+            ir::types::I32,
+            MemFlagsData::trusted(),
+            caller_vmctx,
+            i32::from(offset),
+        )
+    };
+    b.switch_to_block(host_caller);
+    let magic = word(b, 0);
+    let is_host = b.ins().icmp_imm_u(
+        IntCC::Equal,
+        magic,
+        i64::from(springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC),
+    );
+    b.ins().brif(is_host, armed_check, &[], call, &[]);
+    b.switch_to_block(armed_check);
+    let catch = word(b, p.vm_host_caller_catch());
+    let armed = b.ins().icmp_imm_u(
+        IntCC::Equal,
+        catch,
+        i64::from(springboard_vm_abi::VMHostCaller::CATCH),
+    );
+    b.ins().brif(armed, arm, &[], call, &[]);
+    b.switch_to_block(arm);
+    let ptr = abi.ptr();
+    let flags = MemFlagsData::trusted();
+    let fp = b.ins().get_frame_pointer(ptr);
+    b.ins().store(
+        flags,
+        fp,
+        caller_vmctx,
+        i32::from(p.vm_host_caller_entry_fp()),
+    );
+    let sp = b.ins().get_stack_pointer(ptr);
+    b.ins().store(
+        flags,
+        sp,
+        caller_vmctx,
+        i32::from(p.vm_host_caller_entry_sp()),
+    );
+    let pc = b.ins().get_exception_handler_address(ptr, call, 0);
+    b.ins().store(
+        flags,
+        pc,
+        caller_vmctx,
+        i32::from(p.vm_host_caller_entry_pc()),
+    );
+    b.ins().jump(call, &[]);
+    b.switch_to_block(handler);
+    b.set_cold_block(handler);
+    match kind.caller_conv() {
+        CallConv::Native => {
+            let zero = abi.sig.results().first().map(|&t| abi.zero(b, t));
+            b.ins().return_(zero.as_slice());
+        }
+        _ => {
+            b.ins().return_(&[]);
+        }
+    }
+    b.switch_to_block(call);
+    handler
 }
 
 /// The runtime's limits structure, from the pointer in `vmctx`.
@@ -249,7 +338,7 @@ fn entry(abi: &Abi, b: &mut FunctionBuilder) {
     let args = entry_block(b);
     let (vmctx, body, values) = ([args[0], args[1]], args[2], args[3]);
     let params = abi.load_slots(b, values, abi.sig.params());
-    let results = abi.call(b, CallConv::Native, body, vmctx, &params);
+    let results = abi.call(b, CallConv::Native, body, vmctx, &params, None);
     abi.ret(b, CallConv::Array, Some(values), &results);
 }
 

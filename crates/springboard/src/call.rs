@@ -63,10 +63,10 @@ pub(crate) unsafe fn call_array(
     // SAFETY: every one of the `len` slots was written just above.
     let values = unsafe { &mut *(slots as *mut [MaybeUninit<ValRaw>] as *mut [ValRaw]) };
     let buffer = values.as_mut_ptr();
-    mode.call(|| {
+    mode.call(caller.as_ptr(), |caller| {
         // SAFETY: the caller guarantees the funcref is live and of type
         // `ty`; the buffer holds max(params, results) slots.
-        unsafe { (func_ref.array_call)(func_ref.vmctx, caller.as_ptr(), buffer, len) }
+        unsafe { (func_ref.array_call)(func_ref.vmctx, caller, buffer, len) }
     })?;
     for ((out, raw), &t) in results.iter_mut().zip(values.iter()).zip(ty.results()) {
         *out = Val::from_raw(*raw, t, registry.gc());

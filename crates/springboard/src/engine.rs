@@ -13,7 +13,9 @@ use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
 use springboard_environ::{Bookkeeping, GcRefWidth, TypeIndex};
 use springboard_environ::{CodeKind, CompiledTrampoline, Signature, TrampolineKind, WasmConv};
 use springboard_loader::{CodeProvider, MmapProvider, ObjectFile};
-use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeTable};
+use springboard_vm_abi::{
+    VMFuncRef, VMHostCaller, VMOpaqueContext, VMSharedSignatureIndex, VMSubtypeTable,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -58,13 +60,6 @@ struct CallerVmctx(NonNull<VMOpaqueContext>);
 unsafe impl Send for CallerVmctx {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for CallerVmctx {}
-
-/// The caller context an engine passes when the runtime gave none: a
-/// context of its own, recognisable by its magic.
-#[repr(C, align(16))]
-struct HostCaller {
-    magic: u32,
-}
 
 impl Default for Config {
     fn default() -> Config {
@@ -288,7 +283,9 @@ struct EngineInner {
     raise: Option<RaiseHook>,
     /// What `caller_vmctx` returns: the runtime's, or `own_caller`'s.
     caller: CallerVmctx,
-    _own_caller: Box<HostCaller>,
+    _own_caller: Box<VMHostCaller>,
+    /// The trap handling of calls into its own wasm entries.
+    entry_mode: TrapMode,
     registry: Arc<Registry>,
     source: Arc<Source>,
     /// Signatures whose trampolines came from loaded objects: kept for the
@@ -325,9 +322,16 @@ impl Engine {
             springboard_loader::perf_map::enable().map_err(Error::PerfMap)?;
         }
         let id = NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed);
-        let mut own_caller = Box::new(HostCaller {
-            magic: springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC,
-        });
+        // Unarmed: a call with it never arms a catch point (the facade's
+        // entries pass an armed one of their own, see `trap`).
+        let mut own_caller = Box::new(VMHostCaller::unarmed());
+        // Springboard's own `tail` entries are the catch point when the
+        // caller vmctx is the facade's to choose.
+        let entry_mode = match (config.raise, &config.caller, config.wasm_conv) {
+            (Some(_), ..) => TrapMode::Uncaught,
+            (None, None, WasmConv::Tail) => TrapMode::Caught,
+            (None, ..) => TrapMode::Jump,
+        };
         let caller = config.caller.unwrap_or(CallerVmctx(
             NonNull::from(&mut *own_caller).cast::<VMOpaqueContext>(),
         ));
@@ -355,6 +359,7 @@ impl Engine {
                 raise: config.raise,
                 caller,
                 _own_caller: own_caller,
+                entry_mode,
                 registry,
                 source: Arc::new(source),
                 pinned: Mutex::default(),
@@ -375,10 +380,16 @@ impl Engine {
         self.inner.raise
     }
 
-    /// The trap handling of its calls into code that may be wasm.
-    pub(crate) fn trap_mode(&self) -> TrapMode {
+    /// The trap handling of its calls into its own entries of wasm bodies.
+    pub(crate) fn entry_mode(&self) -> TrapMode {
+        self.inner.entry_mode
+    }
+
+    /// The trap handling of its calls into code that may be wasm and is
+    /// not its own (a funcref made elsewhere).
+    pub(crate) fn foreign_mode(&self) -> TrapMode {
         match self.inner.raise {
-            None => TrapMode::Caught,
+            None => TrapMode::Jump,
             Some(_) => TrapMode::Uncaught,
         }
     }
@@ -702,7 +713,7 @@ impl Engine {
                 expected.signature(),
                 self.registry(),
                 self.caller_vmctx(),
-                self.trap_mode(),
+                self.foreign_mode(),
                 params,
                 results,
             )

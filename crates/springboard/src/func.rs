@@ -41,7 +41,8 @@ struct FuncInner {
     /// Whether every entry reaches a Rust closure with no wasm (nor any
     /// other runtime's code) in between: a host call of it needs no catch
     /// point.
-    direct: bool,
+    /// The trap handling of calls into it.
+    mode: TrapMode,
 }
 
 /// What owns the memory `func_ref` points into.
@@ -301,7 +302,11 @@ impl Func {
             ty,
             func_ref,
             owner,
-            direct,
+            mode: if direct {
+                TrapMode::Direct
+            } else {
+                engine.foreign_mode()
+            },
         }))
     }
 
@@ -365,7 +370,7 @@ impl Func {
                 context: context.cast(),
                 free: generic::free::<Forwarded>,
             },
-            direct: false,
+            mode: engine.foreign_mode(),
         })))
     }
 
@@ -480,7 +485,7 @@ impl Func {
                     ty,
                     func_ref: ptr,
                     owner,
-                    direct: false,
+                    mode: engine.entry_mode(),
                 }))
             })
             .collect())
@@ -512,7 +517,7 @@ impl Func {
             ty,
             func_ref: funcref,
             owner: Owner::Borrowed,
-            direct: false,
+            mode: engine.foreign_mode(),
         })))
     }
 
@@ -591,11 +596,7 @@ impl Func {
 
     /// The trap handling of a host call of this function.
     pub(crate) fn trap_mode(&self) -> TrapMode {
-        if self.0.direct {
-            TrapMode::Direct
-        } else {
-            self.0.engine.trap_mode()
-        }
+        self.0.mode
     }
 }
 

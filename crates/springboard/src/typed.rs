@@ -100,10 +100,11 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             caller,
             mode,
         } = self.call;
-        mode.call(|| {
+        mode.call(caller, |caller| {
             // SAFETY: `typed()` checked that the function's type is exactly
             // `(P) -> R`, and its native entry has that type; the contexts
-            // are the funcref's and the engine's, alive with `self.func`.
+            // are the funcref's and the engine's (or an armed one in its
+            // place), alive with `self.func`.
             unsafe { P::call_native::<R>(code, callee, caller, params) }
         })
     }

@@ -19,6 +19,60 @@ pub const VMCONTEXT_MAGIC: u32 = u32::from_le_bytes(*b"core");
 /// vmctx was called from the host, not from wasm.
 pub const SPRINGBOARD_HOST_CALLER_MAGIC: u32 = u32::from_le_bytes(*b"SBHC");
 
+/// The caller context Springboard's facade passes when the host calls and
+/// the runtime gave no context of its own: [`SPRINGBOARD_HOST_CALLER_MAGIC`],
+/// then a catch point for the entry trampoline it is passed to.
+///
+/// When `catch` is [`VMHostCaller::CATCH`], an entry into wasm (the
+/// `native_to_wasm` and `array_to_wasm` trampolines of the `tail` wasm
+/// convention) stores its own frame pointer, stack pointer and the address
+/// of its exception handler here before it calls wasm. A failing host
+/// function beneath then resumes at `entry_pc` with those two registers
+/// restored: the trampoline returns zeros to the facade, which returns the
+/// failure (see `docs/ABI.md`, "Host failures"). With `catch == 0` (the
+/// engine's own context, which outlives every call) trampolines write
+/// nothing. The facade makes one armed context per call, on its stack.
+#[repr(C, align(16))]
+#[derive(Debug)]
+pub struct VMHostCaller {
+    /// [`SPRINGBOARD_HOST_CALLER_MAGIC`].
+    pub magic: u32,
+    /// [`VMHostCaller::CATCH`], or 0.
+    pub catch: u32,
+    /// The entry trampoline's frame pointer.
+    pub entry_fp: usize,
+    /// The entry trampoline's stack pointer at its call into wasm.
+    pub entry_sp: usize,
+    /// The entry trampoline's exception handler.
+    pub entry_pc: usize,
+}
+
+impl VMHostCaller {
+    /// The `catch` of a context whose entry fields the entry trampoline writes.
+    pub const CATCH: u32 = 1;
+
+    /// A context that asks for a catch point (`catch` set, no entry yet).
+    #[inline]
+    pub const fn armed() -> VMHostCaller {
+        VMHostCaller {
+            magic: SPRINGBOARD_HOST_CALLER_MAGIC,
+            catch: VMHostCaller::CATCH,
+            entry_fp: 0,
+            entry_sp: 0,
+            entry_pc: 0,
+        }
+    }
+
+    /// A context that asks for nothing.
+    #[inline]
+    pub const fn unarmed() -> VMHostCaller {
+        VMHostCaller {
+            catch: 0,
+            ..VMHostCaller::armed()
+        }
+    }
+}
+
 /// The magic at offset 0 of a [`VMHostFuncContext`](crate::VMHostFuncContext) whose function is called
 /// through the *array* convention: `b"ACHF"`.
 pub const VM_ARRAY_CALL_HOST_FUNC_MAGIC: u32 = u32::from_le_bytes(*b"ACHF");

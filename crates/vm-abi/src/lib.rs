@@ -90,7 +90,7 @@ mod val_raw;
 
 pub use context::{
     SPRINGBOARD_HOST_CALLER_MAGIC, VM_ARRAY_CALL_HOST_FUNC_MAGIC, VM_NATIVE_CALL_HOST_FUNC_MAGIC,
-    VMCONTEXT_MAGIC, VMContext, VMOpaqueContext, magic_from_bytes,
+    VMCONTEXT_MAGIC, VMContext, VMHostCaller, VMOpaqueContext, magic_from_bytes,
 };
 pub use funcref::{
     VMArrayCallFunction, VMFuncRef, VMFunctionBody, VMNativeCallFunction, VMTrampoline,

@@ -1,7 +1,9 @@
 //! Field offsets and sizes for any pointer width, for code generators that
 //! emit loads from these structures (possibly for another target).
 
-use crate::{VMFuncRef, VMHostFuncContext, VMSharedSignatureIndex, VMSupertypes, ValRaw};
+use crate::{
+    VMFuncRef, VMHostCaller, VMHostFuncContext, VMSharedSignatureIndex, VMSupertypes, ValRaw,
+};
 use core::mem::{align_of, offset_of, size_of};
 
 /// A target's pointer size in bytes (4 or 8), answering every offset and size
@@ -106,6 +108,26 @@ impl PtrSize {
         self.vm_host_func_context_func_ref() + self.size_of_vm_func_ref()
     }
 
+    /// Offset of `VMHostCaller::catch` (the same on every target).
+    pub const fn vm_host_caller_catch(self) -> u8 {
+        4
+    }
+
+    /// Offset of `VMHostCaller::entry_fp`.
+    pub const fn vm_host_caller_entry_fp(self) -> u8 {
+        8
+    }
+
+    /// Offset of `VMHostCaller::entry_sp`.
+    pub const fn vm_host_caller_entry_sp(self) -> u8 {
+        8 + self.0
+    }
+
+    /// Offset of `VMHostCaller::entry_pc`.
+    pub const fn vm_host_caller_entry_pc(self) -> u8 {
+        8 + 2 * self.0
+    }
+
     /// Offset of `VMSupertypes::index` (the same on every target).
     pub const fn vm_supertypes_index(self) -> u8 {
         0
@@ -144,6 +166,11 @@ const _: () = {
     assert!(offset_of!(VMSupertypes, depth) == p.vm_supertypes_depth() as usize);
     assert!(size_of::<VMSupertypes>() == p.vm_supertypes_ancestors() as usize);
     assert!(align_of::<VMSupertypes>() == 4);
+    assert!(offset_of!(VMHostCaller, magic) == 0);
+    assert!(offset_of!(VMHostCaller, catch) == p.vm_host_caller_catch() as usize);
+    assert!(offset_of!(VMHostCaller, entry_fp) == p.vm_host_caller_entry_fp() as usize);
+    assert!(offset_of!(VMHostCaller, entry_sp) == p.vm_host_caller_entry_sp() as usize);
+    assert!(offset_of!(VMHostCaller, entry_pc) == p.vm_host_caller_entry_pc() as usize);
 };
 
 #[cfg(test)]

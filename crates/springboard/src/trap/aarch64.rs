@@ -98,3 +98,11 @@ super::catch_point! {
         d14 = const offset_of!(JumpBuf, d14),
     }
 }
+
+super::resume_point! {
+    "ldr x9, [x0, #{sp}]",
+    "mov sp, x9",
+    "ldr x29, [x0, #{fp}]",
+    "ldr x9, [x0, #{pc}]",
+    "br x9",
+}

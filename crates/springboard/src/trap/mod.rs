@@ -2,17 +2,22 @@
 //!
 //! Generated code cannot be unwound through, and a failing host function
 //! must not return into the wasm that called it. So every Springboard entry
-//! into code that may be wasm installs a catch point ([`TrapMode::call`]), and a
-//! failing shim ([`host_call`]) jumps straight back to it, abandoning the
-//! frames in between (the catch point and the jump are per-ISA assembly:
-//! `x86_64_sysv.rs`, `x86_64_windows.rs`, `aarch64.rs`, `riscv64.rs`,
-//! `s390x.rs`). Which way a failure goes is decided by the *landing*
-//! of this thread: the state the shim's caller left, which the shim saves
-//! on entry and resets for the closure it runs:
+//! into code that may be wasm has a catch point, and a failing shim
+//! ([`host_call`]) goes straight back to it, abandoning the frames in
+//! between. Which way a failure goes is decided by the *landing* of this
+//! thread: the state the shim's caller left, which the shim saves on entry
+//! and resets for the closure it runs:
 //!
-//! - a catch point: the shim was called by code under a Springboard entry
-//!   with no host frame in between. The failure is recorded and the shim
-//!   jumps; the entry returns it as its `Err`.
+//! - an armed [`VMHostCaller`] ([`TrapMode::Caught`]): the entry passed it as
+//!   its caller vmctx, and the entry trampoline (Springboard's own, `tail`
+//!   wasm convention) stored its frame pointer, stack pointer and exception
+//!   handler in it before calling wasm. The failure is recorded and the shim
+//!   resumes at the handler ([`resume`](arch::resume)), which returns zeros;
+//!   the entry returns the failure. No register is saved on the way in.
+//! - a jump buffer ([`TrapMode::Jump`]): for entries whose code is not
+//!   Springboard's own (a foreign funcref, the `wasmtime17` convention, a
+//!   runtime's caller vmctx), the entry saves its callee-saved registers
+//!   ([`catch_call`](arch::catch_call)) and the shim jumps back to them.
 //! - [`RETURN`]: Springboard called the shim directly (a typed call of a
 //!   host function): no wasm lies between, the shim returns zeros and the
 //!   caller returns the failure.
@@ -21,6 +26,9 @@
 //!   the failure, if it has one; else the failure is recorded, the shim
 //!   returns zeros, and whoever entered that code takes it with
 //!   [`take_host_failure`].
+//!
+//! The assembly of both catch points is per ISA: `x86_64_sysv.rs`,
+//! `x86_64_windows.rs`, `aarch64.rs`, `riscv64.rs`, `s390x.rs`.
 
 /// Defines this ISA's [`catch_call`](arch::catch_call) and
 /// [`jump`](arch::jump) from their assembly and the named operands (the
@@ -60,6 +68,30 @@ macro_rules! catch_point {
 }
 use catch_point;
 
+/// Defines this ISA's [`resume`](arch::resume) from its assembly and the
+/// `VMHostCaller` offsets it names (`fp`, `sp`, `pc`).
+macro_rules! resume_point {
+    ($($asm:tt)*) => {
+        /// Resumes at the exception handler of the entry trampoline that
+        /// armed `host`, with its stack and frame pointers.
+        ///
+        /// # Safety
+        /// `host` must have been armed by an entry trampoline still running
+        /// on this thread, and every frame above it must be one that may be
+        /// abandoned.
+        #[unsafe(naked)]
+        pub(crate) unsafe extern "C" fn resume(host: *const springboard_vm_abi::VMHostCaller) -> ! {
+            core::arch::naked_asm!(
+                $($asm)*
+                fp = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_fp),
+                sp = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_sp),
+                pc = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_pc),
+            )
+        }
+    };
+}
+use resume_point;
+
 #[cfg(target_arch = "aarch64")]
 #[path = "aarch64.rs"]
 mod arch;
@@ -88,8 +120,14 @@ compile_error!(
 use crate::error::Error;
 use arch::{JumpBuf, catch_call};
 use core::mem::{ManuallyDrop, MaybeUninit};
+use springboard_vm_abi::{VMHostCaller, VMOpaqueContext};
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// A landing (see the module docs): [`FOREIGN`], [`RETURN`], a
+/// [`JumpBuf`], or an armed [`VMHostCaller`] tagged with [`RESUME`]. Both
+/// are 16-byte aligned, so the tag and the two constants never collide.
+type Landing = *const u8;
 
 thread_local! {
     static PENDING: RefCell<Option<Error>> = const { RefCell::new(None) };
@@ -99,14 +137,17 @@ thread_local! {
     /// destructor registration on each access.
     static FAILED: Cell<bool> = const { Cell::new(false) };
     /// Where a failing shim's failure goes (see the module docs).
-    static LANDING: Cell<*const JumpBuf> = const { Cell::new(FOREIGN) };
+    static LANDING: Cell<Landing> = const { Cell::new(FOREIGN) };
 }
 
 /// The landing of host code and of other runtimes' code.
-const FOREIGN: *const JumpBuf = core::ptr::null();
-/// The landing of a direct call from Springboard: never a real buffer
-/// (those are 16-byte aligned).
-const RETURN: *const JumpBuf = core::ptr::without_provenance(1);
+const FOREIGN: Landing = core::ptr::null();
+/// The landing of a direct call from Springboard.
+const RETURN: Landing = core::ptr::without_provenance(1);
+/// The tag of an armed `VMHostCaller`'s address.
+const RESUME: usize = 2;
+
+const _: () = assert!(align_of::<JumpBuf>() >= 4 && align_of::<VMHostCaller>() >= 4);
 
 /// A runtime's way to turn a host failure into its own trap: called by a
 /// failing host function that no Springboard entry can catch (see
@@ -198,7 +239,7 @@ fn drop_guarded<T>(value: T) {
 
 /// Sends `error` where `landing` says. Owns nothing when it jumps.
 #[cold]
-fn fail(landing: *const JumpBuf, raise: Option<RaiseHook>, error: Error) {
+fn fail(landing: Landing, raise: Option<RaiseHook>, error: Error) {
     if landing == RETURN {
         record(error);
     } else if landing == FOREIGN {
@@ -208,13 +249,29 @@ fn fail(landing: *const JumpBuf, raise: Option<RaiseHook>, error: Error) {
             Some(raise) => unsafe { raise(error) },
             None => record(error),
         }
+    } else if landing.addr() & RESUME != 0 {
+        let host = landing.wrapping_byte_sub(RESUME).cast::<VMHostCaller>();
+        // SAFETY: an armed context is the landing only while the call it
+        // was passed to runs on this thread (`TrapMode::call` restores the
+        // outer landing when it returns).
+        if unsafe { (*host).entry_pc } == 0 {
+            // No entry trampoline armed it (code that is not Springboard's
+            // was called with it): nothing to resume at; return zeros.
+            record(error);
+            return;
+        }
+        record_for_jump(error);
+        // SAFETY: armed by the entry trampoline still running beneath; the
+        // frames above it are generated code and shims that own nothing:
+        // the closure's frames are gone by now.
+        unsafe { arch::resume(host) }
     } else {
         record_for_jump(error);
         // SAFETY: a catch point is the landing only while its `catch_call`
         // runs on this thread (`enter` restores the outer landing before it
         // returns), and the frames above it are generated code and shims
         // that own nothing: the closure's frames are gone by now.
-        unsafe { arch::jump(landing) }
+        unsafe { arch::jump(landing.cast()) }
     }
 }
 
@@ -224,8 +281,13 @@ pub(crate) enum TrapMode {
     /// Straight into a host function's shim, with no wasm in between: the
     /// shim returns its failure ([`RETURN`]).
     Direct,
-    /// Into code that may be wasm, under a catch point.
+    /// Into Springboard's own entry trampoline of the `tail` convention,
+    /// with an armed [`VMHostCaller`] as the caller vmctx: the trampoline is
+    /// the catch point.
     Caught,
+    /// Into code that may be wasm but is not Springboard's own entry, under
+    /// a catch point of saved registers.
+    Jump,
     /// Into code that may be wasm, with no catch point: the engine's
     /// runtime handles host failures (its raise hook), and its traps may
     /// unwind past this frame, which a catch point would not survive.
@@ -233,37 +295,58 @@ pub(crate) enum TrapMode {
 }
 
 impl TrapMode {
-    /// Runs `call` under this trap handling, and returns the failure of a
-    /// host function beneath it, if any.
+    /// Runs `call` under this trap handling, passing it the caller vmctx to
+    /// call with (`caller`, or an armed context in its place), and returns
+    /// the failure of a host function beneath it, if any.
     ///
     /// `call` must not keep anything that needs dropping across its call
-    /// into generated code: after a jump, its frame is gone.
+    /// into generated code: under [`TrapMode::Jump`], after a jump its
+    /// frame is gone.
     #[inline(always)]
-    pub(crate) fn call<R>(self, call: impl FnOnce() -> R) -> Result<R, Error> {
-        if self == TrapMode::Direct {
-            let outer = LANDING.replace(RETURN);
-            let result = call();
-            LANDING.set(outer);
-            take()?;
-            return Ok(result);
+    pub(crate) fn call<R>(
+        self,
+        caller: *mut VMOpaqueContext,
+        call: impl FnOnce(*mut VMOpaqueContext) -> R,
+    ) -> Result<R, Error> {
+        match self {
+            TrapMode::Direct => {
+                let outer = LANDING.replace(RETURN);
+                let result = call(caller);
+                LANDING.set(outer);
+                take()?;
+                Ok(result)
+            }
+            TrapMode::Caught => {
+                // The trampoline returns (zeros) even when a host function
+                // beneath fails: nothing here is abandoned.
+                let mut armed = VMHostCaller::armed();
+                let host = (&raw mut armed).cast::<VMOpaqueContext>();
+                let outer = LANDING.replace(host.cast::<u8>().wrapping_byte_add(RESUME));
+                let result = call(host);
+                LANDING.set(outer);
+                take()?;
+                Ok(result)
+            }
+            // Everything else out of line, so that the paths above build no
+            // closure state and carry no jump buffer; the closure stays in
+            // this frame, read in place (copying it would load it with wider
+            // accesses than it was stored with, which stalls store forwarding).
+            TrapMode::Jump | TrapMode::Uncaught => {
+                let mut thunk = Thunk {
+                    call: ManuallyDrop::new(move || call(caller)),
+                    result: None,
+                };
+                self.enter(&mut thunk)
+            }
         }
-        // Everything else out of line, so that the direct path builds no
-        // closure state and carries no jump buffer; the closure stays in
-        // this frame, read in place (copying it would load it with wider
-        // accesses than it was stored with, which stalls store forwarding).
-        let mut thunk = Thunk {
-            call: ManuallyDrop::new(call),
-            result: None,
-        };
-        self.enter(&mut thunk)
     }
 
     #[inline(never)]
     fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) -> Result<R, Error> {
         let data = core::ptr::from_mut(thunk).cast::<u8>();
-        if self == TrapMode::Caught {
+        if self == TrapMode::Jump {
             let mut buf = MaybeUninit::<JumpBuf>::uninit();
-            let outer = LANDING.replace(buf.as_ptr());
+            let outer = LANDING.replace(buf.as_ptr().cast());
             // SAFETY: `buf` lives in this frame until `catch_call` returns;
             // `run` does not unwind (it calls generated code, whose host
             // functions catch every panic).
@@ -333,7 +416,7 @@ pub fn take_host_failure() -> Option<Error> {
 /// not reach through the runtime's frames.
 pub fn as_host<R>(f: impl FnOnce() -> R) -> R {
     /// Puts the outer landing back, however `f` leaves.
-    struct Restore(*const JumpBuf);
+    struct Restore(Landing);
     impl Drop for Restore {
         fn drop(&mut self) {
             LANDING.set(self.0);

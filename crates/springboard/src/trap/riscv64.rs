@@ -135,3 +135,10 @@ super::catch_point! {
         fs11 = const offset_of!(JumpBuf, fs11),
     }
 }
+
+super::resume_point! {
+    "ld s0, {fp}(a0)",
+    "ld t0, {pc}(a0)",
+    "ld sp, {sp}(a0)",
+    "jr t0",
+}

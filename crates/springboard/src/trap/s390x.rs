@@ -75,3 +75,10 @@ super::catch_point! {
         r14_slot = const R14_SLOT,
     }
 }
+
+super::resume_point! {
+    "lg %r1, {pc}(%r2)",
+    "lg %r15, {sp}(%r2)",
+    "br %r1",
+    "# {fp}",
+}

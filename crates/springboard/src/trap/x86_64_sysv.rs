@@ -62,3 +62,9 @@ super::catch_point! {
         pc = const offset_of!(JumpBuf, pc),
     }
 }
+
+super::resume_point! {
+    "mov rsp, [rdi + {sp}]",
+    "mov rbp, [rdi + {fp}]",
+    "jmp qword ptr [rdi + {pc}]",
+}

@@ -111,3 +111,9 @@ super::catch_point! {
         xmm15 = const offset_of!(JumpBuf, xmm15),
     }
 }
+
+super::resume_point! {
+    "mov rsp, [rcx + {sp}]",
+    "mov rbp, [rcx + {fp}]",
+    "jmp qword ptr [rcx + {pc}]",
+}
