@@ -201,7 +201,7 @@ fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
     let catches = kind.caller_conv() != CallConv::Wasm
         && kind.callee_conv() == CallConv::Wasm
         && abi.wasm_conv == WasmConv::Tail;
-    let handler = catches.then(|| catch_point(abi, b, kind, caller_vmctx));
+    let handler = catches.then(|| catch_point(abi, b, kind, caller_vmctx, result_dest));
     let results = abi.call(
         b,
         kind.callee_conv(),
@@ -215,8 +215,9 @@ fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
 
 /// Arms the catch point of an entry: if `caller_vmctx` is an armed
 /// `VMHostCaller`, stores this frame's frame pointer, stack pointer and
-/// exception handler there. Returns the handler, which returns zeros; the
-/// builder continues in the block of the call, which must follow at once.
+/// exception handler there. Returns the handler, which returns zeros (every
+/// result, as a failing host function that returns does); the builder
+/// continues in the block of the call, which must follow at once.
 ///
 /// The callee is `tail`: at the handler every register counts as clobbered,
 /// so resuming there needs only the stack and frame pointers, and the
@@ -226,6 +227,7 @@ fn catch_point(
     b: &mut FunctionBuilder,
     kind: TrampolineKind,
     caller_vmctx: Value,
+    result_dest: Option<Value>,
 ) -> ir::Block {
     use ir::condcodes::IntCC;
     let [host_caller, armed_check, arm, call, handler] = [(); 5].map(|()| b.create_block());
@@ -282,15 +284,8 @@ fn catch_point(
     b.ins().jump(call, &[]);
     b.switch_to_block(handler);
     b.set_cold_block(handler);
-    match kind.caller_conv() {
-        CallConv::Native => {
-            let zero = abi.sig.results().first().map(|&t| abi.zero(b, t));
-            b.ins().return_(zero.as_slice());
-        }
-        _ => {
-            b.ins().return_(&[]);
-        }
-    }
+    let zeros: Vec<Value> = abi.sig.results().iter().map(|&t| abi.zero(b, t)).collect();
+    abi.ret(b, kind.caller_conv(), result_dest, &zeros);
     b.switch_to_block(call);
     handler
 }
