@@ -302,10 +302,10 @@ impl Func {
             ty,
             func_ref,
             owner,
-            mode: if direct {
-                TrapMode::Direct
-            } else {
-                engine.foreign_mode()
+            mode: match (direct, engine.raise_hook()) {
+                (true, None) => TrapMode::DirectUnhooked,
+                (true, Some(_)) => TrapMode::Direct,
+                (false, _) => engine.foreign_mode(),
             },
         }))
     }

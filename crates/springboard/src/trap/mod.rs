@@ -281,6 +281,10 @@ pub(crate) enum TrapMode {
     /// Straight into a host function's shim, with no wasm in between: the
     /// shim returns its failure ([`RETURN`]).
     Direct,
+    /// [`Direct`](Self::Direct) for an engine without a raise hook: the
+    /// landing of host code, [`FOREIGN`], already sends a failure back the
+    /// same way, so the landing is left as it is.
+    DirectUnhooked,
     /// Into Springboard's own entry trampoline of the `tail` convention,
     /// with an armed [`VMHostCaller`] as the caller vmctx: the trampoline is
     /// the catch point.
@@ -316,6 +320,12 @@ impl TrapMode {
                 take()?;
                 Ok(result)
             }
+            TrapMode::DirectUnhooked => {
+                debug_assert!(LANDING.get() == FOREIGN, "only host code calls");
+                let result = call(caller);
+                take()?;
+                Ok(result)
+            }
             TrapMode::Caught => {
                 // The trampoline returns (zeros) even when a host function
                 // beneath fails: nothing here is abandoned.
@@ -336,13 +346,17 @@ impl TrapMode {
                     call: ManuallyDrop::new(move || call(caller)),
                     result: None,
                 };
-                self.enter(&mut thunk)
+                self.enter(&mut thunk)?;
+                // A jump always records a failure first, so `result` is there.
+                thunk.result.ok_or_else(missing_result)
             }
         }
     }
 
+    /// Runs the closure in `thunk` under a jump buffer (`Jump`) or none;
+    /// its result, if it returned, is left in the thunk.
     #[inline(never)]
-    fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) -> Result<R, Error> {
+    fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) -> Result<(), Error> {
         let data = core::ptr::from_mut(thunk).cast::<u8>();
         if self == TrapMode::Jump {
             let mut buf = MaybeUninit::<JumpBuf>::uninit();
@@ -356,12 +370,13 @@ impl TrapMode {
             // SAFETY: `data` is the live `Thunk<F, R>`.
             unsafe { run::<F, R>(data) };
         }
-        take()?;
-        // A jump always records a failure first, so `result` is there.
-        thunk.result.take().ok_or_else(|| {
-            Error::HostPanic("host function failed without a recorded failure".to_owned())
-        })
+        take()
     }
+}
+
+#[cold]
+fn missing_result() -> Error {
+    Error::HostPanic("host function failed without a recorded failure".to_owned())
 }
 
 /// An entry's closure in, its result out.
@@ -405,6 +420,7 @@ fn take() -> Result<(), Error> {
 /// funcref from its own generated code (through `wasm_call`, say) on an
 /// engine with no raise hook calls this when control comes back to it, to
 /// learn whether a host function failed beneath (it returned zeros).
+#[inline]
 pub fn take_host_failure() -> Option<Error> {
     take().err()
 }
