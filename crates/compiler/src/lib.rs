@@ -243,6 +243,19 @@ impl Compiler {
         )
     }
 
+    /// Compiles the indirect entry of `signature`: see [`CodeKind::IndirectEntry`].
+    pub fn compile_indirect_entry(
+        &self,
+        signature: &Signature,
+    ) -> Result<CompiledTrampoline, Error> {
+        codegen::finish(
+            self,
+            CodeKind::IndirectEntry,
+            signature,
+            trampoline::indirect_entry,
+        )
+    }
+
     /// Compiles any [`CodeKind`] for `signature` (the signature check ignores it).
     pub fn compile_kind(
         &self,
@@ -253,6 +266,7 @@ impl Compiler {
             CodeKind::Trampoline(k) => self.compile(k, signature),
             CodeKind::Probe(c) => self.compile_probe(c, signature),
             CodeKind::SignatureCheck => self.compile_signature_check(),
+            CodeKind::IndirectEntry => self.compile_indirect_entry(signature),
         }
     }
 }

@@ -182,6 +182,38 @@ fn crossing(abi: &Abi, b: &mut FunctionBuilder, kind: TrampolineKind) {
         }
         CalleeSource::Relocation | CalleeSource::Argument => recv.callee_vmctx,
     };
+    call_and_return(abi, b, kind, recv, callee, callee_vmctx);
+}
+
+/// The IR of the indirect entry (see `CodeKind::IndirectEntry`): a
+/// `native_to_wasm` whose callee vmctx argument is a funcref, whose
+/// `wasm_call` it calls with the funcref's `vmctx` — `call_indirect` from
+/// the host, under the entry's catch point.
+pub(crate) fn indirect_entry(abi: &Abi) -> ir::Function {
+    build(abi, abi.signature(CallConv::Native), |b| {
+        let recv = abi.receive(b, CallConv::Native);
+        let p = abi.ptr_size();
+        let field = |b: &mut FunctionBuilder, offset: u8| {
+            let flags = MemFlagsData::trusted();
+            b.ins()
+                .load(abi.ptr(), flags, recv.callee_vmctx, i32::from(offset))
+        };
+        let callee = field(b, p.vm_func_ref_wasm_call());
+        let vmctx = field(b, p.vm_func_ref_vmctx());
+        call_and_return(abi, b, TrampolineKind::NativeToWasm, recv, callee, vmctx);
+    })
+}
+
+/// The rest of a `kind` crossing once its callee and the callee's context
+/// are known: bookkeeping, the catch point of an entry, the call, the return.
+fn call_and_return(
+    abi: &Abi,
+    b: &mut FunctionBuilder,
+    kind: TrampolineKind,
+    recv: Received,
+    callee: Value,
+    callee_vmctx: Value,
+) {
     let Received {
         caller_vmctx,
         params,

@@ -256,14 +256,20 @@ pub enum CodeKind {
     Probe(CallConv),
     /// The caller-side signature check of `call_indirect`, the same for every
     /// signature (recorded with the empty signature `(func)`):
-    /// `extern "C" fn(funcref: *const VMFuncRef, expected: u32) -> u32`
-    /// returning 0 (types match), 1 (null funcref) or 2 (mismatch).
+    /// `extern "C" fn(funcref: *const VMFuncRef, expected: u32, table:
+    /// *const VMSubtypeTable) -> u32` returning 0 (types match), 1 (null
+    /// funcref) or 2 (mismatch).
     SignatureCheck,
+    /// The host's `call_indirect` of one signature: native convention in,
+    /// with a funcref as its callee vmctx, whose `wasm_call` it calls with
+    /// the funcref's `vmctx`, under the catch point every entry into `tail`
+    /// wasm has (see `docs/ABI.md`, "Host failures").
+    IndirectEntry,
 }
 
 impl CodeKind {
     /// Every kind of code, trampolines first.
-    pub const ALL: [CodeKind; 10] = [
+    pub const ALL: [CodeKind; 11] = [
         CodeKind::Trampoline(TrampolineKind::ArrayToWasm),
         CodeKind::Trampoline(TrampolineKind::NativeToWasm),
         CodeKind::Trampoline(TrampolineKind::WasmToNative),
@@ -274,6 +280,7 @@ impl CodeKind {
         CodeKind::Probe(CallConv::Native),
         CodeKind::Probe(CallConv::Array),
         CodeKind::SignatureCheck,
+        CodeKind::IndirectEntry,
     ];
 
     /// The byte that stands for this kind in an object's index section.
@@ -294,6 +301,7 @@ impl CodeKind {
             CodeKind::Probe(CallConv::Native) => 0x11,
             CodeKind::Probe(CallConv::Array) => 0x12,
             CodeKind::SignatureCheck => 0x20,
+            CodeKind::IndirectEntry => 0x21,
         }
     }
 
@@ -313,7 +321,7 @@ impl CodeKind {
         match self {
             CodeKind::Trampoline(k) => k.caller_conv(),
             CodeKind::Probe(c) => c,
-            CodeKind::SignatureCheck => CallConv::Native,
+            CodeKind::SignatureCheck | CodeKind::IndirectEntry => CallConv::Native,
         }
     }
 }
@@ -324,6 +332,7 @@ impl fmt::Display for CodeKind {
             CodeKind::Trampoline(k) => f.write_str(k.name()),
             CodeKind::Probe(c) => write!(f, "probe_{}", c.name()),
             CodeKind::SignatureCheck => f.write_str("signature_check"),
+            CodeKind::IndirectEntry => f.write_str("indirect_entry"),
         }
     }
 }
@@ -348,6 +357,7 @@ mod tests {
             (CodeKind::Probe(CallConv::Native), 0x11),
             (CodeKind::Probe(CallConv::Array), 0x12),
             (CodeKind::SignatureCheck, 0x20),
+            (CodeKind::IndirectEntry, 0x21),
         ];
         assert_eq!(pinned.len(), CodeKind::ALL.len());
         for (kind, byte) in pinned {

@@ -522,6 +522,23 @@ impl Engine {
         self.inner.registry.gc()
     }
 
+    /// The mark its host functions carry (see `shims::is_own_host`).
+    pub(crate) fn host_mark(&self) -> u64 {
+        crate::shims::host_mark(self.inner.id)
+    }
+
+    /// The trap handling of direct calls of its host functions.
+    pub(crate) fn direct_mode(&self) -> TrapMode {
+        match self.inner.raise {
+            None => TrapMode::DirectUnhooked,
+            Some(_) => TrapMode::Direct,
+        }
+    }
+
+    pub(crate) fn source(&self) -> &Source {
+        &self.inner.source
+    }
+
     pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
     }

@@ -281,6 +281,10 @@ impl Func {
                 magic,
                 func_ref,
                 host_state: Hosted {
+                    // Only a function that calls no wasm but through entries
+                    // of its own may be called directly (a forwarder's
+                    // target may be wasm).
+                    mark: if direct { engine.host_mark() } else { 0 },
                     raise: engine.raise_hook(),
                     state,
                 },
@@ -302,10 +306,10 @@ impl Func {
             ty,
             func_ref,
             owner,
-            mode: match (direct, engine.raise_hook()) {
-                (true, None) => TrapMode::DirectUnhooked,
-                (true, Some(_)) => TrapMode::Direct,
-                (false, _) => engine.foreign_mode(),
+            mode: if direct {
+                engine.direct_mode()
+            } else {
+                engine.foreign_mode()
             },
         }))
     }

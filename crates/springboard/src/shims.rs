@@ -20,8 +20,9 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use springboard_environ::Signature;
 use springboard_vm_abi::{
-    SPRINGBOARD_HOST_CALLER_MAGIC, VMArrayCallFunction, VMHostFuncContext, VMNativeCallFunction,
-    VMOpaqueContext, ValRaw,
+    PtrSize, SPRINGBOARD_HOST_CALLER_MAGIC, VM_ARRAY_CALL_HOST_FUNC_MAGIC,
+    VM_NATIVE_CALL_HOST_FUNC_MAGIC, VMArrayCallFunction, VMFuncRef, VMHostFuncContext,
+    VMNativeCallFunction, VMOpaqueContext, ValRaw,
 };
 use std::sync::Arc;
 
@@ -114,11 +115,51 @@ pub trait NativeShims: WasmParams {
     -> NonNull<VMNativeCallFunction>;
 }
 
-/// The host state of every host function: its engine's raise hook, and the
-/// function's own state (its closure).
+/// The host state of every host function: its engine's mark, its engine's
+/// raise hook, and the function's own state (its closure).
+#[repr(C)]
 pub(crate) struct Hosted<T> {
+    /// [`host_mark`] of the engine, first: where [`is_own_host`] reads it.
+    pub(crate) mark: u64,
     pub(crate) raise: Option<RaiseHook>,
     pub(crate) state: T,
+}
+
+/// The mark of the host functions of the engine numbered `engine_id`:
+/// "SB" in the top bits, which no pointer has on any 64-bit target
+/// Springboard supports (nor, being over 2^32, on a 32-bit one), so no other
+/// runtime's host state (a pointer, as Wasmtime's) can equal it.
+pub(crate) const fn host_mark(engine_id: u64) -> u64 {
+    (0x5342 << 48) | (engine_id & 0xffff_ffff_ffff)
+}
+
+/// Whether `func_ref` is the funcref of a host function made by the engine
+/// whose mark is `mark` (see [`Func::wrap`](crate::Func::wrap)): one embedded
+/// in its own host context, whose state carries the mark. Its `native_call`
+/// is a shim that calls no wasm but through entries of its own.
+///
+/// # Safety
+/// `func_ref` must point to a live funcref whose `vmctx` is a live context
+/// (every context starts with its magic; a host function context has its
+/// funcref and state where `VMHostFuncContext` says).
+#[inline]
+pub(crate) unsafe fn is_own_host(func_ref: NonNull<VMFuncRef>, mark: u64) -> bool {
+    let p = PtrSize::HOST;
+    // SAFETY: per the caller.
+    unsafe {
+        let vmctx = func_ref.as_ref().vmctx.cast::<u8>();
+        vmctx.wrapping_add(usize::from(p.vm_host_func_context_func_ref()))
+            == func_ref.as_ptr().cast()
+            && matches!(
+                VMOpaqueContext::magic(vmctx.cast()),
+                VM_NATIVE_CALL_HOST_FUNC_MAGIC | VM_ARRAY_CALL_HOST_FUNC_MAGIC
+            )
+            && vmctx
+                .add(usize::from(p.vm_host_func_context_host_state()))
+                .cast::<u64>()
+                .read()
+                == mark
+    }
 }
 
 /// The host state in the context a shim was called with.

@@ -7,6 +7,8 @@
 use crate::error::Error;
 use crate::registry::SharedSignature;
 use crate::type_state::KindCode;
+use core::ffi::c_void;
+use core::ptr::NonNull;
 use springboard_environ::{CodeKind, CompiledTrampoline, TrampolineKind};
 use springboard_loader::{CodeItem, CodeMemory, CodeProvider};
 use std::sync::Arc;
@@ -159,6 +161,40 @@ impl Source {
             .map(|&k| Ok((sig.clone(), self.compile(k, sig)?)))
             .collect::<Result<Vec<_>, Error>>()?;
         self.install(batch)
+    }
+
+    /// The indirect entry of `sig` (see `CodeKind::IndirectEntry`), compiled
+    /// and mapped on first use; `None` without a compiler.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn indirect_entry(
+        &self,
+        sig: &SharedSignature,
+    ) -> Result<Option<NonNull<c_void>>, Error> {
+        sig.state()
+            .indirect_entry(|| {
+                let code = self
+                    .compiler
+                    .compile_indirect_entry(sig.trampoline_type())?;
+                self.compiled.fetch_add(1, Ordering::Relaxed);
+                let memory = Arc::new(CodeMemory::new_in(
+                    &*self.provider,
+                    &[CodeItem::new(&code, None)],
+                )?);
+                let address = memory.entry(0).expect("one entry per item");
+                Ok(KindCode::Mapped {
+                    _memory: memory,
+                    address,
+                })
+            })
+            .map(Some)
+    }
+
+    #[cfg(not(feature = "compiler"))]
+    pub(crate) fn indirect_entry(
+        &self,
+        _: &SharedSignature,
+    ) -> Result<Option<NonNull<c_void>>, Error> {
+        Ok(None)
     }
 
     #[cfg(not(feature = "compiler"))]

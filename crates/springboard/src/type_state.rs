@@ -54,6 +54,8 @@ pub(crate) struct TypeState {
     generic_calls: [AtomicU32; TrampolineKind::COUNT],
     /// Where the generic entries find each value.
     plans: Plans,
+    /// The indirect entry (`CodeKind::IndirectEntry`), once compiled.
+    indirect: OnceLock<KindCode>,
     /// Serialises compilation so concurrent first uses compile once.
     #[cfg(feature = "compiler")]
     compiling: std::sync::Mutex<()>,
@@ -67,6 +69,7 @@ impl TypeState {
             published: Default::default(),
             generic_calls: Default::default(),
             plans: Plans::default(),
+            indirect: OnceLock::new(),
             #[cfg(feature = "compiler")]
             compiling: std::sync::Mutex::default(),
         }
@@ -118,6 +121,20 @@ impl TypeState {
         let calls = &self.generic_calls[kind.index()];
         calls.load(Ordering::Relaxed) < budget
             && calls.fetch_add(1, Ordering::Relaxed) + 1 == budget
+    }
+
+    /// The indirect entry, made by `make` on first use (concurrent first
+    /// uses may each make one; one is kept).
+    pub(crate) fn indirect_entry<E>(
+        &self,
+        make: impl FnOnce() -> Result<KindCode, E>,
+    ) -> Result<NonNull<c_void>, E> {
+        if let Some(code) = self.indirect.get() {
+            return Ok(code.address().expect("the indirect entry is mapped"));
+        }
+        let code = make()?;
+        let code = self.indirect.get_or_init(|| code);
+        Ok(code.address().expect("the indirect entry is mapped"))
     }
 
     /// The generic entries' plans of this type.

@@ -7,7 +7,7 @@ use crate::trap::TrapMode;
 use crate::tuples::{WasmParams, WasmResults};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use springboard_environ::{Signature, ValType};
+use springboard_environ::{GcRefWidth, Signature, ValType};
 use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext};
 
 impl Func {
@@ -19,26 +19,7 @@ impl Func {
     /// engine's width; its calls go through `native_call` with no further
     /// check.
     pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>, Error> {
-        let expected = Signature::new(&P::types(), &R::types())?;
-        let ty = self.ty();
-        let below = |a: &[ValType], b: &[ValType]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.matches(y, |_, _| false))
-        };
-        let width = self.engine().gc_refs();
-        let widths_fit = P::gc_widths()
-            .into_iter()
-            .chain(R::gc_widths())
-            .flatten()
-            .all(|w| w == width);
-        if !below(expected.params(), ty.params())
-            || !below(ty.results(), expected.results())
-            || !widths_fit
-        {
-            return Err(Error::SignatureMismatch {
-                expected,
-                actual: ty.to_string(),
-            });
-        }
+        check_fits::<P, R>(self.ty(), self.engine().gc_refs())?;
         // SAFETY: the funcref lives as long as `self` and is never mutated.
         let func_ref = unsafe { self.vm_func_ref().as_ref() };
         Ok(TypedFunc {
@@ -52,6 +33,34 @@ impl Func {
             _marker: PhantomData,
         })
     }
+}
+
+/// Whether calls of `(P) -> R` may go to code of type `ty` with no check of
+/// the values: every value of `P` a value of `ty`'s parameter type, every
+/// result of `ty` a value of `R`'s, GC references `width` wide.
+pub(crate) fn check_fits<P: WasmParams, R: WasmResults>(
+    ty: &Signature,
+    width: GcRefWidth,
+) -> Result<(), Error> {
+    let expected = Signature::new(&P::types(), &R::types())?;
+    let below = |a: &[ValType], b: &[ValType]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x.matches(y, |_, _| false))
+    };
+    let widths_fit = P::gc_widths()
+        .into_iter()
+        .chain(R::gc_widths())
+        .flatten()
+        .all(|w| w == width);
+    if !below(expected.params(), ty.params())
+        || !below(ty.results(), expected.results())
+        || !widths_fit
+    {
+        return Err(Error::SignatureMismatch {
+            expected,
+            actual: ty.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// A [`Func`] whose type is known statically: calls go straight through

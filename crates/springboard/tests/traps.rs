@@ -114,8 +114,17 @@ fn a_failing_import_never_returns_into_the_wasm_that_called_it(engine: TestEngin
             body.marker(),
             "{what}: the marker is written without a failure"
         );
+        let expected = engine.register(&i32_to_i32).unwrap();
+        let indirect = engine.typed_indirect::<i32, i32>(&expected).unwrap();
+        // SAFETY: a live funcref of this engine.
+        let call_indirect = |x| unsafe { indirect.call(body.func.as_funcref(), x) };
         let mut entries = every_entry(&engine, &body, &[Val::I32(1)]);
         entries.push(("TypedFunc::call", typed.call(1).map(drop), body.marker()));
+        entries.push((
+            "TypedIndirect::call",
+            call_indirect(1).map(drop),
+            body.marker(),
+        ));
         for (entry, result, marker) in entries {
             result.unwrap_or_else(|e| panic!("{what} via {entry}: {e}"));
             assert!(marker, "{what} via {entry}");
@@ -123,6 +132,11 @@ fn a_failing_import_never_returns_into_the_wasm_that_called_it(engine: TestEngin
         // The failure: every entry returns it, and the marker stays unwritten.
         let mut entries = every_entry(&engine, &body, &[Val::I32(13)]);
         entries.push(("TypedFunc::call", typed.call(13).map(drop), body.marker()));
+        entries.push((
+            "TypedIndirect::call",
+            call_indirect(13).map(drop),
+            body.marker(),
+        ));
         for (entry, result, marker) in entries {
             let err = result.expect_err(entry);
             assert!(

@@ -34,9 +34,10 @@ pub const INDEX_SECTION: &str = ".springboard.index";
 /// The first four bytes of the index section.
 pub const INDEX_MAGIC: [u8; 4] = *b"SBIX";
 /// The index format version this crate reads and writes. Version 1 had no
-/// convention byte, version 2 no target, digests or relocations; both are
-/// refused.
-pub const INDEX_VERSION: u32 = 3;
+/// convention byte, version 2 no target, digests or relocations, version 3's
+/// entries into `tail` wasm no catch point (see `VMHostCaller`); all three
+/// are refused.
+pub const INDEX_VERSION: u32 = 4;
 /// The section that holds the code.
 pub const TEXT_SECTION: &str = ".text";
 

@@ -1,0 +1,117 @@
+//! [`TypedIndirect`]: `call_indirect` from the host with a type known
+//! statically — the signature check, then a call through compiled code.
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::registry::SharedSignature;
+use crate::shims::is_own_host;
+use crate::trap::TrapMode;
+use crate::tuples::{WasmParams, WasmResults};
+use crate::typed::check_fits;
+use crate::val::FuncRef;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext};
+
+impl Engine {
+    /// A typed `call_indirect` of `expected` with Rust types `(P) -> R`
+    /// (which must fit it as [`Func::typed`](crate::Func::typed)'s do):
+    /// [`TypedIndirect::call`] checks a funcref against `expected` as
+    /// [`check_funcref`](Self::check_funcref) does (subtypes pass), then
+    /// calls it with no check of the values. The first use of a type
+    /// compiles its indirect entry.
+    pub fn typed_indirect<P: WasmParams, R: WasmResults>(
+        &self,
+        expected: &SharedSignature,
+    ) -> Result<TypedIndirect<P, R>, Error> {
+        self.check_own(expected)?;
+        check_fits::<P, R>(expected.signature(), self.gc_refs())?;
+        let expected = expected.clone();
+        // Only entries that arm the caller's catch point may take a
+        // funcref of any provenance: the indirect entry does.
+        let entry = match self.entry_mode() {
+            TrapMode::Caught => self.source().indirect_entry(&expected)?,
+            _ => None,
+        };
+        Ok(TypedIndirect {
+            engine: self.clone(),
+            expected,
+            entry: entry.map(NonNull::cast),
+            host_mark: self.host_mark(),
+            direct: self.direct_mode(),
+            caller: self.caller_vmctx().as_ptr(),
+            _marker: PhantomData,
+        })
+    }
+}
+
+/// `call_indirect` of `(P) -> R` from the host (see
+/// [`Engine::typed_indirect`]): a funcref of a subtype of the type passes
+/// the check; a host function of the engine is then called as
+/// [`TypedFunc::call`](crate::TypedFunc::call) calls it, any other funcref
+/// with a `wasm_call` is entered through the type's compiled indirect
+/// entry, under its catch point, as wasm's own `call_indirect` enters it,
+/// and one without through `native_call`.
+pub struct TypedIndirect<P, R> {
+    engine: Engine,
+    expected: SharedSignature,
+    entry: Option<NonNull<VMNativeCallFunction>>,
+    /// The engine's host functions' mark, and how to call one directly.
+    host_mark: u64,
+    direct: TrapMode,
+    caller: *mut VMOpaqueContext,
+    _marker: PhantomData<fn(P) -> R>,
+}
+
+// SAFETY: code and context addresses the engine keeps alive while `engine`
+// lives; calling them from any thread is the funcref contract.
+unsafe impl<P, R> Send for TypedIndirect<P, R> {}
+// SAFETY: as for `Send`; nothing is mutated.
+unsafe impl<P, R> Sync for TypedIndirect<P, R> {}
+
+impl<P: WasmParams, R: WasmResults> TypedIndirect<P, R> {
+    /// Checks `funcref` against the type, then calls it with `params`.
+    /// Nothing runs unless the check passes.
+    ///
+    /// # Safety
+    /// As for [`Engine::call_indirect`]: a non-null `funcref` must point to
+    /// a live `VMFuncRef` whose entry points really have the type its
+    /// `type_index` says.
+    #[inline]
+    pub unsafe fn call(&self, funcref: FuncRef, params: P) -> Result<R, Error> {
+        // The equal type inline; a subtype, or the error, out of line.
+        let checked = match funcref.0 {
+            // SAFETY: the caller guarantees a non-null funcref is live.
+            Some(ptr) if unsafe { ptr.as_ref().type_index } == self.expected.index() => ptr,
+            // SAFETY: forwarded to the caller.
+            _ => unsafe { self.engine.check_funcref(funcref, &self.expected)? },
+        };
+        // SAFETY: live per the caller.
+        let f = unsafe { checked.as_ref() };
+        // SAFETY: live per the caller, and its `vmctx` with it.
+        if unsafe { is_own_host(checked, self.host_mark) } {
+            // As `TypedFunc::call` calls it: no wasm lies between.
+            return self.direct.call(self.caller, |caller| {
+                // SAFETY: the funcref's own native entry and context.
+                unsafe { P::call_native::<R>(f.native_call, f.vmctx, caller, params) }
+            });
+        }
+        match (self.entry, f.wasm_call) {
+            (Some(entry), Some(_)) => TrapMode::Caught.call(self.caller, |caller| {
+                // SAFETY: the indirect entry of a supertype of the funcref's
+                // type, whose values share their representation: it takes
+                // the funcref as its callee context and enters `wasm_call`.
+                unsafe { P::call_native::<R>(entry, checked.as_ptr().cast(), caller, params) }
+            }),
+            _ => self.engine.foreign_mode().call(self.caller, |caller| {
+                // SAFETY: the funcref's own native entry and context.
+                unsafe { P::call_native::<R>(f.native_call, f.vmctx, caller, params) }
+            }),
+        }
+    }
+
+    /// The type funcrefs are checked against.
+    pub fn ty(&self) -> &SharedSignature {
+        &self.expected
+    }
+}
