@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Turns criterion's estimates (bench/target/criterion) into the Markdown
 tables of docs/PERFORMANCE.md and an SVG plot of call overhead against
-parameter count. Usage: python3 bench/report.py [calls|first-call|compile|registry|plot OUT.svg]"""
+parameter count. Usage: python3 bench/report.py [calls|goals|first-call|compile|registry|plot OUT.svg];
+with ROUNDS=DIR (bench/rounds.sh), the median over the rounds saved there."""
 import json, os, pathlib, sys
 
 # Criterion writes under $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion.
 ROOT = pathlib.Path(os.environ.get("CRITERION_HOME") or pathlib.Path(
     os.environ.get("CARGO_TARGET_DIR") or pathlib.Path(__file__).resolve().parent / "target") / "criterion")
 
-def estimates():
-    """{group: {id: median ns}} for every benchmark criterion has recorded."""
+def recorded():
+    """{group: {id: median ns}} of what criterion recorded last."""
     out = {}
     for meta in ROOT.glob("**/new/benchmark.json"):
         b = json.loads(meta.read_text())
@@ -17,6 +18,21 @@ def estimates():
         name = b["value_str"] if b["function_id"] is None else b["function_id"] + (
             "/" + b["value_str"] if b["value_str"] else "")
         out.setdefault(b["group_id"], {})[name] = est["median"]["point_estimate"]
+    return out
+
+# Rounds (bench/rounds.sh): each a copy of `recorded()`; the tables then show
+# the median of the rounds' medians, the machine being noisy.
+ROUNDS = os.environ.get("ROUNDS")
+
+def estimates():
+    if not ROUNDS:
+        return recorded()
+    rounds = [json.loads(p.read_text()) for p in sorted(pathlib.Path(ROUNDS).glob("*.json"))]
+    out = {}
+    for g in rounds[0]:
+        for k in rounds[0][g]:
+            vals = sorted(r[g][k] for r in rounds if k in r.get(g, {}))
+            out.setdefault(g, {})[k] = vals[len(vals) // 2]
     return out
 
 def fmt(ns):
@@ -38,6 +54,50 @@ def calls(est):
         for k in sorted(rows, key=lambda k: (k.split("/")[0] != "direct", k.split("/")[0], rows[k])):
             v = rows[k]
             print(f"| {k} | {fmt(v)} | {v/direct:.2f} | {ffi/v:.1f} | {wt_best/v:.1f} |")
+
+SMALL = CALL_GROUPS[:3] + CALL_GROUPS[4:]
+
+def crossing_goals(est):
+    """Issue 28's goals, per signature, from the same figures as the tables."""
+    rows = []
+    def each(label, f, limit, fmt_v, ok):
+        cells, met = [], 0
+        for g in CALL_GROUPS:
+            r = est.get(g)
+            if not r:
+                return
+            v = f(g, r)
+            if v is None:
+                cells.append("—")
+                continue
+            good = ok(g, v, limit(g))
+            met += good
+            cells.append(fmt_v(v) + ("" if good else " ✗"))
+        n = sum(c != "—" for c in cells)
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {'**yes**' if met == n else f'**no** ({met} of {n})'} |")
+    ratio = lambda a: lambda g, r: r[a] / r["direct"]
+    within = lambda g, v, lim: v <= lim
+    x = lambda v: f"{v:.2f}×"
+    each("`TypedFunc::call` ≤ 1.3× direct", ratio("springboard/TypedFunc::call"), lambda g: 1.3, x, within)
+    each("host-from-wasm ≤ 3× direct (≤ 2× for 16 `i64`)", ratio("springboard/host-from-wasm"),
+         lambda g: 2.0 if "x16" in g else 3.0, x, within)
+    each("`call_indirect` ≤ `TypedFunc::call` + 3 ns",
+         lambda g, r: r["springboard/call_indirect"] - r["springboard/TypedFunc::call"], lambda g: 3.0,
+         lambda v: f"{v:+.2f} ns", within)
+    each("`Func::call` ≤ 4× direct", ratio("springboard/Func::call"), lambda g: 4.0, x, within)
+    each("an entry with trap handling ≤ 1 ns over the same entry without (host-from-wasm − no-catch)",
+         lambda g, r: r["springboard/host-from-wasm"] - r["springboard/no-catch/host-from-wasm"], lambda g: 1.0,
+         lambda v: f"{v:+.2f} ns", within)
+    nearest = {"springboard/TypedFunc::call": "wasmtime/TypedFunc::call",
+               "springboard/host-from-wasm": "wasmtime/host-from-wasm",
+               "springboard/Func::call": "wasmtime/Func::call",
+               "springboard/call_indirect": "wasmtime/TypedFunc::call"}
+    each("every path ≥ 2× ahead of Wasmtime 48's nearest (worst of the four: path, ratio)",
+         lambda g, r: min((r[w] / r[s], s.split("/")[1]) for s, w in nearest.items()),
+         lambda g: 2.0, lambda v: f"{v[0]:.1f}× ({v[1]})", lambda g, v, lim: v[0] >= lim)
+    print("| goal | " + " | ".join(f"`{g[5:]}`" for g in CALL_GROUPS) + " | met? |")
+    print("|---" * (len(CALL_GROUPS) + 2) + "|")
+    print("\n".join(rows))
 
 def first_call(est):
     """The first-call table: per path and arity, Springboard with generic
@@ -113,6 +173,8 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "calls"
     if what == "calls":
         calls(est)
+    elif what == "goals":
+        crossing_goals(est)
     elif what == "first-call":
         first_call(est)
     elif what == "plot":

@@ -11,7 +11,7 @@ use crate::typed::check_fits;
 use crate::val::FuncRef;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext};
+use springboard_vm_abi::{VMFuncRef, VMNativeCallFunction, VMOpaqueContext};
 
 impl Engine {
     /// A typed `call_indirect` of `expected` with Rust types `(P) -> R`
@@ -84,30 +84,42 @@ impl<P: WasmParams, R: WasmResults> TypedIndirect<P, R> {
             // SAFETY: the caller guarantees a non-null funcref is live.
             Some(ptr) if unsafe { ptr.as_ref().type_index } == self.expected.index() => ptr,
             // SAFETY: forwarded to the caller.
-            _ => unsafe { self.engine.check_funcref(funcref, &self.expected)? },
+            _ => unsafe { self.check_other(funcref)? },
         };
         // SAFETY: live per the caller.
         let f = unsafe { checked.as_ref() };
         // SAFETY: live per the caller, and its `vmctx` with it.
-        if unsafe { is_own_host(checked, self.host_mark) } {
+        let (code, callee, mode) = if unsafe { is_own_host(checked, self.host_mark) } {
             // As `TypedFunc::call` calls it: no wasm lies between.
-            return self.direct.call(self.caller, |caller| {
-                // SAFETY: the funcref's own native entry and context.
-                unsafe { P::call_native::<R>(f.native_call, f.vmctx, caller, params) }
-            });
-        }
-        match (self.entry, f.wasm_call) {
-            (Some(entry), Some(_)) => TrapMode::Caught.call(self.caller, |caller| {
-                // SAFETY: the indirect entry of a supertype of the funcref's
-                // type, whose values share their representation: it takes
-                // the funcref as its callee context and enters `wasm_call`.
-                unsafe { P::call_native::<R>(entry, checked.as_ptr().cast(), caller, params) }
-            }),
-            _ => self.engine.foreign_mode().call(self.caller, |caller| {
-                // SAFETY: the funcref's own native entry and context.
-                unsafe { P::call_native::<R>(f.native_call, f.vmctx, caller, params) }
-            }),
-        }
+            (f.native_call, f.vmctx, self.direct)
+        } else {
+            match (self.entry, f.wasm_call) {
+                // The indirect entry of a supertype of the funcref's type,
+                // whose values share their representation: it takes the
+                // funcref as its callee context and enters `wasm_call`.
+                (Some(entry), Some(_)) => (entry, checked.as_ptr().cast(), TrapMode::Caught),
+                _ => (f.native_call, f.vmctx, self.engine.foreign_mode()),
+            }
+        };
+        // One call site: results merged from several would travel through
+        // memory.
+        mode.call(self.caller, |caller| {
+            // SAFETY: native-convention code of a supertype of the funcref's
+            // type (the check passed) and the context it takes, live per
+            // the caller.
+            unsafe { P::call_native::<R>(code, callee, caller, params) }
+        })
+    }
+
+    /// The check of a funcref whose type is not the expected one.
+    ///
+    /// # Safety
+    /// As for [`call`](Self::call).
+    #[cold]
+    #[inline(never)]
+    unsafe fn check_other(&self, funcref: FuncRef) -> Result<NonNull<VMFuncRef>, Error> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.engine.check_funcref(funcref, &self.expected) }
     }
 
     /// The type funcrefs are checked against.
