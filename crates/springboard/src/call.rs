@@ -5,10 +5,10 @@
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::trap::TrapMode;
-use crate::val::{Val, check_values};
+use crate::val::{Val, check_value};
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use springboard_environ::Signature;
+use springboard_environ::{Signature, ValType};
 use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, ValRaw};
 
 /// How many slots a call keeps on the stack before it allocates.
@@ -32,12 +32,11 @@ pub(crate) unsafe fn call_array(
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
-    check_values("parameters", ty.params(), params, registry)?;
-    if results.len() != ty.results().len() {
+    if params.len() != ty.params().len() {
         return Err(Error::ArityMismatch {
-            what: "results",
-            expected: ty.results().len(),
-            got: results.len(),
+            what: "parameters",
+            expected: ty.params().len(),
+            got: params.len(),
         });
     }
     let len = ty.array_len();
@@ -51,11 +50,34 @@ pub(crate) unsafe fn call_array(
         heap.resize(len, MaybeUninit::new(ValRaw::ZERO));
         &mut heap
     };
-    // `len >= params.len()`: the parameters, then zeros up to `len` (plain
+    // `len >= params.len()`: the parameters, each checked as it is written
+    // (one pass: numbers need one compare), then zeros up to `len` (plain
     // loops: a chained iterator here compiled to a slower loop).
     let (param_slots, rest) = slots.split_at_mut(params.len());
-    for (slot, param) in param_slots.iter_mut().zip(params) {
-        slot.write(param.to_raw());
+    for (index, ((slot, param), &expected)) in param_slots
+        .iter_mut()
+        .zip(params)
+        .zip(ty.params())
+        .enumerate()
+    {
+        let raw = match (*param, expected) {
+            (Val::I32(v), ValType::I32) => ValRaw::i32(v),
+            (Val::I64(v), ValType::I64) => ValRaw::i64(v),
+            (Val::F32(bits), ValType::F32) => ValRaw::f32(bits),
+            (Val::F64(bits), ValType::F64) => ValRaw::f64(bits),
+            _ => {
+                check_value("parameters", index, expected, param, registry)?;
+                param.to_raw()
+            }
+        };
+        slot.write(raw);
+    }
+    if results.len() != ty.results().len() {
+        return Err(Error::ArityMismatch {
+            what: "results",
+            expected: ty.results().len(),
+            got: results.len(),
+        });
     }
     for slot in rest {
         slot.write(ValRaw::ZERO);

@@ -38,10 +38,9 @@ struct FuncInner {
     ty: SharedSignature,
     func_ref: NonNull<VMFuncRef>,
     owner: Owner,
-    /// Whether every entry reaches a Rust closure with no wasm (nor any
-    /// other runtime's code) in between: a host call of it needs no catch
-    /// point.
-    /// The trap handling of calls into it.
+    /// The trap handling of calls into it: direct for host functions (no
+    /// wasm, nor any other runtime's code, between their entries and their
+    /// closure), the engine's own entries' or a foreign funcref's otherwise.
     mode: TrapMode,
 }
 
@@ -526,6 +525,7 @@ impl Func {
     }
 
     /// The function's type.
+    #[inline]
     pub fn ty(&self) -> &Signature {
         self.0.ty.signature()
     }

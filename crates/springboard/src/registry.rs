@@ -21,6 +21,7 @@
 use crate::error::{BoxError, Error};
 use crate::subtypes::{Entry, SubtypeTable};
 use crate::type_state::TypeState;
+use core::ptr::NonNull;
 use springboard_environ::types::{Known, RecGroup, SubType, Supertypes, check_group};
 use springboard_environ::{GcRefWidth, Signature};
 use springboard_vm_abi::VMSharedSignatureIndex;
@@ -435,15 +436,28 @@ pub struct SharedSignature {
     position: usize,
     /// The type's index, copied here so the checks read it in one load.
     index: VMSharedSignatureIndex,
+    /// The function type in `group` (whose types never change or move while
+    /// it lives), so that a call finds it in one load.
+    signature: NonNull<Signature>,
 }
+
+// SAFETY: `signature` points into the immutable `group`, which is `Send`
+// and `Sync` and kept alive by the handle.
+unsafe impl Send for SharedSignature {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for SharedSignature {}
 
 impl SharedSignature {
     fn new(group: Arc<Group>, position: usize) -> SharedSignature {
-        let index = group.types[position].index;
+        let registered = &group.types[position];
+        let index = registered.index;
+        // Handles are made for function types only.
+        let signature = NonNull::from(registered.ty.as_func().unwrap_or_else(|| unreachable!()));
         SharedSignature {
             group,
             position,
             index,
+            signature,
         }
     }
 
@@ -459,12 +473,10 @@ impl SharedSignature {
     }
 
     /// The type, its references as engine indices.
+    #[inline]
     pub fn signature(&self) -> &Signature {
-        // Handles are made for function types only.
-        self.registered()
-            .ty
-            .as_func()
-            .unwrap_or_else(|| unreachable!())
+        // SAFETY: points into `group`, alive and unchanged while `self` is.
+        unsafe { self.signature.as_ref() }
     }
 
     /// The type as registered: finality, supertype and structure.

@@ -326,33 +326,43 @@ pub(crate) fn check_values(
         });
     }
     for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
-        match (got, expected) {
-            (Val::I32(_), ValType::I32)
-            | (Val::I64(_), ValType::I64)
-            | (Val::F32(_), ValType::F32)
-            | (Val::F64(_), ValType::F64)
-            | (Val::V128(_), ValType::V128) => {}
-            (_, ValType::Ref(r))
-                if got.ty().as_ref().map(|g| g.heap().top()) == Some(r.heap().top()) =>
-            {
-                check_ref(got, r, registry).map_err(|reason| Error::ValueMismatch {
-                    what,
-                    index,
-                    expected,
-                    reason,
-                })?;
-            }
-            _ => {
-                return Err(Error::TypeMismatch {
-                    what,
-                    index,
-                    expected,
-                    got: got.ty(),
-                });
-            }
-        }
+        check_value(what, index, expected, got, registry)?;
     }
     Ok(())
+}
+
+/// Checks one value of a checked call against its type (see `check_values`).
+#[inline]
+pub(crate) fn check_value(
+    what: &'static str,
+    index: usize,
+    expected: ValType,
+    got: &Val,
+    registry: &Registry,
+) -> Result<(), Error> {
+    match (got, expected) {
+        (Val::I32(_), ValType::I32)
+        | (Val::I64(_), ValType::I64)
+        | (Val::F32(_), ValType::F32)
+        | (Val::F64(_), ValType::F64)
+        | (Val::V128(_), ValType::V128) => Ok(()),
+        (_, ValType::Ref(r))
+            if got.ty().as_ref().map(|g| g.heap().top()) == Some(r.heap().top()) =>
+        {
+            check_ref(got, r, registry).map_err(|reason| Error::ValueMismatch {
+                what,
+                index,
+                expected,
+                reason,
+            })
+        }
+        _ => Err(Error::TypeMismatch {
+            what,
+            index,
+            expected,
+            got: got.ty(),
+        }),
+    }
 }
 
 /// Whether the reference `got` (of `expected`'s hierarchy) is a value of
