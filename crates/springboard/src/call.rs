@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::trap::TrapMode;
-use crate::val::{Val, check_value};
+use crate::val::{Val, check_arity, check_value};
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use springboard_environ::{Signature, ValType};
@@ -32,13 +32,7 @@ pub(crate) unsafe fn call_array(
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
-    if params.len() != ty.params().len() {
-        return Err(Error::ArityMismatch {
-            what: "parameters",
-            expected: ty.params().len(),
-            got: params.len(),
-        });
-    }
+    check_arity("parameters", ty.params().len(), params.len())?;
     let len = ty.array_len();
     // Only the `len` slots in use are written: zeroing all of `inline` costs
     // more than the rest of a small call.
@@ -72,13 +66,7 @@ pub(crate) unsafe fn call_array(
         };
         slot.write(raw);
     }
-    if results.len() != ty.results().len() {
-        return Err(Error::ArityMismatch {
-            what: "results",
-            expected: ty.results().len(),
-            got: results.len(),
-        });
-    }
+    check_arity("results", ty.results().len(), results.len())?;
     for slot in rest {
         slot.write(ValRaw::ZERO);
     }

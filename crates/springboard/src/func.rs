@@ -8,7 +8,7 @@ use crate::generic::{self, HostEntries};
 use crate::registry::SharedSignature;
 use crate::shims::{
     Caller, HostReturn, Hosted, IntoFunc, NativeShims, NativeTarget, NoCaller, Untyped,
-    UntypedHost, WithCaller, array_shim_of, untyped_array_shim,
+    UntypedHost, ValsCall, WithCaller, array_shim_of, typed_vals, untyped_array_shim, untyped_vals,
 };
 use crate::trap::TrapMode;
 use crate::tuples::{WasmParams, WasmResults};
@@ -38,6 +38,8 @@ struct FuncInner {
     ty: SharedSignature,
     func_ref: NonNull<VMFuncRef>,
     owner: Owner,
+    /// A host function's closure, called from checked values.
+    vals: Option<ValsCall>,
     /// The trap handling of calls into it: direct for host functions (no
     /// wasm, nor any other runtime's code, between their entries and their
     /// closure), the engine's own entries' or a foreign funcref's otherwise.
@@ -181,7 +183,7 @@ impl Func {
             func_ref,
             f,
             entries.header,
-            !F::FORWARDS,
+            (!F::FORWARDS).then_some(typed_vals::<F, P, R> as ValsCall),
         ))
     }
 
@@ -261,7 +263,7 @@ impl Func {
             func_ref,
             state,
             entries.header,
-            true,
+            Some(untyped_vals::<H> as ValsCall),
         ))
     }
 
@@ -272,17 +274,17 @@ impl Func {
         func_ref: VMFuncRef,
         state: T,
         header: generic::Header,
-        direct: bool,
+        vals: Option<ValsCall>,
     ) -> Func {
+        // A function whose closure `vals` reaches calls no wasm but through
+        // entries of its own (a forwarder's target may be wasm).
+        let direct = vals.is_some();
         let context = generic::alloc(
             header,
             VMHostFuncContext {
                 magic,
                 func_ref,
                 host_state: Hosted {
-                    // Only a function that calls no wasm but through entries
-                    // of its own may be called directly (a forwarder's
-                    // target may be wasm).
                     mark: if direct { engine.host_mark() } else { 0 },
                     raise: engine.raise_hook(),
                     state,
@@ -305,6 +307,7 @@ impl Func {
             ty,
             func_ref,
             owner,
+            vals,
             mode: if direct {
                 engine.direct_mode()
             } else {
@@ -373,6 +376,7 @@ impl Func {
                 context: context.cast(),
                 free: generic::free::<Forwarded>,
             },
+            vals: None,
             mode: engine.foreign_mode(),
         })))
     }
@@ -488,6 +492,7 @@ impl Func {
                     ty,
                     func_ref: ptr,
                     owner,
+                    vals: None,
                     mode: engine.entry_mode(),
                 }))
             })
@@ -520,6 +525,7 @@ impl Func {
             ty,
             func_ref: funcref,
             owner: Owner::Borrowed,
+            vals: None,
             mode: engine.foreign_mode(),
         })))
     }
@@ -584,12 +590,30 @@ impl Func {
         params: &[Val],
         results: &mut [Val],
     ) -> Result<(), Error> {
+        let ty = self.ty();
+        let registry = self.engine().registry();
+        if let Some(vals) = self.0.vals {
+            // A host function: its closure straight from the values, checked
+            // as `call_array` checks them, with no slots and no shim.
+            // SAFETY: `vals` is this function's, its host context the
+            // funcref's.
+            return unsafe {
+                vals(
+                    self.func_ref().vmctx,
+                    caller.as_ptr(),
+                    ty,
+                    registry,
+                    params,
+                    results,
+                )
+            };
+        }
         // SAFETY: our own funcref of our own type; `caller` per the caller.
         unsafe {
             call_array(
                 self.func_ref(),
-                self.ty(),
-                self.engine().registry(),
+                ty,
+                registry,
                 caller,
                 self.trap_mode(),
                 params,

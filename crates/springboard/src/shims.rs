@@ -15,7 +15,7 @@ use crate::error::{BoxError, Error};
 use crate::registry::Registry;
 use crate::trap::{self, RaiseHook};
 use crate::tuples::{WasmParams, WasmResults};
-use crate::val::{Val, WasmTy, check_values};
+use crate::val::{Val, WasmTy, check_arity, check_values};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use springboard_environ::Signature;
@@ -225,6 +225,94 @@ fn zero_results(values: *mut ValRaw, capacity: usize, count: usize) {
         // SAFETY: the caller passes a buffer of `capacity` slots.
         unsafe { values.add(i).write(ValRaw::ZERO) };
     }
+}
+
+/// A host function's closure called from values (see `Func::call`):
+/// `callee` is its host context, `ty` its type, whose values it checks
+/// (with `registry`) before anything runs.
+pub(crate) type ValsCall = unsafe fn(
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+    ty: &Signature,
+    registry: &Registry,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), Error>;
+
+/// The [`ValsCall`] of a typed host function: numbers straight into the
+/// closure's parameters and out of its results, one compare each; anything
+/// else checked as `Func::call` checks it.
+///
+/// # Safety
+/// `callee` must be a live `VMHostFuncContext<Hosted<F>>` of type `ty`.
+pub(crate) unsafe fn typed_vals<F, P, R>(
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+    ty: &Signature,
+    registry: &Registry,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), Error>
+where
+    F: IntoFunc<P, R>,
+    R: HostReturn,
+{
+    // SAFETY: per the caller.
+    let host = unsafe { hosted::<F>(callee) };
+    let args = match F::Params::from_numbers(params) {
+        Some(args) if params.len() == F::Params::COUNT => args,
+        _ => {
+            check_values("parameters", ty.params(), params, registry)?;
+            let mut raw = [ValRaw::ZERO; MAX_TUPLE];
+            for (slot, v) in raw.iter_mut().zip(params) {
+                *slot = v.to_raw();
+            }
+            F::Params::load(&raw)
+        }
+    };
+    check_arity("results", R::Results::COUNT, results.len())?;
+    let out = trap::direct_host_call(|| {
+        host.state
+            .call_tuple(caller, args)
+            .into_result()
+            .map_err(Error::Host)
+    })?;
+    out.into_vals(results);
+    Ok(())
+}
+
+/// The most values a typed function takes.
+const MAX_TUPLE: usize = 16;
+
+/// The [`ValsCall`] of an untyped host function.
+///
+/// # Safety
+/// `callee` must be a live `VMHostFuncContext<Hosted<Untyped<H>>>`;
+/// `params` values of its parameter types and `results` as long as its
+/// results.
+pub(crate) unsafe fn untyped_vals<H: UntypedHost>(
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+    ty: &Signature,
+    registry: &Registry,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), Error> {
+    check_values("parameters", ty.params(), params, registry)?;
+    check_arity("results", ty.results().len(), results.len())?;
+    // SAFETY: per the caller.
+    let host = unsafe { hosted::<Untyped<H>>(callee) };
+    // The closure's results start as zero values of the right types.
+    for (slot, &t) in results.iter_mut().zip(ty.results()) {
+        *slot = Val::default_for(t);
+    }
+    trap::direct_host_call(|| {
+        host.state
+            .host
+            .call(caller, params, results)
+            .map_err(Error::Host)?;
+        check_values("results", ty.results(), results, &host.state.registry)
+    })
 }
 
 /// The array shim of `F` as a function pointer.

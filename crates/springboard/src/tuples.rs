@@ -10,7 +10,7 @@
 //! here, each checked against `ResultsArea` at compile time for every
 //! instantiation in use).
 
-use crate::val::WasmTy;
+use crate::val::{Val, WasmTy};
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, ValType};
 use springboard_vm_abi::{ResultsArea, VMNativeCallFunction, VMOpaqueContext, ValRaw};
@@ -28,6 +28,12 @@ pub trait WasmParams: Send + Sync + 'static {
     fn load(raw: &[ValRaw]) -> Self;
     /// Writes them to slots `0..COUNT`.
     fn store(self, raw: &mut [ValRaw]);
+    /// Them, from `COUNT` values that are all numbers of their types
+    /// (`None` otherwise, or with references).
+    #[doc(hidden)]
+    fn from_numbers(vals: &[Val]) -> Option<Self>
+    where
+        Self: Sized;
     /// Calls native-convention code of signature `(Self) -> R`.
     ///
     /// # Safety
@@ -55,6 +61,9 @@ pub trait WasmResults: Send + Sync + 'static {
     fn load(raw: &[ValRaw]) -> Self;
     /// Writes them to slots `0..COUNT`.
     fn store(self, raw: &mut [ValRaw]);
+    /// Writes them as values into `vals[..COUNT]`.
+    #[doc(hidden)]
+    fn into_vals(self, vals: &mut [Val]);
     /// The native type of the first result (`()` for none).
     #[doc(hidden)]
     type First: Copy;
@@ -129,6 +138,8 @@ impl WasmResults for () {
     fn load(_: &[ValRaw]) {}
     #[inline]
     fn store(self, _: &mut [ValRaw]) {}
+    #[inline]
+    fn into_vals(self, _: &mut [Val]) {}
     type First = ();
     type Area = ();
     unsafe fn into_native(self, _: *mut ()) {}
@@ -150,6 +161,10 @@ impl<T: WasmTy> WasmResults for T {
     #[inline]
     fn store(self, raw: &mut [ValRaw]) {
         raw[0] = self.into_raw();
+    }
+    #[inline]
+    fn into_vals(self, vals: &mut [Val]) {
+        vals[0] = self.into_val();
     }
     type First = T::Abi;
     type Area = ();
@@ -177,6 +192,10 @@ impl<T: WasmTy> WasmResults for (T,) {
     #[inline]
     fn store(self, raw: &mut [ValRaw]) {
         raw[0] = self.0.into_raw();
+    }
+    #[inline]
+    fn into_vals(self, vals: &mut [Val]) {
+        vals[0] = self.0.into_val();
     }
     type First = T::Abi;
     type Area = ();
@@ -208,6 +227,12 @@ macro_rules! results_tuple {
                 let ($a, $($t,)*) = self;
                 raw[0] = $a.into_raw();
                 $(raw[$i] = $t.into_raw();)*
+            }
+            #[inline]
+            fn into_vals(self, vals: &mut [Val]) {
+                let ($a, $($t,)*) = self;
+                vals[0] = $a.into_val();
+                $(vals[$i] = $t.into_val();)*
             }
             type First = $a::Abi;
             type Area = $rest<$($t::Abi),*>;
@@ -265,6 +290,10 @@ macro_rules! params_tuple {
                 let ($($a,)*) = self;
                 $(raw[$i] = $a.into_raw();)*
             }
+            #[inline]
+            fn from_numbers(vals: &[Val]) -> Option<Self> {
+                Some(($($a::from_number(vals.get($i)?)?,)*))
+            }
             unsafe fn call_native<R: WasmResults>(
                 code: NonNull<VMNativeCallFunction>,
                 callee: *mut VMOpaqueContext,
@@ -310,6 +339,10 @@ impl<T: WasmTy> WasmParams for T {
     #[inline]
     fn store(self, raw: &mut [ValRaw]) {
         raw[0] = self.into_raw();
+    }
+    #[inline]
+    fn from_numbers(vals: &[Val]) -> Option<T> {
+        T::from_number(vals.first()?)
     }
     unsafe fn call_native<R: WasmResults>(
         code: NonNull<VMNativeCallFunction>,

@@ -225,6 +225,32 @@ pub unsafe trait WasmTy: Copy + Send + Sync + 'static + private::Sealed {
     fn into_raw(self) -> ValRaw;
     /// Reads the value from a slot.
     fn from_raw(raw: ValRaw) -> Self;
+    /// The value of `val`, if `val` is a number of `TYPE` (a reference
+    /// gives `None`: its check needs the registry). With `TYPE` constant,
+    /// one compare of the variant.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn from_number(val: &Val) -> Option<Self> {
+        let raw = match (*val, Self::TYPE) {
+            (Val::I32(v), ValType::I32) => ValRaw::i32(v),
+            (Val::I64(v), ValType::I64) => ValRaw::i64(v),
+            (Val::F32(bits), ValType::F32) => ValRaw::f32(bits),
+            (Val::F64(bits), ValType::F64) => ValRaw::f64(bits),
+            (Val::V128(v), ValType::V128) => ValRaw::v128(v),
+            _ => return None,
+        };
+        Some(Self::from_raw(raw))
+    }
+    /// The value as a [`Val`].
+    #[doc(hidden)]
+    #[inline(always)]
+    fn into_val(self) -> Val {
+        Val::from_raw(
+            self.into_raw(),
+            Self::TYPE,
+            Self::GC_WIDTH.unwrap_or(GcRefWidth::Bits32),
+        )
+    }
 }
 
 macro_rules! wasm_ty {
@@ -318,21 +344,44 @@ pub(crate) fn check_values(
     got: &[Val],
     registry: &Registry,
 ) -> Result<(), Error> {
-    if got.len() != expected.len() {
-        return Err(Error::ArityMismatch {
-            what,
-            expected: expected.len(),
-            got: got.len(),
-        });
-    }
+    check_arity(what, expected.len(), got.len())?;
     for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
-        check_value(what, index, expected, got, registry)?;
+        if !is_number_of(got, expected) {
+            check_value(what, index, expected, got, registry)?;
+        }
     }
     Ok(())
 }
 
-/// Checks one value of a checked call against its type (see `check_values`).
+/// Checks the number of values of a checked call.
 #[inline]
+pub(crate) fn check_arity(what: &'static str, expected: usize, got: usize) -> Result<(), Error> {
+    if got != expected {
+        return Err(Error::ArityMismatch {
+            what,
+            expected,
+            got,
+        });
+    }
+    Ok(())
+}
+
+/// Whether `got` is a number of type `ty`: the check of most values, inline.
+#[inline(always)]
+pub(crate) fn is_number_of(got: &Val, ty: ValType) -> bool {
+    matches!(
+        (got, ty),
+        (Val::I32(_), ValType::I32)
+            | (Val::I64(_), ValType::I64)
+            | (Val::F32(_), ValType::F32)
+            | (Val::F64(_), ValType::F64)
+            | (Val::V128(_), ValType::V128)
+    )
+}
+
+/// Checks one value of a checked call against its type (see
+/// `check_values`): out of line, as numbers pass `is_number_of` first.
+#[inline(never)]
 pub(crate) fn check_value(
     what: &'static str,
     index: usize,

@@ -196,6 +196,25 @@ pub(crate) fn host_call<T>(
     None
 }
 
+/// Runs a host closure called straight from the host (`Func::call` of a
+/// host function) and returns the failure of the call, as a direct typed
+/// call does: its own, or an older one nobody took (the first is the cause).
+#[inline]
+pub(crate) fn direct_host_call<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    debug_assert!(LANDING.get() == FOREIGN, "only host code calls");
+    let outcome = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(outcome) => outcome,
+        Err(payload) => Err(Error::HostPanic(panic_message(payload))),
+    };
+    match outcome {
+        Ok(value) => take().map(|()| value),
+        Err(error) => {
+            record(error);
+            Err(take().err().unwrap_or_else(missing_result))
+        }
+    }
+}
+
 /// Runs the body of a shim that only forwards to another runtime's code:
 /// under its caller's landing, so a failure beneath goes where it would
 /// without the forwarder; its own failure (a malformed call) goes there too.
