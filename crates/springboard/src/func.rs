@@ -561,9 +561,11 @@ impl Func {
         unsafe { self.0.func_ref.as_ref() }
     }
 
-    /// Calls the function through `array_call`, checking the number and types
-    /// of `params` and the number of `results` against its type first. The
-    /// caller vmctx is the engine's ([`Engine::caller_vmctx`]).
+    /// Calls the function, checking the number and types of `params` and the
+    /// number of `results` against its type first: through `array_call`, or
+    /// — a host function made by [`wrap`](Self::wrap) or [`new`](Self::new) —
+    /// its closure straight from the values. The caller vmctx is the
+    /// engine's ([`Engine::caller_vmctx`]).
     ///
     /// References are checked by the standard's matching: their hierarchy,
     /// null only for nullable types, and a funcref's type for typed function

@@ -7,9 +7,10 @@
 //! `VMFuncRef`s callable through the *wasm*, *native* and *array* calling
 //! conventions. Calls from the host are checked: [`Func::call`] checks values
 //! against the type, [`Func::typed`] checks the type once and returns a
-//! [`TypedFunc`] with no per-call cost, and [`Engine::call_indirect`] is the
-//! caller-side signature check of `call_indirect`, where a mismatch is an
-//! [`Error::SignatureMismatch`], never undefined behaviour.
+//! [`TypedFunc`] with no per-call cost, and [`Engine::call_indirect`] (untyped)
+//! and [`Engine::typed_indirect`] (typed) are `call_indirect` from the host:
+//! the caller-side signature check, where a mismatch is an
+//! [`Error::SignatureMismatch`], never undefined behaviour, then the call.
 //!
 //! # Example
 //!
@@ -45,9 +46,10 @@
 //!
 //! A host closure that panics or returns `Err` never unwinds through
 //! generated code and never returns into the wasm that called it: its shim
-//! catches the failure, runs the closure's destructors, and jumps straight
-//! back to the innermost Springboard call on this thread that entered
-//! generated code, which returns the failure as `Err` ([`Error::Host`] or
+//! catches the failure, runs the closure's destructors, and resumes at the
+//! catch point of the innermost Springboard call on this thread that entered
+//! generated code — the entry trampoline itself, for the engine's own
+//! entries — which returns the failure as `Err` ([`Error::Host`] or
 //! [`Error::HostPanic`]); no wasm instruction after the import call runs.
 //! Nested calls each catch their own failures. A runtime with trap machinery
 //! of its own plugs it in with [`Config::raise_hook`] and, for its stack

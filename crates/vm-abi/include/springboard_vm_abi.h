@@ -94,6 +94,19 @@ typedef struct sb_host_func_context {
     sb_func_ref func_ref;
 } sb_host_func_context;
 
+/* The caller context Springboard's facade passes from the host
+ * (VMHostCaller): with catch == SB_HOST_CALLER_CATCH, an entry trampoline
+ * into `tail` wasm stores its frame pointer, stack pointer and exception
+ * handler here before calling wasm. */
+#define SB_HOST_CALLER_CATCH UINT32_C(1)
+typedef struct sb_host_caller {
+    SB_ALIGNAS(16) uint32_t magic; /* SB_HOST_CALLER_MAGIC */
+    uint32_t catch_;               /* SB_HOST_CALLER_CATCH or 0 */
+    uintptr_t entry_fp;
+    uintptr_t entry_sp;
+    uintptr_t entry_pc;
+} sb_host_caller;
+
 /* Offsets and sizes, for code generators; the same answers as the Rust
  * crate's PtrSize for this target's pointer width. */
 #define SB_POINTER_SIZE sizeof(void *)
@@ -109,6 +122,10 @@ typedef struct sb_host_func_context {
 #define SB_HOST_FUNC_CONTEXT_MAGIC 0
 #define SB_HOST_FUNC_CONTEXT_FUNC_REF SB_POINTER_SIZE
 #define SB_HOST_FUNC_CONTEXT_HOST_STATE (6 * SB_POINTER_SIZE)
+#define SB_HOST_CALLER_CATCH_OFFSET 4
+#define SB_HOST_CALLER_ENTRY_FP 8
+#define SB_HOST_CALLER_ENTRY_SP (8 + SB_POINTER_SIZE)
+#define SB_HOST_CALLER_ENTRY_PC (8 + 2 * SB_POINTER_SIZE)
 
 SB_STATIC_ASSERT(SB_POINTER_SIZE == 4 || SB_POINTER_SIZE == 8, "32- or 64-bit targets only");
 SB_STATIC_ASSERT(sizeof(sb_val_raw) == SB_SIZE_OF_VAL_RAW, "sb_val_raw size");
@@ -128,6 +145,10 @@ SB_STATIC_ASSERT(offsetof(sb_host_func_context, func_ref) == SB_HOST_FUNC_CONTEX
 SB_STATIC_ASSERT(sizeof(sb_host_func_context) == SB_HOST_FUNC_CONTEXT_HOST_STATE,
                  "host state follows the header");
 SB_STATIC_ASSERT(sizeof(sb_array_call_fn) == SB_POINTER_SIZE, "code pointers are data-sized");
+SB_STATIC_ASSERT(offsetof(sb_host_caller, catch_) == SB_HOST_CALLER_CATCH_OFFSET, "catch");
+SB_STATIC_ASSERT(offsetof(sb_host_caller, entry_fp) == SB_HOST_CALLER_ENTRY_FP, "entry_fp");
+SB_STATIC_ASSERT(offsetof(sb_host_caller, entry_sp) == SB_HOST_CALLER_ENTRY_SP, "entry_sp");
+SB_STATIC_ASSERT(offsetof(sb_host_caller, entry_pc) == SB_HOST_CALLER_ENTRY_PC, "entry_pc");
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,23 @@ fn assertions(p: PtrSize) -> String {
         "SB_HOST_FUNC_CONTEXT_HOST_STATE",
         p.vm_host_func_context_host_state().into(),
     );
+    eq(
+        "SB_HOST_CALLER_CATCH_OFFSET",
+        p.vm_host_caller_catch().into(),
+    );
+    eq(
+        "SB_HOST_CALLER_ENTRY_FP",
+        p.vm_host_caller_entry_fp().into(),
+    );
+    eq(
+        "SB_HOST_CALLER_ENTRY_SP",
+        p.vm_host_caller_entry_sp().into(),
+    );
+    eq(
+        "SB_HOST_CALLER_ENTRY_PC",
+        p.vm_host_caller_entry_pc().into(),
+    );
+    eq("SB_HOST_CALLER_CATCH", abi::VMHostCaller::CATCH.into());
     // C's layout of the structs, beyond what the header asserts of itself.
     eq("offsetof(sb_func_ref, vmctx)", p.vm_func_ref_vmctx().into());
     eq(

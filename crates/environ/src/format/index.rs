@@ -486,11 +486,11 @@ mod tests {
         assert_eq!(decode_index(&encode(&bare)).unwrap(), bare);
     }
 
-    /// The header's bytes, pinned: magic, version 3, then the target.
+    /// The header's bytes, pinned: magic, version 4, then the target.
     #[test]
     fn header_layout_is_pinned() {
         let bytes = encode(&sample());
-        assert_eq!(&bytes[..8], b"SBIX\x03\0\0\0");
+        assert_eq!(&bytes[..8], b"SBIX\x04\0\0\0");
         assert_eq!(&bytes[8..13], &[1, 0, 8, 0, 0]);
         assert_eq!(&bytes[13..19], b"\x05linux");
     }
@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(err, IndexError::Version(2));
         let message = err.to_string();
         assert!(
-            message.contains("version 2") && message.contains("version 3"),
+            message.contains("version 2") && message.contains("version 4"),
             "{message}"
         );
     }
