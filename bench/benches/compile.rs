@@ -118,7 +118,7 @@ fn aot(c: &mut Criterion) {
                     .filter(|e| non_templates(&e.kind))
                     .map(|e| object.get(e.kind, &e.signature).unwrap())
                     .collect();
-                let items: Vec<_> = code.iter().map(|c| CodeItem::new(&c, None)).collect();
+                let items: Vec<_> = code.iter().map(|c| CodeItem::new(c, None)).collect();
                 black_box(CodeMemory::new(&items).unwrap())
             })
         });
@@ -150,7 +150,7 @@ fn aot(c: &mut Criterion) {
                     })
                     .map(|(k, s)| compiler.compile(k, s).unwrap())
                     .collect();
-                let items: Vec<_> = code.iter().map(|c| CodeItem::new(&c, None)).collect();
+                let items: Vec<_> = code.iter().map(|c| CodeItem::new(c, None)).collect();
                 black_box(CodeMemory::new(&items).unwrap())
             })
         });

@@ -89,102 +89,68 @@ fn mixed_values_and_several_results_cross_bit_exact() {
     }
 }
 
+/// `a`'s values, weighted by their position: what the 16-parameter host
+/// function returns.
+fn weighted(a: &[i64]) -> i64 {
+    a.iter().enumerate().fold(0i64, |acc, (w, &x)| {
+        acc.wrapping_add(x.wrapping_mul(w as i64 + 1))
+    })
+}
+
 #[test]
 fn sixteen_parameters_pass_on_the_stack() {
+    type P = (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    #[rustfmt::skip]
+    let sum16 = |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64,
+                 i: i64, j: i64, k: i64, l: i64, m: i64, n: i64, o: i64, p: i64| {
+        weighted(&[a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p])
+    };
+    let a: [i64; 16] = [
+        1,
+        -2,
+        3,
+        i64::MIN,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14,
+        15,
+        i64::MAX,
+    ];
+    #[rustfmt::skip]
+    let args: P = (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                   a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
     for (name, engine) in engines() {
-        #[allow(clippy::too_many_arguments)]
-        let f = Func::wrap(
-            &engine,
-            |a: i64,
-             b: i64,
-             c: i64,
-             d: i64,
-             e: i64,
-             f: i64,
-             g: i64,
-             h: i64,
-             i: i64,
-             j: i64,
-             k: i64,
-             l: i64,
-             m: i64,
-             n: i64,
-             o: i64,
-             p: i64| {
-                [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p]
-                    .iter()
-                    .enumerate()
-                    .fold(0i64, |acc, (w, &x)| {
-                        acc.wrapping_add(x.wrapping_mul(w as i64 + 1))
-                    })
-            },
-        )
-        .unwrap();
+        let f = Func::wrap(&engine, sum16).unwrap();
         let ty = register(&engine, &[ValType::I64; 16], &[ValType::I64]);
-        type P = (
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        );
         let call = engine.typed_indirect::<P, i64>(&ty).unwrap();
-        let args: P = (
-            1,
-            -2,
-            3,
-            i64::MIN,
-            5,
-            6,
-            7,
-            8,
-            9,
-            10,
-            11,
-            12,
-            13,
-            14,
-            15,
-            i64::MAX,
-        );
-        let want = [
-            1,
-            -2,
-            3,
-            i64::MIN,
-            5,
-            6,
-            7,
-            8,
-            9,
-            10,
-            11,
-            12,
-            13,
-            14,
-            15,
-            i64::MAX,
-        ]
-        .iter()
-        .enumerate()
-        .fold(0i64, |acc, (w, &x)| {
-            acc.wrapping_add(x.wrapping_mul(w as i64 + 1))
-        });
         for (way, f) in both_ways(&engine, &f) {
             // SAFETY: a live funcref of this engine.
             let got = unsafe { call.call(f.as_funcref(), args) }.unwrap();
-            assert_eq!(got, want, "{name}, {way}");
+            assert_eq!(got, weighted(&a), "{name}, {way}");
         }
     }
 }
