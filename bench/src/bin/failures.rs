@@ -18,7 +18,11 @@ fn main() {
         .map_or(11, |n| n.parse().expect("a round count"));
     let engine = Engine::default();
     let errs = Func::wrap(&engine, |x: i64| -> Result<i64, String> {
-        if x >= 0 { Err("refused".to_owned()) } else { Ok(x) }
+        if x >= 0 {
+            Err("refused".to_owned())
+        } else {
+            Ok(x)
+        }
     })
     .unwrap();
     let panics = Func::wrap(&engine, |x: i64| -> i64 {
