@@ -76,7 +76,10 @@ impl<P: WasmParams, R: WasmResults> TypedIndirect<P, R> {
     /// # Safety
     /// As for [`Engine::call_indirect`]: a non-null `funcref` must point to
     /// a live `VMFuncRef` whose entry points really have the type its
-    /// `type_index` says.
+    /// `type_index` says, and whose `vmctx` is a live context (every
+    /// context starts with its magic, and a host function context is laid
+    /// out as `VMHostFuncContext`: the call reads both to tell the
+    /// engine's own host functions apart).
     #[inline]
     pub unsafe fn call(&self, funcref: FuncRef, params: P) -> Result<R, Error> {
         // The equal type inline; a subtype, or the error, out of line.
