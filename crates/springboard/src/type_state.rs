@@ -55,6 +55,7 @@ pub(crate) struct TypeState {
     /// Where the generic entries find each value.
     plans: Plans,
     /// The indirect entry (`CodeKind::IndirectEntry`), once compiled.
+    #[cfg(feature = "compiler")]
     indirect: OnceLock<KindCode>,
     /// Serialises compilation so concurrent first uses compile once.
     #[cfg(feature = "compiler")]
@@ -69,6 +70,7 @@ impl TypeState {
             published: Default::default(),
             generic_calls: Default::default(),
             plans: Plans::default(),
+            #[cfg(feature = "compiler")]
             indirect: OnceLock::new(),
             #[cfg(feature = "compiler")]
             compiling: std::sync::Mutex::default(),
@@ -125,6 +127,7 @@ impl TypeState {
 
     /// The indirect entry, made by `make` on first use (concurrent first
     /// uses may each make one; one is kept).
+    #[cfg(feature = "compiler")]
     pub(crate) fn indirect_entry<E>(
         &self,
         make: impl FnOnce() -> Result<KindCode, E>,
