@@ -69,9 +69,11 @@ impl Caller<'_> {
 
     /// The caller vmctx: the calling wasm instance's context, the context a
     /// runtime gave its engine ([`Config::caller_vmctx`](crate::Config::caller_vmctx)),
-    /// or the engine's own host context when the host called. Never null
-    /// when Springboard or Wasmtime calls; whatever a foreign caller passed
-    /// otherwise.
+    /// or a host caller context when the host called — the engine's own, or
+    /// one the engine made for that call to carry its catch point (see
+    /// `VMHostCaller`); [`is_host`](Self::is_host) is true of both. Never
+    /// null when Springboard or Wasmtime calls; whatever a foreign caller
+    /// passed otherwise.
     pub fn vmctx(&self) -> *mut VMOpaqueContext {
         self.vmctx
     }
