@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Nanoseconds per failing call (src/bin/failures.rs) for this tree and, if
 # given, another source tree of Springboard (a `git worktree` of an earlier
-# commit), alternated: `bash failures.sh [OTHER_TREE] [ROUNDS]`.
+# commit), alternated: `bash failures.sh [OTHER_TREE] [ROUNDS]`. It copies
+# src/bin/failures.rs into the other tree (the program uses only API older
+# trees have).
 set -euo pipefail
 cd "$(dirname "$0")"
 trees=("$PWD/..")

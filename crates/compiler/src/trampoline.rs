@@ -291,28 +291,16 @@ fn catch_point(
     b.ins().brif(armed, arm, &[], call, &[]);
     b.switch_to_block(arm);
     let ptr = abi.ptr();
-    let flags = MemFlagsData::trusted();
+    let store = |b: &mut FunctionBuilder, value: Value, offset: u8| {
+        let flags = MemFlagsData::trusted();
+        b.ins().store(flags, value, caller_vmctx, i32::from(offset));
+    };
     let fp = b.ins().get_frame_pointer(ptr);
-    b.ins().store(
-        flags,
-        fp,
-        caller_vmctx,
-        i32::from(p.vm_host_caller_entry_fp()),
-    );
+    store(b, fp, p.vm_host_caller_entry_fp());
     let sp = b.ins().get_stack_pointer(ptr);
-    b.ins().store(
-        flags,
-        sp,
-        caller_vmctx,
-        i32::from(p.vm_host_caller_entry_sp()),
-    );
+    store(b, sp, p.vm_host_caller_entry_sp());
     let pc = b.ins().get_exception_handler_address(ptr, call, 0);
-    b.ins().store(
-        flags,
-        pc,
-        caller_vmctx,
-        i32::from(p.vm_host_caller_entry_pc()),
-    );
+    store(b, pc, p.vm_host_caller_entry_pc());
     b.ins().jump(call, &[]);
     b.switch_to_block(handler);
     b.set_cold_block(handler);

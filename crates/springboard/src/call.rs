@@ -5,10 +5,10 @@
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::trap::TrapMode;
-use crate::val::{Val, check_arity, check_value};
+use crate::val::{Val, check_arity, check_value, number_raw};
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use springboard_environ::{Signature, ValType};
+use springboard_environ::Signature;
 use springboard_vm_abi::{VMFuncRef, VMOpaqueContext, ValRaw};
 
 /// How many slots a call keeps on the stack before it allocates.
@@ -54,12 +54,9 @@ pub(crate) unsafe fn call_array(
         .zip(ty.params())
         .enumerate()
     {
-        let raw = match (*param, expected) {
-            (Val::I32(v), ValType::I32) => ValRaw::i32(v),
-            (Val::I64(v), ValType::I64) => ValRaw::i64(v),
-            (Val::F32(bits), ValType::F32) => ValRaw::f32(bits),
-            (Val::F64(bits), ValType::F64) => ValRaw::f64(bits),
-            _ => {
+        let raw = match number_raw(param, expected) {
+            Some(raw) => raw,
+            None => {
                 check_value("parameters", index, expected, param, registry)?;
                 param.to_raw()
             }

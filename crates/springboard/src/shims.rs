@@ -313,7 +313,7 @@ pub(crate) unsafe fn untyped_vals<H: UntypedHost>(
             .host
             .call(caller, params, results)
             .map_err(Error::Host)?;
-        check_values("results", ty.results(), results, &host.state.registry)
+        check_values("results", ty.results(), results, registry)
     })
 }
 

@@ -231,15 +231,7 @@ pub unsafe trait WasmTy: Copy + Send + Sync + 'static + private::Sealed {
     #[doc(hidden)]
     #[inline(always)]
     fn from_number(val: &Val) -> Option<Self> {
-        let raw = match (*val, Self::TYPE) {
-            (Val::I32(v), ValType::I32) => ValRaw::i32(v),
-            (Val::I64(v), ValType::I64) => ValRaw::i64(v),
-            (Val::F32(bits), ValType::F32) => ValRaw::f32(bits),
-            (Val::F64(bits), ValType::F64) => ValRaw::f64(bits),
-            (Val::V128(v), ValType::V128) => ValRaw::v128(v),
-            _ => return None,
-        };
-        Some(Self::from_raw(raw))
+        number_raw(val, Self::TYPE).map(Self::from_raw)
     }
     /// The value as a [`Val`].
     #[doc(hidden)]
@@ -346,7 +338,7 @@ pub(crate) fn check_values(
 ) -> Result<(), Error> {
     check_arity(what, expected.len(), got.len())?;
     for (index, (&expected, got)) in expected.iter().zip(got).enumerate() {
-        if !is_number_of(got, expected) {
+        if number_raw(got, expected).is_none() {
             check_value(what, index, expected, got, registry)?;
         }
     }
@@ -366,21 +358,22 @@ pub(crate) fn check_arity(what: &'static str, expected: usize, got: usize) -> Re
     Ok(())
 }
 
-/// Whether `got` is a number of type `ty`: the check of most values, inline.
+/// `got`'s slot if `got` is a number of type `ty`: the check (and the
+/// conversion) of most values, inline; `None` for references and mismatches.
 #[inline(always)]
-pub(crate) fn is_number_of(got: &Val, ty: ValType) -> bool {
-    matches!(
-        (got, ty),
-        (Val::I32(_), ValType::I32)
-            | (Val::I64(_), ValType::I64)
-            | (Val::F32(_), ValType::F32)
-            | (Val::F64(_), ValType::F64)
-            | (Val::V128(_), ValType::V128)
-    )
+pub(crate) fn number_raw(got: &Val, ty: ValType) -> Option<ValRaw> {
+    Some(match (*got, ty) {
+        (Val::I32(v), ValType::I32) => ValRaw::i32(v),
+        (Val::I64(v), ValType::I64) => ValRaw::i64(v),
+        (Val::F32(bits), ValType::F32) => ValRaw::f32(bits),
+        (Val::F64(bits), ValType::F64) => ValRaw::f64(bits),
+        (Val::V128(v), ValType::V128) => ValRaw::v128(v),
+        _ => return None,
+    })
 }
 
 /// Checks one value of a checked call against its type (see
-/// `check_values`): out of line, as numbers pass `is_number_of` first.
+/// `check_values`): out of line, as numbers pass `number_raw` first.
 #[inline(never)]
 pub(crate) fn check_value(
     what: &'static str,
@@ -390,11 +383,7 @@ pub(crate) fn check_value(
     registry: &Registry,
 ) -> Result<(), Error> {
     match (got, expected) {
-        (Val::I32(_), ValType::I32)
-        | (Val::I64(_), ValType::I64)
-        | (Val::F32(_), ValType::F32)
-        | (Val::F64(_), ValType::F64)
-        | (Val::V128(_), ValType::V128) => Ok(()),
+        _ if number_raw(got, expected).is_some() => Ok(()),
         (_, ValType::Ref(r))
             if got.ty().as_ref().map(|g| g.heap().top()) == Some(r.heap().top()) =>
         {
