@@ -7,7 +7,7 @@ use crate::error::{BoxError, Error};
 use crate::generic::{self, HostEntries};
 use crate::registry::SharedSignature;
 use crate::shims::{
-    Caller, HostReturn, Hosted, IntoFunc, NativeShims, NativeTarget, NoCaller, Untyped,
+    Caller, HostReturn, HostVals, Hosted, IntoFunc, NativeShims, NativeTarget, NoCaller, Untyped,
     UntypedHost, ValsCall, WithCaller, array_shim_of, typed_vals, untyped_array_shim, untyped_vals,
 };
 use crate::trap::TrapMode;
@@ -39,7 +39,7 @@ struct FuncInner {
     func_ref: NonNull<VMFuncRef>,
     owner: Owner,
     /// A host function's closure, called from checked values.
-    vals: Option<ValsCall>,
+    vals: Option<HostVals>,
     /// The trap handling of calls into it: direct for host functions (no
     /// wasm, nor any other runtime's code, between their entries and their
     /// closure), the engine's own entries' or a foreign funcref's otherwise.
@@ -302,6 +302,17 @@ impl Func {
             context: context.cast(),
             free: generic::free::<Hosted<T>>,
         };
+        // SAFETY: `vals` is of `T`'s kind; the context, the signature (a
+        // `SharedSignature` keeps its address) and the engine's registry
+        // live as long as the `FuncInner` that holds them all.
+        let vals = vals.map(|call| unsafe {
+            HostVals::new(
+                call,
+                func_ref.as_ref().vmctx,
+                ty.signature(),
+                engine.registry(),
+            )
+        });
         Func(Arc::new(FuncInner {
             engine: engine.clone(),
             ty,
@@ -592,30 +603,18 @@ impl Func {
         params: &[Val],
         results: &mut [Val],
     ) -> Result<(), Error> {
-        let ty = self.ty();
-        let registry = self.engine().registry();
-        if let Some(vals) = self.0.vals {
+        if let Some(vals) = &self.0.vals {
             // A host function: its closure straight from the values, checked
             // as `call_array` checks them, with no slots and no shim.
-            // SAFETY: `vals` is this function's, its host context the
-            // funcref's.
-            return unsafe {
-                vals(
-                    self.func_ref().vmctx,
-                    caller.as_ptr(),
-                    ty,
-                    registry,
-                    params,
-                    results,
-                )
-            };
+            // SAFETY: `caller` per the caller.
+            return unsafe { vals.call(caller.as_ptr(), params, results) };
         }
         // SAFETY: our own funcref of our own type; `caller` per the caller.
         unsafe {
             call_array(
                 self.func_ref(),
-                ty,
-                registry,
+                self.ty(),
+                self.engine().registry(),
                 caller,
                 self.trap_mode(),
                 params,

@@ -229,29 +229,77 @@ fn zero_results(values: *mut ValRaw, capacity: usize, count: usize) {
     }
 }
 
-/// A host function's closure called from values (see `Func::call`):
-/// `callee` is its host context, `ty` its type, whose values it checks
-/// (with `registry`) before anything runs.
-pub(crate) type ValsCall = unsafe fn(
+/// A host function's closure called from values (see `Func::call`), with
+/// what it needs of its function: its host context, and its type and
+/// registry to check the values by before anything runs.
+pub(crate) struct HostVals {
+    call: ValsCall,
     callee: *mut VMOpaqueContext,
+    ty: NonNull<Signature>,
+    registry: NonNull<Registry>,
+}
+
+/// The closure's half of a [`HostVals`]: [`typed_vals`] or [`untyped_vals`].
+pub(crate) type ValsCall = unsafe fn(
+    host: &HostVals,
     caller: *mut VMOpaqueContext,
-    ty: &Signature,
-    registry: &Registry,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error>;
+
+impl HostVals {
+    /// # Safety
+    /// `callee` must be a live host context of the kind `call` takes, of
+    /// type `ty`; it, `ty` and `registry` must outlive the `HostVals`.
+    pub(crate) unsafe fn new(
+        call: ValsCall,
+        callee: *mut VMOpaqueContext,
+        ty: &Signature,
+        registry: &Registry,
+    ) -> Self {
+        HostVals {
+            call,
+            callee,
+            ty: NonNull::from(ty),
+            registry: NonNull::from(registry),
+        }
+    }
+
+    /// Calls the closure with `params`, into `results`.
+    ///
+    /// # Safety
+    /// `caller` must be a context the function accepts as its caller.
+    #[inline]
+    pub(crate) unsafe fn call(
+        &self,
+        caller: *mut VMOpaqueContext,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        // SAFETY: `call` takes `self`'s kind of context, per `new`.
+        unsafe { (self.call)(self, caller, params, results) }
+    }
+
+    fn ty(&self) -> &Signature {
+        // SAFETY: outlives `self`, per `new`.
+        unsafe { self.ty.as_ref() }
+    }
+
+    fn registry(&self) -> &Registry {
+        // SAFETY: outlives `self`, per `new`.
+        unsafe { self.registry.as_ref() }
+    }
+}
 
 /// The [`ValsCall`] of a typed host function: numbers straight into the
 /// closure's parameters and out of its results, one compare each; anything
 /// else checked as `Func::call` checks it.
 ///
 /// # Safety
-/// `callee` must be a live `VMHostFuncContext<Hosted<F>>` of type `ty`.
+/// `host`'s context must be a live `VMHostFuncContext<Hosted<F>>`.
 pub(crate) unsafe fn typed_vals<F, P, R>(
-    callee: *mut VMOpaqueContext,
+    host: &HostVals,
     caller: *mut VMOpaqueContext,
-    ty: &Signature,
-    registry: &Registry,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error>
@@ -259,22 +307,16 @@ where
     F: IntoFunc<P, R>,
     R: HostReturn,
 {
-    // SAFETY: per the caller.
-    let host = unsafe { hosted::<F>(callee) };
     let args = match F::Params::from_numbers(params) {
         Some(args) if params.len() == F::Params::COUNT => args,
-        _ => {
-            check_values("parameters", ty.params(), params, registry)?;
-            let mut raw = [ValRaw::ZERO; MAX_TUPLE];
-            for (slot, v) in raw.iter_mut().zip(params) {
-                *slot = v.to_raw();
-            }
-            F::Params::load(&raw)
-        }
+        _ => load_checked(host, params)?,
     };
     check_arity("results", R::Results::COUNT, results.len())?;
+    // SAFETY: per the caller.
+    let hosted = unsafe { hosted::<F>(host.callee) };
     let out = trap::direct_host_call(|| {
-        host.state
+        hosted
+            .state
             .call_tuple(caller, args)
             .into_result()
             .map_err(Error::Host)
@@ -283,33 +325,45 @@ where
     Ok(())
 }
 
+/// Parameters that are not all numbers, or not the closure's: checked as
+/// `Func::call` checks them, then loaded (out of line, so that the numbers'
+/// path carries no slot buffer).
+#[cold]
+#[inline(never)]
+fn load_checked<P: WasmParams>(host: &HostVals, params: &[Val]) -> Result<P, Error> {
+    check_values("parameters", host.ty().params(), params, host.registry())?;
+    let mut raw = [ValRaw::ZERO; MAX_TUPLE];
+    for (slot, v) in raw.iter_mut().zip(params) {
+        *slot = v.to_raw();
+    }
+    Ok(P::load(&raw))
+}
+
 /// The most values a typed function takes.
 const MAX_TUPLE: usize = 16;
 
 /// The [`ValsCall`] of an untyped host function.
 ///
 /// # Safety
-/// `callee` must be a live `VMHostFuncContext<Hosted<Untyped<H>>>`;
-/// `params` values of its parameter types and `results` as long as its
-/// results.
+/// `host`'s context must be a live `VMHostFuncContext<Hosted<Untyped<H>>>`.
 pub(crate) unsafe fn untyped_vals<H: UntypedHost>(
-    callee: *mut VMOpaqueContext,
+    host: &HostVals,
     caller: *mut VMOpaqueContext,
-    ty: &Signature,
-    registry: &Registry,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
+    let (ty, registry) = (host.ty(), host.registry());
     check_values("parameters", ty.params(), params, registry)?;
     check_arity("results", ty.results().len(), results.len())?;
     // SAFETY: per the caller.
-    let host = unsafe { hosted::<Untyped<H>>(callee) };
+    let hosted = unsafe { hosted::<Untyped<H>>(host.callee) };
     // The closure's results start as zero values of the right types.
     for (slot, &t) in results.iter_mut().zip(ty.results()) {
         *slot = Val::default_for(t);
     }
     trap::direct_host_call(|| {
-        host.state
+        hosted
+            .state
             .host
             .call(caller, params, results)
             .map_err(Error::Host)?;

@@ -331,63 +331,63 @@ impl TrapMode {
         caller: *mut VMOpaqueContext,
         call: impl FnOnce(*mut VMOpaqueContext) -> R,
     ) -> Result<R, Error> {
-        match self {
-            TrapMode::Direct => {
-                let outer = LANDING.replace(RETURN);
-                let result = call(caller);
-                LANDING.set(outer);
-                take()?;
-                Ok(result)
-            }
-            TrapMode::DirectUnhooked => {
-                debug_assert!(LANDING.get() == FOREIGN, "only host code calls");
-                let result = call(caller);
-                take()?;
-                Ok(result)
-            }
-            TrapMode::Caught => {
-                // The trampoline returns (zeros) even when a host function
-                // beneath fails: nothing here is abandoned.
-                let mut armed = VMHostCaller::armed();
-                let host = (&raw mut armed).cast::<VMOpaqueContext>();
-                let outer = LANDING.replace(host.cast::<u8>().wrapping_byte_add(RESUME));
-                let result = call(host);
-                LANDING.set(outer);
-                take()?;
-                Ok(result)
-            }
-            // Everything else out of line, so that the paths above build no
-            // closure state and carry no jump buffer; the closure stays in
-            // this frame, read in place (copying it would load it with wider
-            // accesses than it was stored with, which stalls store forwarding).
-            TrapMode::Jump | TrapMode::Uncaught => {
-                let mut thunk = Thunk {
-                    call: ManuallyDrop::new(move || call(caller)),
-                    result: None,
-                };
-                self.enter(&mut thunk)?;
-                // A jump always records a failure first, so `result` is there.
-                thunk.result.ok_or_else(missing_result)
-            }
+        // The two modes of the hot paths (host functions called straight,
+        // and the engine's own entries) each one compare away, not behind
+        // a jump table on all five.
+        if self == TrapMode::DirectUnhooked {
+            debug_assert!(LANDING.get() == FOREIGN, "only host code calls");
+            let result = call(caller);
+            take()?;
+            return Ok(result);
         }
+        if self == TrapMode::Caught {
+            // The trampoline returns (zeros) even when a host function
+            // beneath fails: nothing here is abandoned.
+            let mut armed = VMHostCaller::armed();
+            let host = (&raw mut armed).cast::<VMOpaqueContext>();
+            let outer = LANDING.replace(host.cast::<u8>().wrapping_byte_add(RESUME));
+            let result = call(host);
+            LANDING.set(outer);
+            take()?;
+            return Ok(result);
+        }
+        // Everything else out of line, so that the paths above build no
+        // closure state and carry no jump buffer; the closure stays in this
+        // frame, read in place (copying it would load it with wider accesses
+        // than it was stored with, which stalls store forwarding).
+        let mut thunk = Thunk {
+            call: ManuallyDrop::new(move || call(caller)),
+            result: None,
+        };
+        self.enter(&mut thunk)?;
+        // A jump always records a failure first, so `result` is there.
+        thunk.result.ok_or_else(missing_result)
     }
 
-    /// Runs the closure in `thunk` under a jump buffer (`Jump`) or none;
+    /// Runs the closure in `thunk` under this mode's landing: a jump
+    /// buffer (`Jump`), [`RETURN`] (`Direct`) or the caller's (`Uncaught`);
     /// its result, if it returned, is left in the thunk.
     #[inline(never)]
     fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) -> Result<(), Error> {
         let data = core::ptr::from_mut(thunk).cast::<u8>();
-        if self == TrapMode::Jump {
-            let mut buf = MaybeUninit::<JumpBuf>::uninit();
-            let outer = LANDING.replace(buf.as_ptr().cast());
-            // SAFETY: `buf` lives in this frame until `catch_call` returns;
-            // `run` does not unwind (it calls generated code, whose host
-            // functions catch every panic).
-            unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, data) };
-            LANDING.set(outer);
-        } else {
+        match self {
+            TrapMode::Jump => {
+                let mut buf = MaybeUninit::<JumpBuf>::uninit();
+                let outer = LANDING.replace(buf.as_ptr().cast());
+                // SAFETY: `buf` lives in this frame until `catch_call`
+                // returns; `run` does not unwind (it calls generated code,
+                // whose host functions catch every panic).
+                unsafe { catch_call(buf.as_mut_ptr(), run::<F, R>, data) };
+                LANDING.set(outer);
+            }
+            TrapMode::Direct => {
+                let outer = LANDING.replace(RETURN);
+                // SAFETY: `data` is the live `Thunk<F, R>`.
+                unsafe { run::<F, R>(data) };
+                LANDING.set(outer);
+            }
             // SAFETY: `data` is the live `Thunk<F, R>`.
-            unsafe { run::<F, R>(data) };
+            _ => unsafe { run::<F, R>(data) },
         }
         take()
     }
