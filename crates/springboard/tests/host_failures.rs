@@ -231,3 +231,41 @@ fn a_panic_payload_whose_destructor_panics_is_an_error_not_an_abort() {
     }
     assert_eq!(typed.call(3).unwrap(), 3, "usable after");
 }
+
+/// A raise hook that must never run: nothing here is inside a runtime's trap
+/// scope, so a call would abort the test binary.
+unsafe fn abort_if_raised(error: Error) -> ! {
+    eprintln!("the raise hook ran for a direct call: {error}");
+    std::process::abort()
+}
+
+#[test]
+fn an_engine_with_a_raise_hook_returns_direct_failures_without_raising() {
+    let mut config = springboard::Config::new();
+    // SAFETY: the hook never returns; the test makes no call that may raise.
+    unsafe { config.raise_hook(abort_if_raised) };
+    let engine = Engine::new(&config).unwrap();
+    let f = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
+        match x {
+            0 => Err("zero".to_owned()),
+            1 => panic!("one"),
+            _ => Ok(x + 1),
+        }
+    })
+    .unwrap();
+    let typed = f.typed::<i32, i32>().unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            typed.call(0).unwrap_err().to_string(),
+            "host function failed: zero"
+        );
+        assert!(matches!(typed.call(1), Err(Error::HostPanic(m)) if m == "one"));
+        assert_eq!(typed.call(i32::MIN).unwrap(), i32::MIN + 1, "usable after");
+        let mut out = [Val::I32(7)];
+        let err = f.call(&[Val::I32(0)], &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "host function failed: zero");
+        f.call(&[Val::I32(-2)], &mut out).unwrap();
+        assert_eq!(out, [Val::I32(-1)]);
+    }
+    assert!(take_host_failure().is_none(), "nothing left pending");
+}
