@@ -148,7 +148,10 @@ impl Func {
     /// until it is compiled (see [`Config::tier_up_after`](crate::Config::tier_up_after)),
     /// so creating the function compiles nothing — or `None` if the engine
     /// can neither compile nor use a generic entry and no loaded object
-    /// holds one.
+    /// holds one. Where the native and wasm conventions put every value
+    /// of the type in the same place (x86-64 System V, `tail`, no stack
+    /// argument, at most one result), `wasm_call` is the native shim
+    /// itself (`docs/ABI.md`, "A native entry that serves wasm").
     pub fn wrap<P, R, F>(engine: &Engine, f: F) -> Result<Func, Error>
     where
         F: IntoFunc<P, R>,
@@ -169,10 +172,11 @@ impl Func {
             .host_wasm_call()
             .then_some(TrampolineKind::WasmToNative);
         let entries = engine.host_entries(&ty, None, wasm_kind)?;
+        let native_call = F::native_shim();
         let func_ref = VMFuncRef {
-            native_call: F::native_shim(),
+            native_call,
             array_call: array_shim_of::<F, P, R>(),
-            wasm_call: entries.wasm.map(NonNull::cast),
+            wasm_call: entries.wasm_call(native_call),
             type_index: ty.index(),
             vmctx: core::ptr::null_mut(),
         };
@@ -196,6 +200,8 @@ impl Func {
     /// generic entries until they are compiled (see
     /// [`Config::tier_up_after`](crate::Config::tier_up_after)): creating the
     /// function compiles nothing, and its first call costs no compilation.
+    /// Where the conventions agree on `ty` (see [`Func::wrap`]), `wasm_call`
+    /// is `native_call`.
     /// Where neither a compiler nor generic entries serve, they must come
     /// from a loaded object: `native_call` is required, `wasm_call` stays
     /// `None` if absent.
@@ -247,7 +253,7 @@ impl Func {
         let func_ref = VMFuncRef {
             native_call,
             array_call: untyped_array_shim::<H>,
-            wasm_call: entries.wasm.map(NonNull::cast),
+            wasm_call: entries.wasm_call(native_call),
             type_index: shared.index(),
             vmctx: core::ptr::null_mut(),
         };
@@ -349,7 +355,7 @@ impl Func {
     ) -> Result<Func, Error> {
         let shared = engine.register(ty)?;
         let (native_call, entries) = untyped_entries(engine, &shared)?;
-        let wasm_call = entries.wasm.map(NonNull::cast);
+        let wasm_call = entries.wasm_call(native_call);
         // What the trampolines and the forwarder call.
         let target = VMFuncRef {
             native_call,

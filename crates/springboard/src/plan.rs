@@ -80,7 +80,7 @@ pub(crate) struct Rules {
 
 /// Everything a generic entry needs to take a call of one signature in one
 /// convention.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     /// Callee vmctx, caller vmctx, then the parameters.
     pub(crate) args: Vec<(ValType, Loc)>,

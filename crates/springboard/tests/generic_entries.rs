@@ -186,9 +186,15 @@ fn generic_entries_are_bit_exact_before_and_after_tier_up() {
         if here {
             assert_eq!(generic.compiled_trampolines(), 0, "seed {seed}");
         }
+        // A type whose native entry serves wasm too (the conventions put
+        // every value in the same place) has no wasm_to_array.
+        let kinds: usize = tiered_funcs
+            .iter()
+            .map(|f| if common::wasm_is_native(f) { 1 } else { 2 })
+            .sum();
         assert_eq!(
             tiered.compiled_trampolines(),
-            2 * cases.len(),
+            kinds,
             "seed {seed}: each type's native_to_array and wasm_to_array, once"
         );
         // Compiled now: the same funcrefs reach it through their generic
@@ -200,11 +206,7 @@ fn generic_entries_are_bit_exact_before_and_after_tier_up() {
                 check_call(driver, via, &new, case, &log);
             }
         }
-        assert_eq!(
-            tiered.compiled_trampolines(),
-            2 * cases.len(),
-            "seed {seed}"
-        );
+        assert_eq!(tiered.compiled_trampolines(), kinds, "seed {seed}");
     }
     println!(
         "{} signatures, {} parameters, bit-exact ({refused} the host's compiler refuses skipped)",

@@ -152,7 +152,9 @@ fn precompiled_trampolines_serve_every_later_function() {
 fn an_untyped_hosts_two_trampolines_share_a_page() {
     // Compiled at creation (no generic entries), but together: one
     // mapping, not one each.
+    // A type whose native entry serves wasm too has one trampoline.
     let engine = Engine::new(springboard::Config::new().tier_up_after(0)).unwrap();
+    let mut kinds = 0;
     for sig in signatures() {
         let host = logging_host(&engine, &sig, &Log::default(), &[]);
         // SAFETY: a live funcref.
@@ -160,8 +162,84 @@ fn an_untyped_hosts_two_trampolines_share_a_page() {
         let native = f.native_call.as_ptr() as usize;
         let wasm = f.wasm_call.expect("compiled").as_ptr() as usize;
         assert_eq!(native / 4096, wasm / 4096, "{sig}");
+        kinds += if common::wasm_is_native(&host) { 1 } else { 2 };
     }
-    assert_eq!(engine.compiled_trampolines(), 2 * signatures().len());
+    assert_eq!(engine.compiled_trampolines(), kinds);
+}
+
+/// Where both conventions put every value of a type in the same place
+/// (x86-64 System V: no stack argument, at most one result), a host
+/// function's native entry is its `wasm_call` — a call from wasm crosses no
+/// trampoline — and values still arrive bit-exact from compiled `tail`
+/// code. Every other type, ISA and engine gets a `wasm_call` of its own.
+#[test]
+fn a_native_entry_serves_wasm_where_the_conventions_agree() {
+    use ValType::*;
+    let agree_here = cfg!(all(target_arch = "x86_64", not(windows)));
+    let cases: &[(&[ValType], &[ValType], bool)] = &[
+        (&[], &[], true),
+        (&[I32, I32], &[I32], true),
+        (&[I32, I64, F32, F64, I32, I64], &[F64], true),
+        // Six integer registers: both contexts and four arguments.
+        (&[I64; 4], &[I64], true),
+        (&[I64; 5], &[I64], false),
+        (&[F64; 8], &[F32], true),
+        (&[F64; 9], &[], false),
+        (&[V128, ValType::FUNCREF, ValType::EXTERNREF], &[V128], true),
+        // The second result goes to a results area, or a register.
+        (&[I32], &[I32, I64], false),
+    ];
+    let compiler = Compiler::host().unwrap();
+    let engine = Engine::default();
+    let wasmtime17 =
+        Engine::new(springboard::Config::new().wasm_conv(springboard::WasmConv::Wasmtime17));
+    let mut values = ValueGen::new(11);
+    let mut shared = 0;
+    for &(params, results, agree) in cases {
+        let sig = Signature::new(params, results).unwrap();
+        if !springboard_check::values::supported_here(&sig) {
+            continue;
+        }
+        let driver = Driver::new(&compiler, &sig).unwrap();
+        let log = Log::default();
+        let preset = values.values(sig.results());
+        let host = logging_host(&engine, &sig, &log, &preset);
+        assert_eq!(common::wasm_is_native(&host), agree_here && agree, "{sig}");
+        shared += usize::from(common::wasm_is_native(&host));
+        for via in Via::ALL {
+            let args = values.values(sig.params());
+            let what = format!("{via:?} -> untyped host of {sig}");
+            call_logged_host(&driver, via, &host, &args, &preset, &log, &what);
+        }
+        if let Ok(other) = &wasmtime17 {
+            let host = logging_host(other, &sig, &log, &preset);
+            assert!(!common::wasm_is_native(&host), "wasmtime17: {sig}");
+        }
+    }
+    // A typed host function's native shim serves wasm the same way.
+    let add = Func::wrap(&engine, |a: i32, b: i32| a.wrapping_add(b)).unwrap();
+    assert_eq!(common::wasm_is_native(&add), agree_here);
+    let driver = Driver::new(&compiler, add.ty()).unwrap();
+    for (a, b) in [(i32::MIN, -1), (i32::MAX, 1), (-7, 7)] {
+        let args = [ValRaw::i32(a), ValRaw::i32(b)];
+        // SAFETY: a live funcref of `(i32, i32) -> i32`.
+        let got = unsafe {
+            driver.call_funcref(
+                Via::Wasm,
+                add.vm_func_ref().as_ref(),
+                std::ptr::null_mut(),
+                &args,
+            )
+        }
+        .unwrap();
+        assert_eq!(got[0].get_i32(), a.wrapping_add(b));
+    }
+    if !agree_here {
+        springboard_testing::skip(format!(
+            "native entries serving wasm are x86-64 System V only: checked that none of \
+             this host's types does ({shared} did), not that one carries values"
+        ));
+    }
 }
 
 /// Calls host function `func` through `via` and checks that it returned

@@ -19,13 +19,15 @@ fn an_engines_trampolines_are_named_in_the_perf_map() {
     // Compiled at creation (no generic entries), so the funcref's entries
     // are mapped trampolines.
     let engine = Engine::new(Config::new().perf_map(true).tier_up_after(0)).unwrap();
-    let func = Func::wrap(&engine, |a: i32, b: i64| -> f64 { a as f64 + b as f64 }).unwrap();
+    // Two results: its `wasm_call` is a trampoline of its own (a results
+    // area), not its native shim.
+    let func = Func::wrap(&engine, |a: i32, b: i64| (a as f64 + b as f64, a)).unwrap();
     assert_eq!(
-        func.typed::<(i32, i64), f64>()
+        func.typed::<(i32, i64), (f64, i32)>()
             .unwrap()
             .call((1, 2))
             .unwrap(),
-        3.0
+        (3.0, 1)
     );
 
     let text = std::fs::read_to_string(perf_map::path()).unwrap();

@@ -44,7 +44,9 @@ use core::ffi::c_void;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, Isa, Signature, TrampolineKind, ValType};
-use springboard_vm_abi::{VMHostFuncContext, VMOpaqueContext, ValRaw};
+use springboard_vm_abi::{
+    VMHostFuncContext, VMNativeCallFunction, VMOpaqueContext, VMWasmCallFunction, ValRaw,
+};
 use std::sync::Arc;
 use std::sync::atomic::AtomicPtr;
 
@@ -55,6 +57,21 @@ pub(crate) const SUPPORTED: bool = cfg!(generic_entries);
 /// the compiler refuses here gets no generic entry either.
 fn carried_here(sig: &Signature) -> bool {
     Isa::host().is_some_and(|isa| isa.refusal(sig).is_none())
+}
+
+/// Whether code of `sig`'s native convention is also a valid `wasm_call`
+/// of `sig` on this host: both conventions put every argument and result
+/// in the same place, pop nothing (no stack arguments), and agree on what
+/// [`Rules`](plan::Rules) leaves out (`arch::NATIVE_SERVES_WASM`). Then a
+/// host function's native entry serves wasm too, and a call from wasm
+/// crosses no trampoline.
+pub(crate) fn native_serves_wasm(sig: &SharedSignature) -> bool {
+    let ty = sig.trampoline_type();
+    if !arch::NATIVE_SERVES_WASM || !carried_here(ty) {
+        return false;
+    }
+    let plans = sig.state().plans();
+    plans.native(&arch::NATIVE, ty) == plans.wasm(&arch::WASM, ty)
 }
 
 /// Which generic entry a call came through.
@@ -126,8 +143,26 @@ const _: () = assert!(
 /// A host function's entries: compiled, generic, or (`wasm` only) none.
 pub(crate) struct HostEntries {
     pub(crate) native: Option<NonNull<c_void>>,
-    pub(crate) wasm: Option<NonNull<c_void>>,
+    /// `wasm_call`, unless the native entry serves it (`wasm_is_native`).
+    wasm: Option<NonNull<c_void>>,
+    /// The native entry is also `wasm_call` ([`native_serves_wasm`]).
+    pub(crate) wasm_is_native: bool,
     pub(crate) header: Header,
+}
+
+impl HostEntries {
+    /// The function's `wasm_call`, given its `native_call` (a Rust shim,
+    /// or this `native`).
+    pub(crate) fn wasm_call(
+        &self,
+        native_call: NonNull<VMNativeCallFunction>,
+    ) -> Option<NonNull<VMWasmCallFunction>> {
+        if self.wasm_is_native {
+            Some(native_call.cast())
+        } else {
+            self.wasm.map(NonNull::cast)
+        }
+    }
 }
 
 /// Which generic entries an engine's host functions may have.
@@ -180,6 +215,7 @@ pub(crate) fn entries(
         return Ok(HostEntries {
             native: native_entry,
             wasm: wasm_call,
+            wasm_is_native: false,
             header,
         });
     }
@@ -192,6 +228,7 @@ pub(crate) fn entries(
     Ok(HostEntries {
         native: native_entry.or_else(|| mapped(native)),
         wasm: wasm_call.or_else(|| mapped(wasm)),
+        wasm_is_native: false,
         header,
     })
 }

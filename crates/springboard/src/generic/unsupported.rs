@@ -9,6 +9,7 @@ use springboard_environ::ValType;
 
 pub(super) const GPRS: usize = 1;
 pub(super) const VECS: usize = 1;
+pub(super) const NATIVE_SERVES_WASM: bool = false;
 pub(super) const NATIVE: Rules = Rules {
     int_args: &[],
     float_args: &[],

@@ -53,6 +53,12 @@ pub(super) const NATIVE: Rules = Rules {
     v128_align: 16,
 };
 
+/// System V and `tail` agree on everything `Rules` leaves out: the same
+/// callee-saved registers (`compute_frame_layout` of `x64/abi.rs` filters
+/// both with `is_callee_save_systemv`) and the same clobbers at a call, and
+/// neither extends an `i32` argument. Windows' native rules differ anyway.
+pub(super) const NATIVE_SERVES_WASM: bool = cfg!(not(windows));
+
 /// Cranelift's `tail`: System V's argument registers, eight return
 /// registers per class, the implicit return area's address first, and the
 /// callee pops its stack arguments.

@@ -285,3 +285,12 @@ macro_rules! on_every_kind_of_entry {
         )*
     };
 }
+
+/// Whether `f`'s `wasm_call` is its `native_call` (where both conventions
+/// put every value of its type in the same place, no `wasm_call` of its
+/// own is made).
+pub fn wasm_is_native(f: &springboard::Func) -> bool {
+    // SAFETY: a live function's funcref.
+    let r = unsafe { f.vm_func_ref().as_ref() };
+    r.wasm_call.map(|w| w.cast::<u8>()) == Some(r.native_call.cast::<u8>())
+}
