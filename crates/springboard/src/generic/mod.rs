@@ -70,8 +70,7 @@ pub(crate) fn native_serves_wasm(sig: &SharedSignature) -> bool {
     if !arch::NATIVE_SERVES_WASM || !carried_here(ty) {
         return false;
     }
-    let plans = sig.state().plans();
-    plans.native(&arch::NATIVE, ty) == plans.wasm(&arch::WASM, ty)
+    plan::same_places(&arch::NATIVE, &arch::WASM, ty)
 }
 
 /// Which generic entry a call came through.
