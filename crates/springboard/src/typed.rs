@@ -109,7 +109,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             caller,
             mode,
         } = self.call;
-        mode.call(caller, |caller| {
+        mode.call_passing(P::COUNT, caller, |caller| {
             // SAFETY: `typed()` checked that the function's type is exactly
             // `(P) -> R`, and its native entry has that type; the contexts
             // are the funcref's and the engine's (or an armed one in its

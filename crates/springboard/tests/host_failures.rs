@@ -269,3 +269,77 @@ fn an_engine_with_a_raise_hook_returns_direct_failures_without_raising() {
     }
     assert!(take_host_failure().is_none(), "nothing left pending");
 }
+
+/// Ten parameters: more than a typed call takes through the trap mode's
+/// compare (`TrapMode::call_straight`), and one on the stack on x86-64.
+type Ten = (i64, f64, i64, f64, i64, f64, i64, f64, i64, f64);
+
+/// A host function of [`Ten`] that fails on `a == 0`, panics on `a == 1`,
+/// and returns `a + j` otherwise.
+fn ten_parameters(engine: &Engine) -> Func {
+    Func::wrap(
+        engine,
+        |a: i64, _: f64, _: i64, _: f64, _: i64, _: f64, _: i64, _: f64, _: i64, j: f64| match a {
+            0 => Err("zero".to_owned()),
+            1 => panic!("one"),
+            _ => Ok(a as f64 + j),
+        },
+    )
+    .unwrap()
+}
+
+/// Calls `typed` failing, panicking and succeeding, three times over.
+fn fails_panics_and_returns(what: &str, typed: &TypedFunc<Ten, f64>) {
+    let args = |a: i64| (a, 0.5, 0, 0.0, 0, 0.0, 0, 0.0, 0, -0.25);
+    for _ in 0..3 {
+        let err = typed.call(args(0)).unwrap_err();
+        assert_eq!(err.to_string(), "host function failed: zero", "{what}");
+        assert!(
+            matches!(typed.call(args(1)), Err(Error::HostPanic(m)) if m == "one"),
+            "{what}"
+        );
+        assert_eq!(typed.call(args(i64::MIN)).unwrap(), i64::MIN as f64 - 0.25);
+        assert_eq!(typed.call(args(2)).unwrap(), 1.75, "{what}: usable after");
+    }
+    assert!(
+        take_host_failure().is_none(),
+        "{what}: nothing left pending"
+    );
+}
+
+#[test]
+fn calls_with_many_parameters_fail_the_same_way_in_every_trap_mode() {
+    // A typed host function called straight (no raise hook, then with one:
+    // the landing left alone, then set to return), and a wasm function
+    // whose body is its `wasm_call` entered under the entry trampoline's
+    // catch point (the engine's own caller) or a jump buffer (a runtime's
+    // caller context).
+    let mut hooked = springboard::Config::new();
+    // SAFETY: the hook never returns; only direct calls are made with it.
+    unsafe { hooked.raise_hook(abort_if_raised) };
+    let runtime_caller = Box::new(springboard::vm::VMHostCaller::unarmed());
+    let mut foreign = springboard::Config::new();
+    // SAFETY: host functions accept any caller; the context outlives the
+    // engine.
+    unsafe {
+        foreign.caller_vmctx(core::ptr::NonNull::from(&*runtime_caller).cast());
+    }
+    let engines = [
+        ("default", Engine::default(), true),
+        ("raise hook", Engine::new(&hooked).unwrap(), false),
+        ("runtime caller", Engine::new(&foreign).unwrap(), true),
+    ];
+    for (name, engine, through_wasm) in &engines {
+        let host = ten_parameters(engine);
+        fails_panics_and_returns(&format!("{name}: host"), &host.typed().unwrap());
+        if !through_wasm {
+            continue;
+        }
+        // SAFETY: a live funcref of `host`, which outlives `body`.
+        let r = unsafe { host.vm_func_ref().as_ref() };
+        let body = unsafe {
+            Func::from_raw_wasm(engine, host.ty(), r.wasm_call.unwrap(), r.vmctx).unwrap()
+        };
+        fails_panics_and_returns(&format!("{name}: wasm"), &body.typed().unwrap());
+    }
+}
