@@ -335,8 +335,10 @@ fn calls_with_many_parameters_fail_the_same_way_in_every_trap_mode() {
         if !through_wasm {
             continue;
         }
-        // SAFETY: a live funcref of `host`, which outlives `body`.
+        // SAFETY: the funcref of `host`, which outlives `body`.
         let r = unsafe { host.vm_func_ref().as_ref() };
+        // SAFETY: `wasm_call` is wasm-convention code of the type, taking
+        // the host's context; `host` outlives `body`.
         let body = unsafe {
             Func::from_raw_wasm(engine, host.ty(), r.wasm_call.unwrap(), r.vmctx).unwrap()
         };
