@@ -338,14 +338,14 @@ impl TrapMode {
     ) -> Result<R, Error> {
         // The two modes of the hot paths (host functions called straight,
         // and the engine's own entries) each one compare away, not behind
-        // a jump table on all five. Every path yields the bare results and
-        // one `Ok` is built from them: `Result`s built on several paths
-        // merge in memory, written field by field, which a caller's copy
-        // read with wider loads stalls on (store forwarding).
-        let result = if self == TrapMode::DirectUnhooked {
+        // a jump table on all five.
+        if self == TrapMode::DirectUnhooked {
             debug_assert!(LANDING.get() == FOREIGN, "only host code calls");
-            call(caller)
-        } else if self == TrapMode::Caught {
+            let result = call(caller);
+            take()?;
+            return Ok(result);
+        }
+        if self == TrapMode::Caught {
             // The trampoline returns (zeros) even when a host function
             // beneath fails: nothing here is abandoned.
             let mut armed = VMHostCaller::armed();
@@ -353,25 +353,20 @@ impl TrapMode {
             let outer = LANDING.replace(host.cast::<u8>().wrapping_byte_add(RESUME));
             let result = call(host);
             LANDING.set(outer);
-            result
-        } else {
-            // Everything else out of line, so that the paths above build no
-            // closure state and carry no jump buffer; the closure stays in
-            // this frame, read in place (copying it would load it with
-            // wider accesses than it was stored with).
-            let mut thunk = Thunk {
-                call: ManuallyDrop::new(move || call(caller)),
-                result: None,
-            };
-            self.enter(&mut thunk);
-            match thunk.result {
-                Some(result) => result,
-                // A jump always records a failure first.
-                None => return Err(take().err().unwrap_or_else(missing_result)),
-            }
+            take()?;
+            return Ok(result);
+        }
+        // Everything else out of line, so that the paths above build no
+        // closure state and carry no jump buffer; the closure stays in this
+        // frame, read in place (copying it would load it with wider accesses
+        // than it was stored with, which stalls store forwarding).
+        let mut thunk = Thunk {
+            call: ManuallyDrop::new(move || call(caller)),
+            result: None,
         };
-        take()?;
-        Ok(result)
+        self.enter(&mut thunk)?;
+        // A jump always records a failure first, so `result` is there.
+        thunk.result.ok_or_else(missing_result)
     }
 
     /// [`call`](Self::call) of a call that passes `params` parameters: with
@@ -429,10 +424,9 @@ impl TrapMode {
 
     /// Runs the closure in `thunk` under this mode's landing: a jump
     /// buffer (`Jump`), [`RETURN`] (`Direct`) or the caller's (`Uncaught`);
-    /// its result, if it returned, is left in the thunk, and its failure,
-    /// if any, recorded.
+    /// its result, if it returned, is left in the thunk.
     #[inline(never)]
-    fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) {
+    fn enter<F: FnOnce() -> R, R>(self, thunk: &mut Thunk<F, R>) -> Result<(), Error> {
         let data = core::ptr::from_mut(thunk).cast::<u8>();
         match self {
             TrapMode::Jump => {
@@ -453,6 +447,7 @@ impl TrapMode {
             // SAFETY: `data` is the live `Thunk<F, R>`.
             _ => unsafe { run::<F, R>(data) },
         }
+        take()
     }
 }
 
