@@ -151,17 +151,20 @@ fn an_engine_maps_every_trampoline_through_its_provider() {
     // Compiled at creation (no generic entries), so there is code to map.
     config.code_provider(provider.clone()).tier_up_after(0);
     let engine = Engine::new(&config).unwrap();
-    let add = Func::wrap(&engine, |a: i32, b: i32| a.wrapping_add(b)).unwrap();
+    // Two results each: types whose native entry cannot serve wasm (a
+    // results area), so each gets a wasm_call trampoline of its own.
+    let add = Func::wrap(&engine, |a: i32, b: i32| (a.wrapping_add(b), a)).unwrap();
     assert_eq!(
-        add.typed::<(i32, i32), i32>()
+        add.typed::<(i32, i32), (i32, i32)>()
             .unwrap()
             .call((40, 2))
             .unwrap(),
-        42
+        (42, 40)
     );
-    let sig = Signature::new(&[ValType::I64], &[ValType::I64]).unwrap();
+    let sig = Signature::new(&[ValType::I64], &[ValType::I64, ValType::I64]).unwrap();
     let untyped = Func::new(&engine, &sig, |p, r| {
         r[0] = p[0];
+        r[1] = p[0];
         Ok::<(), std::convert::Infallible>(())
     })
     .unwrap();
