@@ -13,10 +13,10 @@ pub(super) const VECS: usize = 8;
 const X: &[u8] = &[0, 1, 2, 3, 4, 5, 6, 7];
 const V: &[u8] = &[0, 1, 2, 3, 4, 5, 6, 7];
 
-/// AAPCS64: `compute_arg_locs` of `aarch64/abi.rs` for `SystemV`.
 /// `tail` passes its first argument in `x2`: no plan of both agrees.
 pub(super) const NATIVE_SERVES_WASM: bool = false;
 
+/// AAPCS64: `compute_arg_locs` of `aarch64/abi.rs` for `SystemV`.
 pub(super) const NATIVE: Rules = Rules {
     int_args: X,
     float_args: V,
