@@ -1,6 +1,6 @@
 //! Without the `compiler` feature: trampolines come only from loaded objects,
 //! and with generic entries off, `wasm_call` of a typed host function stays
-//! `None` when no object holds one; with them (where the host has them),
+//! `None` when no object holds one (unless its native shim serves wasm); with them (where the host has them),
 //! host functions of any type work through every entry with no object at
 //! all. Run with `cargo test -p springboard --no-default-features --test no_compiler`.
 #![cfg(not(feature = "compiler"))]
@@ -16,19 +16,22 @@ use springboard_compiler::{Compiler, ObjectBuilder};
 fn trampolines_come_from_loaded_objects_only() {
     // No generic entries: only objects supply entries.
     let engine = Engine::new(Config::new().tier_up_after(0)).unwrap();
-    let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::F64]).unwrap();
+    // Two results: a type whose native entry cannot serve wasm (a results
+    // area), so its wasm entry must come from an object.
+    let sig = Signature::new(&[ValType::I32, ValType::F64], &[ValType::F64, ValType::I32]).unwrap();
+    let add = |a: i32, b: f64| (f64::from(a) + b, a);
 
     // Before any object: typed host functions work through their Rust shims,
     // with no wasm entry; untyped ones need a compiled native entry.
-    let early = Func::wrap(&engine, |a: i32, b: f64| f64::from(a) + b).unwrap();
+    let early = Func::wrap(&engine, add).unwrap();
     assert!(unsafe { early.vm_func_ref().as_ref() }.wasm_call.is_none());
     assert_eq!(
         early
-            .typed::<(i32, f64), f64>()
+            .typed::<(i32, f64), (f64, i32)>()
             .unwrap()
             .call((1, 0.5))
             .unwrap(),
-        1.5
+        (1.5, 1)
     );
     let untyped = |engine: &Engine| {
         Func::new(engine, &sig, |a: &[Val], r: &mut [Val]| {
@@ -36,6 +39,7 @@ fn trampolines_come_from_loaded_objects_only() {
                 return Err("types");
             };
             r[0] = Val::F64((f64::from(x) * f64::from_bits(y)).to_bits());
+            r[1] = Val::I32(x);
             Ok(())
         })
     };
@@ -56,7 +60,7 @@ fn trampolines_come_from_loaded_objects_only() {
     assert_eq!(engine.load_object(&object.finish().unwrap()).unwrap(), 6);
 
     // Now funcs of `sig` get every entry, and they work through each.
-    let typed = Func::wrap(&engine, |a: i32, b: f64| f64::from(a) + b).unwrap();
+    let typed = Func::wrap(&engine, add).unwrap();
     let untyped = untyped(&engine).unwrap();
     let driver = Driver::new(&compiler, &sig).unwrap();
     for (f, want) in [(&typed, 3.5), (&untyped, 3.0)] {
@@ -70,14 +74,31 @@ fn trampolines_come_from_loaded_objects_only() {
                     .unwrap()
             };
             assert_eq!(f64::from_bits(out[0].get_f64()), want, "{via:?}");
+            assert_eq!(out[1].get_i32(), 2, "{via:?}");
         }
     }
     // The early func keeps its `None`: a published funcref never changes.
     assert!(unsafe { early.vm_func_ref().as_ref() }.wasm_call.is_none());
     // Another type, absent from the object: `None`, and not an error.
-    let other = Func::wrap(&engine, |a: i64| a).unwrap();
+    let other = Func::wrap(&engine, |a: i64| (a, a)).unwrap();
     assert!(unsafe { other.vm_func_ref().as_ref() }.wasm_call.is_none());
-    assert_eq!(other.typed::<i64, i64>().unwrap().call(-9).unwrap(), -9);
+    assert_eq!(
+        other.typed::<i64, (i64, i64)>().unwrap().call(-9).unwrap(),
+        (-9, -9)
+    );
+    // A type whose native shim serves wasm (x86-64 System V) has a wasm
+    // entry with no object: the shim itself.
+    let shared = Func::wrap(&engine, |a: i64| a).unwrap();
+    // SAFETY: the funcref of a live function.
+    let r = unsafe { shared.vm_func_ref().as_ref() };
+    let serves = cfg!(all(target_arch = "x86_64", not(windows)));
+    assert_eq!(r.wasm_call.is_some(), serves);
+    if serves {
+        assert_eq!(
+            r.wasm_call.unwrap().cast::<u8>(),
+            r.native_call.cast::<u8>()
+        );
+    }
 }
 
 #[test]
