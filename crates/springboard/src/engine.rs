@@ -414,12 +414,7 @@ impl Engine {
             // runtime's stack walker.
             wasm: self.inner.wasm_conv == WasmConv::Tail && self.inner.bookkeeping.is_none(),
         };
-        // A `wasm_call` the native entry serves needs none of its own.
-        let wasm_is_native = wasm.is_some() && allowed.wasm && generic::native_serves_wasm(ty);
-        let wasm = wasm.filter(|_| !wasm_is_native);
-        let mut entries = generic::entries(&self.inner.source, allowed, ty, native, wasm)?;
-        entries.wasm_is_native = wasm_is_native;
-        Ok(entries)
+        generic::entries(&self.inner.source, allowed, ty, native, wasm)
     }
 
     /// Whether new host functions of types without compiled trampolines get

@@ -65,7 +65,7 @@ fn carried_here(sig: &Signature) -> bool {
 /// [`Rules`](plan::Rules) leaves out (`arch::NATIVE_SERVES_WASM`). Then a
 /// host function's native entry serves wasm too, and a call from wasm
 /// crosses no trampoline.
-pub(crate) fn native_serves_wasm(sig: &SharedSignature) -> bool {
+fn native_serves_wasm(sig: &SharedSignature) -> bool {
     let ty = sig.trampoline_type();
     if !arch::NATIVE_SERVES_WASM || !carried_here(ty) {
         return false;
@@ -145,7 +145,7 @@ pub(crate) struct HostEntries {
     /// `wasm_call`, unless the native entry serves it (`wasm_is_native`).
     wasm: Option<NonNull<c_void>>,
     /// The native entry is also `wasm_call` ([`native_serves_wasm`]).
-    pub(crate) wasm_is_native: bool,
+    wasm_is_native: bool,
     pub(crate) header: Header,
 }
 
@@ -169,14 +169,16 @@ impl HostEntries {
 pub(crate) struct Allowed {
     /// Any (see [`Engine::generic_entries`](crate::Engine::generic_entries)).
     pub(crate) any: bool,
-    /// A generic `wasm_call` too: it follows Cranelift's `tail` convention
-    /// and stores nothing for a runtime's stack walker.
+    /// A generic `wasm_call` too, or the native entry as `wasm_call`: it
+    /// follows Cranelift's `tail` convention and stores nothing for a
+    /// runtime's stack walker.
     pub(crate) wasm: bool,
 }
 
 /// The entries of a new host function of `sig`: its `native` and `wasm`
 /// kinds' compiled code if mapped already; else generic entries where
-/// `allowed`; else compiled now by `source`.
+/// `allowed`; else compiled now by `source`. A `wasm_call` the native entry
+/// serves ([`native_serves_wasm`]) needs none of its own.
 pub(crate) fn entries(
     source: &Arc<Source>,
     allowed: Allowed,
@@ -184,6 +186,8 @@ pub(crate) fn entries(
     native: Option<TrampolineKind>,
     wasm: Option<TrampolineKind>,
 ) -> Result<HostEntries, Error> {
+    let wasm_is_native = wasm.is_some() && allowed.wasm && native_serves_wasm(sig);
+    let wasm = wasm.filter(|_| !wasm_is_native);
     let state = sig.state();
     let mapped = |k: Option<TrampolineKind>| k.and_then(|k| state.address(k));
     let generic = allowed.any && carried_here(sig.trampoline_type());
@@ -214,7 +218,7 @@ pub(crate) fn entries(
         return Ok(HostEntries {
             native: native_entry,
             wasm: wasm_call,
-            wasm_is_native: false,
+            wasm_is_native,
             header,
         });
     }
@@ -227,7 +231,7 @@ pub(crate) fn entries(
     Ok(HostEntries {
         native: native_entry.or_else(|| mapped(native)),
         wasm: wasm_call.or_else(|| mapped(wasm)),
-        wasm_is_native: false,
+        wasm_is_native,
         header,
     })
 }

@@ -159,6 +159,12 @@ const STRAIGHT_ABOVE: usize = 8;
 /// [`Config::raise_hook`](crate::Config::raise_hook)). It must not return.
 pub type RaiseHook = unsafe fn(Error) -> !;
 
+/// The landing of an armed `VMHostCaller` at `host`: its address tagged
+/// with [`RESUME`] (`fail` takes the tag off).
+fn resume_landing(host: *mut VMOpaqueContext) -> Landing {
+    host.cast::<u8>().wrapping_byte_add(RESUME).cast_const()
+}
+
 /// Records `error` unless an earlier failure is already pending (the first
 /// failure is the cause; later ones are consequences of the zeroed results).
 fn record(error: Error) {
@@ -350,7 +356,7 @@ impl TrapMode {
             // beneath fails: nothing here is abandoned.
             let mut armed = VMHostCaller::armed();
             let host = (&raw mut armed).cast::<VMOpaqueContext>();
-            let outer = LANDING.replace(host.cast::<u8>().wrapping_byte_add(RESUME));
+            let outer = LANDING.replace(resume_landing(host));
             let result = call(host);
             LANDING.set(outer);
             take()?;
@@ -409,7 +415,7 @@ impl TrapMode {
         let caught = self == TrapMode::Caught;
         let outer = LANDING.get();
         let landing = if caught {
-            host.cast::<u8>().wrapping_byte_add(RESUME).cast_const()
+            resume_landing(host)
         } else if self == TrapMode::Direct {
             RETURN
         } else {
