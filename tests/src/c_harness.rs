@@ -107,6 +107,7 @@ fn slots_literal(values: &[ValRaw]) -> String {
 
 const PRELUDE: &str = r#"#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "springboard_vm_abi.h"
 typedef unsigned char v128 __attribute__((vector_size(16)));
@@ -206,8 +207,20 @@ fn write_case(c: &mut String, n: usize, case: &Case) {
         ") {{\n    (void)caller;\n    put(&record_{n}[0], &vmctx, sizeof vmctx);"
     )
     .unwrap();
-    for i in 0..np {
+    for (i, &t) in params.iter().enumerate() {
         writeln!(c, "    put(&record_{n}[{}], &a{i}, sizeof a{i});", 1 + i).unwrap();
+        if t == ValType::I32 {
+            // Where the C convention widens 32-bit integers to the whole
+            // register (riscv64, s390x), gcc compiles the cast to a bare
+            // move; the copy through memory widens for sure.
+            writeln!(
+                c,
+                "    {{ volatile int32_t t = a{i}; if ((int64_t)a{i} != (int64_t)t) {{ \
+                 fprintf(stderr, \"case {n}: i32 argument {i} arrived unwidened: %#llx\\n\", \
+                 (unsigned long long)(int64_t)a{i}); exit(3); }} }}"
+            )
+            .unwrap();
+        }
     }
     for i in 1..nr {
         writeln!(

@@ -167,16 +167,41 @@ impl Abi<'_> {
                 );
             }
             CallConv::Native => {
-                s.params.extend(value_params(params));
+                let native = |tys: &[ValType]| -> Vec<AbiParam> {
+                    value_params(tys)
+                        .into_iter()
+                        .map(|p| self.widened(p))
+                        .collect()
+                };
+                s.params.extend(native(params));
                 if results.len() > 1 {
                     s.params.push(AbiParam::new(self.ptr())); // results area
                 }
-                s.returns
-                    .extend(value_params(&results[..results.len().min(1)]));
+                s.returns.extend(native(&results[..results.len().min(1)]));
             }
             CallConv::Array => s.params.extend(self.ptr_params(2)), // values, capacity
         }
         s
+    }
+
+    /// A native-convention `i32` argument or result as the target's C
+    /// convention passes it: riscv64's and s390x's widen 32-bit integers to
+    /// the whole register, and C compilers rely on it (a bare move for
+    /// `(long)a`), where generated code leaves the upper bits as they are.
+    /// Sign-extended: riscv64 does so for every 32-bit integer, s390x for
+    /// `int` (an `unsigned int` callee there must not rely on the upper
+    /// bits; Springboard's own shims never do).
+    fn widened(&self, param: AbiParam) -> AbiParam {
+        use target_lexicon::Architecture;
+        let widens = matches!(
+            self.isa.triple().architecture,
+            Architecture::Riscv64(_) | Architecture::S390x
+        );
+        if widens && param.value_type == types::I32 {
+            param.sext()
+        } else {
+            param
+        }
     }
 
     /// The IR signature of a legacy `VMTrampoline`.

@@ -176,9 +176,10 @@ unsafe fn hosted<'a, T>(callee: *mut VMOpaqueContext) -> &'a Hosted<T> {
 /// The zero value of any native ABI type (integers, floats, pointers,
 /// vectors) or results area (a `repr(C)` struct of them).
 fn zeroed<T: Copy>() -> T {
-    // SAFETY: only instantiated with the `Abi` types of `WasmTy`, `()` and
-    // `WasmResults::Area` structs of them: integers, floats, raw pointers
-    // and SIMD vectors, all valid as zero bits.
+    // SAFETY: only instantiated with the `Abi` types of `WasmTy` (and
+    // their register types), `()` and `WasmResults::Area` structs of them:
+    // integers, floats, raw pointers and SIMD vectors, all valid as zero
+    // bits.
     unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
 }
 
@@ -544,7 +545,7 @@ macro_rules! into_func {
                 unsafe extern "C" fn single<F, P, R, $($a: WasmTy),*>(
                     callee: *mut VMOpaqueContext,
                     caller: *mut VMOpaqueContext,
-                    $($a: $a::Abi,)*
+                    $($a: crate::tuples::Reg<$a>,)*
                 ) -> <Res<R> as WasmResults>::First
                 where
                     F: IntoFunc<P, R, Params = ($($a,)*)>,
@@ -553,7 +554,7 @@ macro_rules! into_func {
                     // SAFETY: this shim is only installed in a
                     // `VMHostFuncContext<Hosted<F>>`, passed as the callee vmctx.
                     let host = unsafe { hosted::<F>(callee) };
-                    match run_native(host, caller, ($($a::from_abi($a),)*)) {
+                    match run_native(host, caller, ($($a::from_reg($a),)*)) {
                         // SAFETY: at most one result: no area is written.
                         Some(results) => unsafe { results.into_native(core::ptr::null_mut()) },
                         None => zeroed(),
@@ -563,7 +564,7 @@ macro_rules! into_func {
                 unsafe extern "C" fn multi<F, P, R, $($a: WasmTy),*>(
                     callee: *mut VMOpaqueContext,
                     caller: *mut VMOpaqueContext,
-                    $($a: $a::Abi,)*
+                    $($a: crate::tuples::Reg<$a>,)*
                     area: *mut <Res<R> as WasmResults>::Area,
                 ) -> <Res<R> as WasmResults>::First
                 where
@@ -573,7 +574,7 @@ macro_rules! into_func {
                     // SAFETY: as in `single`; the caller passes a results
                     // area for results `1..`.
                     let host = unsafe { hosted::<F>(callee) };
-                    match run_native(host, caller, ($($a::from_abi($a),)*)) {
+                    match run_native(host, caller, ($($a::from_reg($a),)*)) {
                         // SAFETY: `area` is the caller's results area.
                         Some(results) => unsafe { results.into_native(area) },
                         None => {

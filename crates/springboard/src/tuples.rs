@@ -10,10 +10,13 @@
 //! here, each checked against `ResultsArea` at compile time for every
 //! instantiation in use).
 
-use crate::val::{Val, WasmTy};
+use crate::val::{Register, Val, WasmTy};
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, ValType};
 use springboard_vm_abi::{ResultsArea, VMNativeCallFunction, VMOpaqueContext, ValRaw};
+
+/// How the native convention passes a `T` as an argument or first result.
+pub(crate) type Reg<T> = <<T as WasmTy>::Abi as Register>::Reg;
 
 /// A tuple of parameters of a typed call: `()`, `(A,)`, `(A, B)`… up to 16.
 pub trait WasmParams: Send + Sync + 'static {
@@ -166,13 +169,13 @@ impl<T: WasmTy> WasmResults for T {
     fn into_vals(self, vals: &mut [Val]) {
         vals[0] = self.into_val();
     }
-    type First = T::Abi;
+    type First = Reg<T>;
     type Area = ();
-    unsafe fn into_native(self, _: *mut ()) -> T::Abi {
-        self.into_abi()
+    unsafe fn into_native(self, _: *mut ()) -> Reg<T> {
+        self.into_reg()
     }
-    unsafe fn from_native(first: T::Abi, _: *const ()) -> T {
-        T::from_abi(first)
+    unsafe fn from_native(first: Reg<T>, _: *const ()) -> T {
+        T::from_reg(first)
     }
 }
 
@@ -197,13 +200,13 @@ impl<T: WasmTy> WasmResults for (T,) {
     fn into_vals(self, vals: &mut [Val]) {
         vals[0] = self.0.into_val();
     }
-    type First = T::Abi;
+    type First = Reg<T>;
     type Area = ();
-    unsafe fn into_native(self, _: *mut ()) -> T::Abi {
-        self.0.into_abi()
+    unsafe fn into_native(self, _: *mut ()) -> Reg<T> {
+        self.0.into_reg()
     }
-    unsafe fn from_native(first: T::Abi, _: *const ()) -> (T,) {
-        (T::from_abi(first),)
+    unsafe fn from_native(first: Reg<T>, _: *const ()) -> (T,) {
+        (T::from_reg(first),)
     }
 }
 
@@ -234,21 +237,21 @@ macro_rules! results_tuple {
                 vals[0] = $a.into_val();
                 $(vals[$i] = $t.into_val();)*
             }
-            type First = $a::Abi;
+            type First = Reg<$a>;
             type Area = $rest<$($t::Abi),*>;
-            unsafe fn into_native(self, area: *mut Self::Area) -> $a::Abi {
+            unsafe fn into_native(self, area: *mut Self::Area) -> Reg<$a> {
                 let () = Self::Area::AGREES_WITH_VM_ABI;
                 let ($a, $($t,)*) = self;
                 // SAFETY: with two or more results the caller passes a
                 // results area of this layout.
                 unsafe { area.write($rest($($t.into_abi()),*)) };
-                $a.into_abi()
+                $a.into_reg()
             }
-            unsafe fn from_native(first: $a::Abi, area: *const Self::Area) -> Self {
+            unsafe fn from_native(first: Reg<$a>, area: *const Self::Area) -> Self {
                 let () = Self::Area::AGREES_WITH_VM_ABI;
                 // SAFETY: the callee filled the area it was given.
                 let $rest($($t),*) = unsafe { area.read() };
-                ($a::from_abi(first), $($t::from_abi($t),)*)
+                ($a::from_reg(first), $($t::from_abi($t),)*)
             }
         }
     };
@@ -307,15 +310,15 @@ macro_rules! params_tuple {
                     if R::COUNT > 1 {
                         type Multi<$($a,)* First, Area> = unsafe extern "C" fn(
                             *mut VMOpaqueContext, *mut VMOpaqueContext, $($a,)* *mut Area) -> First;
-                        let f: Multi<$($a::Abi,)* R::First, R::Area> = core::mem::transmute(code.as_ptr());
+                        let f: Multi<$(Reg<$a>,)* R::First, R::Area> = core::mem::transmute(code.as_ptr());
                         let mut area = core::mem::MaybeUninit::<R::Area>::uninit();
-                        let first = f(callee, caller, $($a.into_abi(),)* area.as_mut_ptr());
+                        let first = f(callee, caller, $($a.into_reg(),)* area.as_mut_ptr());
                         R::from_native(first, area.as_ptr())
                     } else {
                         type Single<$($a,)* First> = unsafe extern "C" fn(
                             *mut VMOpaqueContext, *mut VMOpaqueContext, $($a,)*) -> First;
-                        let f: Single<$($a::Abi,)* R::First> = core::mem::transmute(code.as_ptr());
-                        R::from_native(f(callee, caller, $($a.into_abi(),)*), core::ptr::null())
+                        let f: Single<$(Reg<$a>,)* R::First> = core::mem::transmute(code.as_ptr());
+                        R::from_native(f(callee, caller, $($a.into_reg(),)*), core::ptr::null())
                     }
                 }
             }

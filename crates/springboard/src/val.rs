@@ -79,6 +79,11 @@ type V128Repr = core::arch::aarch64::uint8x16_t;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 type V128Repr = u128;
 
+// (Where `V128Repr` is `u128`, the transmutes are the identity.)
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unnecessary_transmutes)
+)]
 impl V128 {
     /// The vector whose little-endian bytes are those of `bits`.
     pub fn from_u128(bits: u128) -> V128 {
@@ -198,29 +203,115 @@ impl Val {
 
 mod private {
     pub trait Sealed {}
+
+    /// How a native-convention argument or first result of an `Abi` type
+    /// travels in its register. riscv64's and s390x's C conventions widen
+    /// 32-bit integers to the whole register (sign-extended; `u32`
+    /// zero-extended on s390x), and LLVM relies on it (`i64::from(a)` of an
+    /// `i32` argument compiles to a bare move there); generated code does
+    /// not widen (a wasm `i32` made by `i32.wrap_i64` keeps its upper bits).
+    /// So on those ISAs Springboard's shims take and return 32-bit values
+    /// as whole registers and truncate them, and its calls widen them as C
+    /// expects: correct by construction, not because a value happens to
+    /// pass through memory on its way.
+    pub trait Register: Copy {
+        type Reg: Copy;
+        fn to_reg(self) -> Self::Reg;
+        fn from_reg(reg: Self::Reg) -> Self;
+    }
+}
+pub(crate) use private::Register;
+
+/// Each `Abi` type travels as itself.
+macro_rules! in_own_register {
+    ($($t:ty),*) => {$(
+        impl Register for $t {
+            type Reg = $t;
+            #[inline(always)]
+            fn to_reg(self) -> $t { self }
+            #[inline(always)]
+            fn from_reg(reg: $t) -> $t { reg }
+        }
+    )*};
+}
+in_own_register!(i64, u64, f32, f64, usize, *mut VMFuncRef, *mut c_void);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+in_own_register!(V128Repr);
+#[cfg(not(any(target_arch = "riscv64", target_arch = "s390x")))]
+in_own_register!(i32, u32);
+
+/// 32-bit integers as whole registers, widened as this ISA's C convention
+/// widens them (see `Register`).
+#[cfg(any(target_arch = "riscv64", target_arch = "s390x"))]
+mod widened {
+    use super::Register;
+
+    impl Register for i32 {
+        type Reg = u64;
+        #[inline(always)]
+        fn to_reg(self) -> u64 {
+            i64::from(self) as u64
+        }
+        #[inline(always)]
+        fn from_reg(reg: u64) -> i32 {
+            reg as i32
+        }
+    }
+
+    impl Register for u32 {
+        type Reg = u64;
+        #[inline(always)]
+        fn to_reg(self) -> u64 {
+            // riscv64 sign-extends every 32-bit integer; s390x extends as
+            // the type's sign says.
+            if cfg!(target_arch = "riscv64") {
+                i64::from(self as i32) as u64
+            } else {
+                u64::from(self)
+            }
+        }
+        #[inline(always)]
+        fn from_reg(reg: u64) -> u32 {
+            reg as u32
+        }
+    }
 }
 
 /// A Rust type that stands for one WebAssembly value type in typed calls
 /// and typed host functions.
 ///
 /// # Safety
-/// `Abi` must be passed by the native convention exactly as the compiler
-/// passes `TYPE` (an integer register for `i32`/`i64`, a float register for
-/// floats, a vector register for `v128`, a pointer for references). Sealed:
-/// implemented only by this crate.
+/// `Abi` (and in registers its `Register::Reg`) must be passed by the
+/// native convention exactly as the compiler passes `TYPE` (an integer
+/// register for `i32`/`i64`, a float register for floats, a vector register
+/// for `v128`, a pointer for references). Sealed: implemented only by this
+/// crate.
 pub unsafe trait WasmTy: Copy + Send + Sync + 'static + private::Sealed {
     /// The WebAssembly type.
     const TYPE: ValType;
     /// The GC reference width the type is for (`None`: not a GC reference).
     #[doc(hidden)]
     const GC_WIDTH: Option<GcRefWidth> = None;
-    /// How the native convention passes it.
+    /// How the native convention passes it (in a results area; in a
+    /// register, as its [`Register::Reg`]).
     #[doc(hidden)]
-    type Abi: Copy;
+    type Abi: Register;
     #[doc(hidden)]
     fn into_abi(self) -> Self::Abi;
     #[doc(hidden)]
     fn from_abi(abi: Self::Abi) -> Self;
+    /// The value as a native-convention argument or first result passes it.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn into_reg(self) -> <Self::Abi as Register>::Reg {
+        self.into_abi().to_reg()
+    }
+    /// The value from a native-convention argument or first result.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn from_reg(reg: <Self::Abi as Register>::Reg) -> Self {
+        Self::from_abi(Register::from_reg(reg))
+    }
     /// The slot representation.
     fn into_raw(self) -> ValRaw;
     /// Reads the value from a slot.
