@@ -149,8 +149,8 @@ impl Func {
     /// so creating the function compiles nothing — or `None` if the engine
     /// can neither compile nor use a generic entry and no loaded object
     /// holds one. Where the native and wasm conventions put every value
-    /// of the type in the same place (x86-64 System V, `tail`, no stack
-    /// argument, at most one result), `wasm_call` is the native shim
+    /// of the type in the same place (x86-64 System V and riscv64, `tail`,
+    /// no stack argument, at most one result), `wasm_call` is the native shim
     /// itself (`docs/ABI.md`, "A native entry that serves wasm").
     pub fn wrap<P, R, F>(engine: &Engine, f: F) -> Result<Func, Error>
     where
