@@ -6,7 +6,7 @@ mod common;
 
 use common::{Log, WasmProbe, assert_same};
 use springboard::vm::{VMOpaqueContext, ValRaw};
-use springboard::{Engine, ExternRef, Func, FuncRef, Signature, Val, ValType, WasmTy};
+use springboard::{Engine, ExternRef, Func, Signature, Val, ValType, WasmTy};
 use springboard_check::values::ValueGen;
 use springboard_check::{Driver, Via};
 use springboard_compiler::{Compiler, TrampolineKind};
@@ -319,7 +319,7 @@ fn typed_hosts_through_every_field() {
     springboard_testing::skip("the two typed cases with V128 (typed only on x86-64 and aarch64)");
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
-        use springboard::V128;
+        use springboard::{FuncRef, V128};
         let v = V128::from_u128(0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100);
         check_typed(&compiler, 3, |log| {
             let f = Func::wrap(
