@@ -293,7 +293,7 @@ pub unsafe trait WasmTy: Copy + Send + Sync + 'static + private::Sealed {
     #[doc(hidden)]
     const GC_WIDTH: Option<GcRefWidth> = None;
     /// How the native convention passes it (in a results area; in a
-    /// register, as its [`Register::Reg`]).
+    /// register, as its `Register::Reg`).
     #[doc(hidden)]
     type Abi: Register;
     #[doc(hidden)]
