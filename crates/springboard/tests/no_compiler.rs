@@ -1,8 +1,9 @@
 //! Without the `compiler` feature: trampolines come only from loaded objects,
 //! and with generic entries off, `wasm_call` of a typed host function stays
-//! `None` when no object holds one (unless its native shim serves wasm); with them (where the host has them),
-//! host functions of any type work through every entry with no object at
-//! all. Run with `cargo test -p springboard --no-default-features --test no_compiler`.
+//! `None` when no object holds one (unless its native shim serves wasm);
+//! with them (where the host has them), host functions of any type work
+//! through every entry with no object at all. Run with
+//! `cargo test -p springboard --no-default-features --test no_compiler`.
 #![cfg(not(feature = "compiler"))]
 
 mod common;
