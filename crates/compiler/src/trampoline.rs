@@ -262,32 +262,24 @@ fn catch_point(
     result_dest: Option<Value>,
 ) -> ir::Block {
     use ir::condcodes::IntCC;
-    let [host_caller, armed_check, arm, call, handler] = [(); 5].map(|()| b.create_block());
+    let [host_caller, arm, call, handler] = [(); 4].map(|()| b.create_block());
     b.ins().brif(caller_vmctx, host_caller, &[], call, &[]);
     let p = abi.ptr_size();
-    let word = |b: &mut FunctionBuilder, offset: u8| {
-        b.ins().load(
-            ir::types::I32,
-            MemFlagsData::trusted(),
-            caller_vmctx,
-            i32::from(offset),
-        )
-    };
+    // The magic and the `catch` word (at offset 4) are the context's first
+    // eight bytes: read and compared as one.
     b.switch_to_block(host_caller);
-    let magic = word(b, 0);
-    let is_host = b.ins().icmp_imm_u(
-        IntCC::Equal,
-        magic,
-        i64::from(springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC),
+    let (magic, catch) = (
+        u64::from(springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC),
+        u64::from(springboard_vm_abi::VMHostCaller::CATCH),
     );
-    b.ins().brif(is_host, armed_check, &[], call, &[]);
-    b.switch_to_block(armed_check);
-    let catch = word(b, p.vm_host_caller_catch());
-    let armed = b.ins().icmp_imm_u(
-        IntCC::Equal,
-        catch,
-        i64::from(springboard_vm_abi::VMHostCaller::CATCH),
-    );
+    let armed_words = match abi.isa.endianness() {
+        ir::Endianness::Little => magic | catch << 32,
+        ir::Endianness::Big => magic << 32 | catch,
+    };
+    let words = b
+        .ins()
+        .load(ir::types::I64, MemFlagsData::trusted(), caller_vmctx, 0);
+    let armed = b.ins().icmp_imm_u(IntCC::Equal, words, armed_words as i64);
     b.ins().brif(armed, arm, &[], call, &[]);
     b.switch_to_block(arm);
     let ptr = abi.ptr();
