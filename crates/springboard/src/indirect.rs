@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::registry::SharedSignature;
 use crate::shims::is_own_host;
-use crate::trap::TrapMode;
+use crate::trap::{STRAIGHT_ABOVE, TrapMode};
 use crate::tuples::{WasmParams, WasmResults};
 use crate::typed::check_fits;
 use crate::val::FuncRef;
@@ -86,13 +86,50 @@ impl<P: WasmParams, R: WasmResults> TypedIndirect<P, R> {
     // on store forwarding (`(i32)->(i32,i64,f64)`: 5.3 against 2.5 ns).
     #[inline(always)]
     pub unsafe fn call(&self, funcref: FuncRef, params: P) -> Result<R, Error> {
-        // The equal type inline; a subtype, or the error, out of line.
-        let checked = match funcref.0 {
-            // SAFETY: the caller guarantees a non-null funcref is live.
-            Some(ptr) if unsafe { ptr.as_ref().type_index } == self.expected.index() => ptr,
+        if P::COUNT > STRAIGHT_ABOVE {
             // SAFETY: forwarded to the caller.
-            _ => unsafe { self.check_other(funcref)? },
-        };
+            return unsafe { self.call_many(funcref, params) };
+        }
+        // SAFETY: forwarded to the caller.
+        let checked = unsafe { self.check(funcref)? };
+        // SAFETY: forwarded to the caller.
+        unsafe { self.call_checked(checked, params) }
+    }
+
+    /// [`call`](Self::call) with more parameters than the registers hold
+    /// across a choice of call sites (see `TrapMode::call_straight`): the
+    /// engine's own host functions get a call site of their own, as
+    /// `TypedFunc::call` calls them. Held across the mode chosen from the
+    /// checks, sixteen `i64`s were spilled and reloaded: 8.2–10.6 ns a call,
+    /// 6.3–6.5 this way (alternated runs, `TypedFunc::call` 5.4–6.0).
+    ///
+    /// # Safety
+    /// As for [`call`](Self::call).
+    #[inline(always)]
+    unsafe fn call_many(&self, funcref: FuncRef, params: P) -> Result<R, Error> {
+        // SAFETY: forwarded to the caller.
+        let checked = unsafe { self.check(funcref)? };
+        // SAFETY: live per the caller, and its `vmctx` with it.
+        if unsafe { is_own_host(checked, self.host_mark) } {
+            // SAFETY: live per the caller.
+            let f = unsafe { checked.as_ref() };
+            let (code, callee) = (f.native_call, f.vmctx);
+            return self.direct.call_passing(P::COUNT, self.caller, |caller| {
+                // SAFETY: the host function's native entry, of a supertype
+                // of the funcref's type (the check passed), and its context.
+                unsafe { P::call_native::<R>(code, callee, caller, params) }
+            });
+        }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.call_checked(checked, params) }
+    }
+
+    /// The call of a funcref that passed the check.
+    ///
+    /// # Safety
+    /// As for [`call`](Self::call), `checked` of a subtype of the type.
+    #[inline(always)]
+    unsafe fn call_checked(&self, checked: NonNull<VMFuncRef>, params: P) -> Result<R, Error> {
         // SAFETY: live per the caller.
         let f = unsafe { checked.as_ref() };
         // SAFETY: live per the caller, and its `vmctx` with it.
@@ -110,14 +147,26 @@ impl<P: WasmParams, R: WasmResults> TypedIndirect<P, R> {
         };
         // One call site: results merged from several would travel through
         // memory.
-        // (Not `call_passing`: its branch-free modes measured 1 ns slower
-        // here with sixteen parameters, whose mode comes from the checks.)
         mode.call(self.caller, |caller| {
             // SAFETY: native-convention code of a supertype of the funcref's
             // type (the check passed) and the context it takes, live per
             // the caller.
             unsafe { P::call_native::<R>(code, callee, caller, params) }
         })
+    }
+
+    /// The equal type inline; a subtype, or the error, out of line.
+    ///
+    /// # Safety
+    /// As for [`call`](Self::call).
+    #[inline(always)]
+    unsafe fn check(&self, funcref: FuncRef) -> Result<NonNull<VMFuncRef>, Error> {
+        match funcref.0 {
+            // SAFETY: the caller guarantees a non-null funcref is live.
+            Some(ptr) if unsafe { ptr.as_ref().type_index } == self.expected.index() => Ok(ptr),
+            // SAFETY: forwarded to the caller.
+            _ => unsafe { self.check_other(funcref) },
+        }
     }
 
     /// The check of a funcref whose type is not the expected one.

@@ -288,23 +288,39 @@ fn ten_parameters(engine: &Engine) -> Func {
     .unwrap()
 }
 
-/// Calls `typed` failing, panicking and succeeding, three times over.
-fn fails_panics_and_returns(what: &str, typed: &TypedFunc<Ten, f64>) {
+/// Calls `func` failing, panicking and succeeding, three times over: as a
+/// typed function, and by a typed `call_indirect` of its funcref.
+fn fails_panics_and_returns(what: &str, engine: &Engine, func: &Func) {
+    let typed: TypedFunc<Ten, f64> = func.typed().unwrap();
+    let indirect = engine
+        .typed_indirect::<Ten, f64>(&engine.register(func.ty()).unwrap())
+        .unwrap();
     let args = |a: i64| (a, 0.5, 0, 0.0, 0, 0.0, 0, 0.0, 0, -0.25);
-    for _ in 0..3 {
-        let err = typed.call(args(0)).unwrap_err();
-        assert_eq!(err.to_string(), "host function failed: zero", "{what}");
+    type Call<'a> = &'a dyn Fn(Ten) -> Result<f64, Error>;
+    let ways: [(&str, Call); 2] = [
+        ("typed", &|a| typed.call(a)),
+        // SAFETY: the funcref of `func`, alive for the call.
+        ("call_indirect", &|a| unsafe {
+            indirect.call(func.as_funcref(), a)
+        }),
+    ];
+    for (way, call) in ways {
+        let what = format!("{what}, {way}");
+        for _ in 0..3 {
+            let err = call(args(0)).unwrap_err();
+            assert_eq!(err.to_string(), "host function failed: zero", "{what}");
+            assert!(
+                matches!(call(args(1)), Err(Error::HostPanic(m)) if m == "one"),
+                "{what}"
+            );
+            assert_eq!(call(args(i64::MIN)).unwrap(), i64::MIN as f64 - 0.25);
+            assert_eq!(call(args(2)).unwrap(), 1.75, "{what}: usable after");
+        }
         assert!(
-            matches!(typed.call(args(1)), Err(Error::HostPanic(m)) if m == "one"),
-            "{what}"
+            take_host_failure().is_none(),
+            "{what}: nothing left pending"
         );
-        assert_eq!(typed.call(args(i64::MIN)).unwrap(), i64::MIN as f64 - 0.25);
-        assert_eq!(typed.call(args(2)).unwrap(), 1.75, "{what}: usable after");
     }
-    assert!(
-        take_host_failure().is_none(),
-        "{what}: nothing left pending"
-    );
 }
 
 #[test]
@@ -331,7 +347,7 @@ fn calls_with_many_parameters_fail_the_same_way_in_every_trap_mode() {
     ];
     for (name, engine, through_wasm) in &engines {
         let host = ten_parameters(engine);
-        fails_panics_and_returns(&format!("{name}: host"), &host.typed().unwrap());
+        fails_panics_and_returns(&format!("{name}: host"), engine, &host);
         if !through_wasm {
             continue;
         }
@@ -342,6 +358,6 @@ fn calls_with_many_parameters_fail_the_same_way_in_every_trap_mode() {
         let body = unsafe {
             Func::from_raw_wasm(engine, host.ty(), r.wasm_call.unwrap(), r.vmctx).unwrap()
         };
-        fails_panics_and_returns(&format!("{name}: wasm"), &body.typed().unwrap());
+        fails_panics_and_returns(&format!("{name}: wasm"), engine, &body);
     }
 }

@@ -152,7 +152,7 @@ const _: () = assert!(align_of::<JumpBuf>() >= 4 && align_of::<VMHostCaller>() >
 /// The most parameters a call takes through [`TrapMode::call`]; more go
 /// through [`TrapMode::call_straight`]. Six measured faster the first way,
 /// sixteen the second.
-const STRAIGHT_ABOVE: usize = 8;
+pub(crate) const STRAIGHT_ABOVE: usize = 8;
 
 /// A runtime's way to turn a host failure into its own trap: called by a
 /// failing host function that no Springboard entry can catch (see
