@@ -24,16 +24,29 @@ def recorded():
 # the median of the rounds' medians, the machine being noisy.
 ROUNDS = os.environ.get("ROUNDS")
 
-def estimates():
+def rounds():
+    """Every round's `recorded()`; without ROUNDS, the one criterion recorded last."""
     if not ROUNDS:
-        return recorded()
-    rounds = [json.loads(p.read_text()) for p in sorted(pathlib.Path(ROUNDS).glob("*.json"))]
-    out = {}
-    for g in rounds[0]:
-        for k in rounds[0][g]:
-            vals = sorted(r[g][k] for r in rounds if k in r.get(g, {}))
-            out.setdefault(g, {})[k] = vals[len(vals) // 2]
-    return out
+        return [recorded()]
+    return [json.loads(p.read_text()) for p in sorted(pathlib.Path(ROUNDS).glob("*.json"))]
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+def estimates():
+    """{group: {id: ns}}, each the median over the rounds."""
+    rs = rounds()
+    return {g: {k: median(r[g][k] for r in rs if k in r.get(g, {})) for k in rs[0][g]} for g in rs[0]}
+
+def paired(g, f):
+    """f of group g's figures, taken within each round, then the median over
+    the rounds. A group's paths run one after another in a minute; the
+    machine's slow spells last minutes and slow whole groups (up to 2×), so a
+    ratio or a difference between two paths of one round is far steadier
+    than one between two medians taken over rounds apart."""
+    values = [f(r[g]) for r in rounds() if g in r]
+    return median(values) if values else None
 
 def fmt(ns):
     return f"{ns/1000:.1f} µs" if ns >= 10000 else f"{ns:.2f} ns"
@@ -46,14 +59,15 @@ def calls(est):
         rows = est.get(g)
         if not rows:
             continue
-        direct, ffi = rows["direct"], rows["libffi/Cif::call"]
-        wt_best = min(v for k, v in rows.items() if k.startswith("wasmtime/") and "host" not in k)
+        wt_best = lambda r: min(v for k, v in r.items() if k.startswith("wasmtime/") and "host" not in k)
         print(f"\n### `{g[5:]}`\n")
         print("| path | median | × direct | libffi ÷ this | fastest Wasmtime ÷ this |")
         print("|---|---|---|---|---|")
         for k in sorted(rows, key=lambda k: (k.split("/")[0] != "direct", k.split("/")[0], rows[k])):
-            v = rows[k]
-            print(f"| {k} | {fmt(v)} | {v/direct:.2f} | {ffi/v:.1f} | {wt_best/v:.1f} |")
+            over = lambda num, den: paired(g, lambda r: num(r) / den(r))
+            this = lambda r: r[k]
+            print(f"| {k} | {fmt(rows[k])} | {over(this, lambda r: r['direct']):.2f} "
+                  f"| {over(lambda r: r['libffi/Cif::call'], this):.1f} | {over(wt_best, this):.1f} |")
 
 SMALL = CALL_GROUPS[:3] + CALL_GROUPS[4:]
 
@@ -63,10 +77,9 @@ def crossing_goals(est):
     def each(label, f, limit, fmt_v, ok):
         cells, met = [], 0
         for g in CALL_GROUPS:
-            r = est.get(g)
-            if not r:
+            if g not in est:
                 return
-            v = f(g, r)
+            v = paired(g, lambda r: f(g, r))
             if v is None:
                 cells.append("—")
                 continue
