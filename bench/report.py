@@ -32,7 +32,14 @@ def rounds():
 
 def median(values):
     values = sorted(values)
-    return values[len(values) // 2]
+    n = len(values)
+    if n % 2:
+        return values[n // 2]
+    low, high = values[n // 2 - 1], values[n // 2]
+    if isinstance(low, tuple):
+        # The "worst of four" goal's (ratio, path): the lower one's path.
+        return (low[0] + high[0]) / 2, low[1]
+    return (low + high) / 2
 
 def estimates():
     """{group: {id: ns}}, each the median over the rounds."""
