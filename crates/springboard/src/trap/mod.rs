@@ -161,6 +161,26 @@ pub type RaiseHook = unsafe fn(Error) -> !;
 
 /// The landing of an armed `VMHostCaller` at `host`: its address tagged
 /// with [`RESUME`] (`fail` takes the tag off).
+/// `record` made a [`VMHostCaller`] that asks for a catch point, as
+/// [`VMHostCaller::armed`] but writing only the words read before an entry
+/// trampoline arms it: the magic and `catch` (the trampoline's test, a
+/// host function's `Caller::is_host`) and a zero `entry_pc` (a failing
+/// host function resumes only at a non-zero one). The trampoline writes
+/// the frame and stack pointers with the handler, and nothing reads them
+/// otherwise: three stores instead of five on every entry.
+#[inline(always)]
+fn armed(record: &mut MaybeUninit<VMHostCaller>) -> *mut VMOpaqueContext {
+    let host = record.as_mut_ptr();
+    // SAFETY: fields of a live, aligned record, written through raw places
+    // (no reference to the partly written whole is made, here or later).
+    unsafe {
+        (&raw mut (*host).magic).write(springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC);
+        (&raw mut (*host).catch).write(VMHostCaller::CATCH);
+        (&raw mut (*host).entry_pc).write(0);
+    }
+    host.cast()
+}
+
 fn resume_landing(host: *mut VMOpaqueContext) -> Landing {
     host.cast::<u8>().wrapping_byte_add(RESUME).cast_const()
 }
@@ -354,8 +374,8 @@ impl TrapMode {
         if self == TrapMode::Caught {
             // The trampoline returns (zeros) even when a host function
             // beneath fails: nothing here is abandoned.
-            let mut armed = VMHostCaller::armed();
-            let host = (&raw mut armed).cast::<VMOpaqueContext>();
+            let mut record = MaybeUninit::uninit();
+            let host = armed(&mut record);
             let outer = LANDING.replace(resume_landing(host));
             let result = call(host);
             LANDING.set(outer);
@@ -410,8 +430,8 @@ impl TrapMode {
         if self == TrapMode::Jump {
             return self.call(caller, call);
         }
-        let mut armed = VMHostCaller::armed();
-        let host = (&raw mut armed).cast::<VMOpaqueContext>();
+        let mut record = MaybeUninit::uninit();
+        let host = armed(&mut record);
         let caught = self == TrapMode::Caught;
         let outer = LANDING.get();
         let landing = if caught {
