@@ -159,8 +159,6 @@ pub(crate) const STRAIGHT_ABOVE: usize = 8;
 /// [`Config::raise_hook`](crate::Config::raise_hook)). It must not return.
 pub type RaiseHook = unsafe fn(Error) -> !;
 
-/// The landing of an armed `VMHostCaller` at `host`: its address tagged
-/// with [`RESUME`] (`fail` takes the tag off).
 /// `record` made a [`VMHostCaller`] that asks for a catch point, as
 /// [`VMHostCaller::armed`] but writing only the words read before an entry
 /// trampoline arms it: the magic and `catch` (the trampoline's test, a
@@ -181,6 +179,8 @@ fn armed(record: &mut MaybeUninit<VMHostCaller>) -> *mut VMOpaqueContext {
     host.cast()
 }
 
+/// The landing of an armed `VMHostCaller` at `host`: its address tagged
+/// with [`RESUME`] (`fail` takes the tag off).
 fn resume_landing(host: *mut VMOpaqueContext) -> Landing {
     host.cast::<u8>().wrapping_byte_add(RESUME).cast_const()
 }
