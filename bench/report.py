@@ -3,7 +3,7 @@
 tables of docs/PERFORMANCE.md and an SVG plot of call overhead against
 parameter count. Usage: python3 bench/report.py [calls|goals|first-call|compile|registry|plot OUT.svg];
 with ROUNDS=DIR (bench/rounds.sh), the median over the rounds saved there."""
-import json, os, pathlib, sys
+import functools, json, os, pathlib, sys
 
 # Criterion writes under $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion.
 ROOT = pathlib.Path(os.environ.get("CRITERION_HOME") or pathlib.Path(
@@ -24,8 +24,10 @@ def recorded():
 # the median of the rounds' medians, the machine being noisy.
 ROUNDS = os.environ.get("ROUNDS")
 
+@functools.cache
 def rounds():
-    """Every round's `recorded()`; without ROUNDS, the one criterion recorded last."""
+    """Every round's `recorded()`; without ROUNDS, the one criterion recorded
+    last. Read once: every cell of every table takes its figures from here."""
     if not ROUNDS:
         return [recorded()]
     return [json.loads(p.read_text()) for p in sorted(pathlib.Path(ROUNDS).glob("*.json"))]
