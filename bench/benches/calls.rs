@@ -7,50 +7,12 @@ use libffi::middle::{Arg, Cif, CodePtr, Ret, Type};
 use springboard::vm::{VMNativeCallFunction, VMOpaqueContext, ValRaw};
 use springboard::{Engine, Func, IntoFunc, Signature, Val, WasmParams, WasmResults};
 use springboard_bench::Kinds;
+use springboard_bench::callees;
 use springboard_compiler::Compiler;
 use std::hint::black_box;
 use std::ptr::{NonNull, null_mut};
 
 type Ctx = *mut VMOpaqueContext;
-
-// The callees, in the native convention, for the direct-call baseline and libffi.
-extern "C" fn none(_: Ctx, _: Ctx) {}
-extern "C" fn add(_: Ctx, _: Ctx, a: i32, b: i32) -> i32 {
-    a.wrapping_add(b)
-}
-extern "C" fn mixed6(_: Ctx, _: Ctx, a: i32, b: i64, c: f32, d: f64, e: i32, f: i64) -> f64 {
-    f64::from(a) + b as f64 + f64::from(c) + d + f64::from(e) + f as f64
-}
-#[allow(clippy::too_many_arguments)]
-extern "C" fn sum16(
-    _: Ctx,
-    _: Ctx,
-    a: i64,
-    b: i64,
-    c: i64,
-    d: i64,
-    e: i64,
-    f: i64,
-    g: i64,
-    h: i64,
-    i: i64,
-    j: i64,
-    k: i64,
-    l: i64,
-    m: i64,
-    n: i64,
-    o: i64,
-    p: i64,
-) -> i64 {
-    a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p
-}
-#[repr(C)]
-struct MultiRest(i64, f64);
-extern "C" fn multi(_: Ctx, _: Ctx, a: i32, rest: *mut MultiRest) -> i32 {
-    // SAFETY: the caller passes the results area.
-    unsafe { rest.write(MultiRest(i64::from(a) * 2, f64::from(a) / 2.0)) };
-    a + 1
-}
 
 /// Zeroes the vector registers the callees convert integers into:
 /// `cvtsi2sd` writes only the low half of its destination, so without this
@@ -391,28 +353,26 @@ fn calls(c: &mut Criterion) {
         c,
         "call/()->()",
         (),
-        || {},
-        native(none as *const ()),
+        callees::host_none,
+        native(callees::none as *const ()),
         "",
         "",
     );
     bench_signature(
         c,
         "call/(i32,i32)->i32",
-        (40i32, 2i32),
-        |a: i32, b: i32| a.wrapping_add(b),
-        native(add as *const ()),
+        callees::ADD,
+        callees::host_add,
+        native(callees::add as *const ()),
         "(param i32 i32) (result i32)",
         "local.get 0 local.get 1 i32.add",
     );
     bench_signature(
         c,
         "call/(i32,i64,f32,f64,i32,i64)->f64",
-        (1i32, 2i64, 3.0f32, 4.0f64, 5i32, 6i64),
-        |a: i32, b: i64, c: f32, d: f64, e: i32, f: i64| {
-            f64::from(a) + b as f64 + f64::from(c) + d + f64::from(e) + f as f64
-        },
-        native(mixed6 as *const ()),
+        callees::MIXED6,
+        callees::host_mixed6,
+        native(callees::mixed6 as *const ()),
         "(param i32 i64 f32 f64 i32 i64) (result f64)",
         "local.get 0 f64.convert_i32_s local.get 1 f64.convert_i64_s f64.add local.get 2 f64.promote_f32 f64.add \
          local.get 3 f64.add local.get 4 f64.convert_i32_s f64.add local.get 5 f64.convert_i64_s f64.add",
@@ -420,27 +380,9 @@ fn calls(c: &mut Criterion) {
     bench_signature(
         c,
         "call/(i64x16)->i64",
-        (
-            1i64, 2i64, 3i64, 4i64, 5i64, 6i64, 7i64, 8i64, 9i64, 10i64, 11i64, 12i64, 13i64,
-            14i64, 15i64, 16i64,
-        ),
-        |a: i64,
-         b: i64,
-         c: i64,
-         d: i64,
-         e: i64,
-         f: i64,
-         g: i64,
-         h: i64,
-         i: i64,
-         j: i64,
-         k: i64,
-         l: i64,
-         m: i64,
-         n: i64,
-         o: i64,
-         p: i64| { a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p },
-        native(sum16 as *const ()),
+        callees::SUM16,
+        callees::host_sum16,
+        native(callees::sum16 as *const ()),
         "(param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)",
         "local.get 0 local.get 1 i64.add local.get 2 i64.add local.get 3 i64.add local.get 4 i64.add \
          local.get 5 i64.add local.get 6 i64.add local.get 7 i64.add local.get 8 i64.add local.get 9 i64.add \
@@ -450,9 +392,9 @@ fn calls(c: &mut Criterion) {
     bench_signature(
         c,
         "call/(i32)->(i32,i64,f64)",
-        (21i32,),
-        |a: i32| (a + 1, i64::from(a) * 2, f64::from(a) / 2.0),
-        native(multi as *const ()),
+        callees::MULTI,
+        callees::host_multi,
+        native(callees::multi as *const ()),
         "(param i32) (result i32 i64 f64)",
         "local.get 0 i32.const 1 i32.add local.get 0 i64.extend_i32_s i64.const 2 i64.mul \
          local.get 0 f64.convert_i32_s f64.const 2 f64.div",

@@ -1,6 +1,8 @@
 //! Shared set-up of the benchmarks: every trampoline kind of a signature,
 //! mapped once, with probes as callees, so each kind can be timed alone.
 
+pub mod callees;
+
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_compiler::{CallConv, Compiler, Signature, TrampolineKind};
