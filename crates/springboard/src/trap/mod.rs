@@ -509,6 +509,14 @@ fn take() -> Result<(), Error> {
     if !FAILED.get() {
         return Ok(());
     }
+    take_recorded()
+}
+
+/// [`take`] once a failure was recorded: out of line, so that every call
+/// site's hot path is the flag's load and test alone.
+#[cold]
+#[inline(never)]
+fn take_recorded() -> Result<(), Error> {
     FAILED.set(false);
     match PENDING.with(|p| p.borrow_mut().take()) {
         None => Ok(()),
