@@ -143,12 +143,15 @@ unsafe fn indirect_calls<P: WasmParams + Copy, R: WasmResults>(
     }
 }
 
-/// Calls of a raw native entry, then (`TAKE`) the failure check.
+/// Calls of a raw native entry: the direct baseline (`NO_CATCH` false)
+/// through an opaque function pointer, as `benches/calls.rs` makes it; a
+/// `no-catch` row (`NO_CATCH`) through the function's own entry, then the
+/// failure check.
 ///
 /// # Safety
 /// `code` must be native-convention code of `(P) -> R` taking these contexts.
 #[inline(never)]
-unsafe fn raw_calls<P: WasmParams + Copy, R: WasmResults, const TAKE: bool>(
+unsafe fn raw_calls<P: WasmParams + Copy, R: WasmResults, const NO_CATCH: bool>(
     code: NonNull<VMNativeCallFunction>,
     callee: *mut springboard::vm::VMOpaqueContext,
     caller: *mut springboard::vm::VMOpaqueContext,
@@ -158,9 +161,14 @@ unsafe fn raw_calls<P: WasmParams + Copy, R: WasmResults, const TAKE: bool>(
     for _ in 0..n {
         // SAFETY: per the caller.
         black_box(unsafe {
-            P::call_native::<R>(black_box(code), callee, caller, black_box(params))
+            P::call_native::<R>(
+                if NO_CATCH { code } else { black_box(code) },
+                callee,
+                caller,
+                black_box(params),
+            )
         });
-        if TAKE {
+        if NO_CATCH {
             assert!(springboard::take_host_failure().is_none());
         }
     }
