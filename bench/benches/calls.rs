@@ -120,14 +120,11 @@ fn bench_signature<P, R, F, WP, WR>(
             <R as WasmResults>::load(&values)
         })
     });
-    let mut raw = vec![ValRaw::ZERO; sig.params().len()];
-    <P as WasmParams>::store(params, &mut raw);
-    let vals: Vec<Val> = raw
-        .iter()
-        .zip(sig.params())
-        .map(|(&r, &t)| Val::from_raw(r, t, springboard::GcRefWidth::Bits32))
-        .collect();
-    let mut results: Vec<Val> = sig.results().iter().map(|&t| Val::default_for(t)).collect();
+    let callees::Untyped {
+        raw,
+        params: vals,
+        mut results,
+    } = callees::untyped(params, &sig);
     group.bench_function(id("springboard/Func::call"), |b| {
         iter(b, || func.call(black_box(&vals), &mut results).unwrap())
     });

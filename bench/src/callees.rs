@@ -1,11 +1,12 @@
 //! The five signatures every call benchmark measures: each one's native
 //! callee (the direct-call baseline, and libffi's callee), its host function
 //! (what Springboard and Wasmtime wrap) and the parameters it is called with.
-//! The two compute the same.
+//! The two compute the same. Also the untyped form of a call's parameters.
 
 #![allow(clippy::too_many_arguments)]
 
-use springboard::vm::VMOpaqueContext;
+use springboard::vm::{VMOpaqueContext, ValRaw};
+use springboard::{GcRefWidth, Signature, Val, WasmParams};
 
 type Ctx = *mut VMOpaqueContext;
 
@@ -123,3 +124,31 @@ pub fn host_multi(a: i32) -> (i32, i64, f64) {
 }
 /// Its parameter.
 pub const MULTI: (i32,) = (21,);
+
+/// A call's parameters as `Func::call` takes them, with their raw slots
+/// (for the peers' untyped calls) and a results buffer.
+pub struct Untyped {
+    /// The parameters' raw slots.
+    pub raw: Vec<ValRaw>,
+    /// The parameters as values of the type.
+    pub params: Vec<Val>,
+    /// One default value per result.
+    pub results: Vec<Val>,
+}
+
+/// `params` as values of `ty`.
+pub fn untyped<P: WasmParams>(params: P, ty: &Signature) -> Untyped {
+    let mut raw = vec![ValRaw::ZERO; ty.params().len()];
+    params.store(&mut raw);
+    let params = raw
+        .iter()
+        .zip(ty.params())
+        .map(|(&r, &t)| Val::from_raw(r, t, GcRefWidth::Bits32))
+        .collect();
+    let results = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+    Untyped {
+        raw,
+        params,
+        results,
+    }
+}

@@ -19,10 +19,9 @@
 //!   caller context, then the failure check (the benchmarks' `no-catch`
 //!   rows).
 
-use springboard::vm::{VMNativeCallFunction, ValRaw};
+use springboard::vm::VMNativeCallFunction;
 use springboard::{
-    Config, Engine, Func, FuncRef, GcRefWidth, IntoFunc, TypedFunc, TypedIndirect, Val, WasmParams,
-    WasmResults,
+    Config, Engine, Func, FuncRef, IntoFunc, TypedFunc, TypedIndirect, WasmParams, WasmResults,
 };
 use springboard_bench::callees;
 use std::hint::black_box;
@@ -93,7 +92,6 @@ where
     // background after its first calls through the generic entry).
     typed_calls(&typed_via_wasm, params, 1000);
     engine.finish_tier_up();
-    let caller = engine.caller_vmctx().as_ptr();
     match path {
         "direct" => {
             let direct = NonNull::new(direct as *mut VMNativeCallFunction).unwrap();
@@ -113,6 +111,7 @@ where
             let f = if path == "no-catch" { &func } else { &via_wasm };
             // SAFETY: a live funcref of this engine.
             let r = unsafe { f.vm_func_ref().as_ref() };
+            let caller = engine.caller_vmctx().as_ptr();
             // SAFETY: the function's own native entry and contexts.
             unsafe { raw_calls::<P, R, true>(r.native_call, r.vmctx, caller, params, n) }
         }
@@ -176,17 +175,13 @@ unsafe fn raw_calls<P: WasmParams + Copy, R: WasmResults, const NO_CATCH: bool>(
 
 #[inline(never)]
 fn untyped_calls<P: WasmParams>(f: &Func, params: P, n: u32) {
-    let ty = f.ty();
-    let mut raw = vec![ValRaw::ZERO; ty.params().len()];
-    params.store(&mut raw);
-    let vals: Vec<Val> = raw
-        .iter()
-        .zip(ty.params())
-        .map(|(&r, &t)| Val::from_raw(r, t, GcRefWidth::Bits32))
-        .collect();
-    let mut out: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+    let callees::Untyped {
+        params,
+        mut results,
+        ..
+    } = callees::untyped(params, f.ty());
     for _ in 0..n {
-        f.call(black_box(&vals), &mut out).unwrap();
-        black_box(&out);
+        f.call(black_box(&params), &mut results).unwrap();
+        black_box(&results);
     }
 }
