@@ -18,6 +18,9 @@
 //!   host function and of that wasm function with the engine's unarmed
 //!   caller context, then the failure check (the benchmarks' `no-catch`
 //!   rows).
+//!
+//! With `PERF_MAP` set, the engine writes a perf map, so that
+//! `perf record`/`perf annotate` of a run name the generated code.
 
 use springboard::vm::VMNativeCallFunction;
 use springboard::{
@@ -76,6 +79,7 @@ where
     F: IntoFunc<P, R>,
 {
     let mut config = Config::new();
+    config.perf_map(std::env::var_os("PERF_MAP").is_some());
     if path == "generic-from-wasm" {
         config.tier_up_after(u32::MAX);
     }

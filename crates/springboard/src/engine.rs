@@ -385,6 +385,13 @@ impl Engine {
         self.inner.entry_mode
     }
 
+    /// Whether typed calls of its own wasm go straight to `wasm_call` (see
+    /// `tail_call`): entries that catch and store nothing for a runtime's
+    /// stack walker.
+    pub(crate) fn calls_tail_directly(&self) -> bool {
+        self.inner.entry_mode == TrapMode::Caught && self.inner.bookkeeping.is_none()
+    }
+
     /// The trap handling of its calls into code that may be wasm and is
     /// not its own (a funcref made elsewhere).
     pub(crate) fn foreign_mode(&self) -> TrapMode {

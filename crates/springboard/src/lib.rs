@@ -100,6 +100,7 @@ mod registry;
 mod shims;
 mod source;
 mod subtypes;
+mod tail_call;
 mod trap;
 mod tuples;
 mod type_state;

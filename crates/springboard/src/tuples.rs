@@ -10,6 +10,7 @@
 //! here, each checked against `ResultsArea` at compile time for every
 //! instantiation in use).
 
+use crate::tail_call::{TailArgs, TailResults, params_fit, results_fit};
 use crate::val::{Register, Val, WasmTy};
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, ValType};
@@ -22,6 +23,10 @@ pub(crate) type Reg<T> = <<T as WasmTy>::Abi as Register>::Reg;
 pub trait WasmParams: Send + Sync + 'static {
     /// How many.
     const COUNT: usize;
+    /// Whether typed calls with them can skip the entry trampoline (see
+    /// `tail_call.rs`).
+    #[doc(hidden)]
+    const TAIL: bool;
     /// Their types.
     fn types() -> Vec<ValType>;
     /// The GC reference width each stands for (`None`: not a GC reference).
@@ -49,12 +54,19 @@ pub trait WasmParams: Send + Sync + 'static {
         caller: *mut VMOpaqueContext,
         params: Self,
     ) -> R;
+    /// Places them as the `tail` convention passes them.
+    #[doc(hidden)]
+    fn tail_args(self, args: &mut TailArgs);
 }
 
 /// A tuple of results: `()`, a single [`WasmTy`], or `(A, B, …)` up to 16.
 pub trait WasmResults: Send + Sync + 'static {
     /// How many.
     const COUNT: usize;
+    /// Whether typed calls returning them can skip the entry trampoline
+    /// (see `tail_call.rs`).
+    #[doc(hidden)]
+    const TAIL: bool;
     /// Their types.
     fn types() -> Vec<ValType>;
     /// The GC reference width each stands for (`None`: not a GC reference).
@@ -79,6 +91,9 @@ pub trait WasmResults: Send + Sync + 'static {
     /// Joins the first result and, when `COUNT > 1`, the rest read from `area`.
     #[doc(hidden)]
     unsafe fn from_native(first: Self::First, area: *const Self::Area) -> Self;
+    /// Reads them as the `tail` convention returns them.
+    #[doc(hidden)]
+    fn from_tail(results: &mut TailResults) -> Self;
 }
 
 macro_rules! one {
@@ -131,6 +146,7 @@ rest_struct!(Rest15 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13 
 
 impl WasmResults for () {
     const COUNT: usize = 0;
+    const TAIL: bool = results_fit(&[]);
     fn types() -> Vec<ValType> {
         Vec::new()
     }
@@ -147,10 +163,13 @@ impl WasmResults for () {
     type Area = ();
     unsafe fn into_native(self, _: *mut ()) {}
     unsafe fn from_native(_: (), _: *const ()) {}
+    #[inline(always)]
+    fn from_tail(_: &mut TailResults) {}
 }
 
 impl<T: WasmTy> WasmResults for T {
     const COUNT: usize = 1;
+    const TAIL: bool = results_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -177,11 +196,16 @@ impl<T: WasmTy> WasmResults for T {
     unsafe fn from_native(first: Reg<T>, _: *const ()) -> T {
         T::from_reg(first)
     }
+    #[inline(always)]
+    fn from_tail(results: &mut TailResults) -> T {
+        results.pop()
+    }
 }
 
 /// `(T,)` results: one result, like `T`.
 impl<T: WasmTy> WasmResults for (T,) {
     const COUNT: usize = 1;
+    const TAIL: bool = results_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -208,6 +232,10 @@ impl<T: WasmTy> WasmResults for (T,) {
     unsafe fn from_native(first: Reg<T>, _: *const ()) -> (T,) {
         (T::from_reg(first),)
     }
+    #[inline(always)]
+    fn from_tail(results: &mut TailResults) -> (T,) {
+        (results.pop(),)
+    }
 }
 
 macro_rules! results_tuple {
@@ -215,6 +243,7 @@ macro_rules! results_tuple {
         #[allow(non_snake_case)]
         impl<$a: WasmTy, $($t: WasmTy),*> WasmResults for ($a, $($t,)*) {
             const COUNT: usize = 1 $(+ one!($i))*;
+            const TAIL: bool = results_fit(&[$a::TYPE, $($t::TYPE),*]);
             fn types() -> Vec<ValType> {
                 vec![$a::TYPE, $($t::TYPE),*]
             }
@@ -253,6 +282,10 @@ macro_rules! results_tuple {
                 let $rest($($t),*) = unsafe { area.read() };
                 ($a::from_reg(first), $($t::from_abi($t),)*)
             }
+            #[inline(always)]
+            fn from_tail(results: &mut TailResults) -> Self {
+                (results.pop::<$a>(), $(results.pop::<$t>(),)*)
+            }
         }
     };
 }
@@ -278,6 +311,7 @@ macro_rules! params_tuple {
         #[allow(non_snake_case, unused_variables, clippy::unused_unit)]
         impl<$($a: WasmTy),*> WasmParams for ($($a,)*) {
             const COUNT: usize = 0 $(+ one!($i))*;
+            const TAIL: bool = params_fit(&[$($a::TYPE),*]);
             fn types() -> Vec<ValType> {
                 vec![$($a::TYPE),*]
             }
@@ -322,6 +356,11 @@ macro_rules! params_tuple {
                     }
                 }
             }
+            #[inline(always)]
+            fn tail_args(self, args: &mut TailArgs) {
+                let ($($a,)*) = self;
+                $(args.push($a);)*
+            }
         }
     };
 }
@@ -329,6 +368,7 @@ macro_rules! params_tuple {
 /// A single parameter, like `(T,)`.
 impl<T: WasmTy> WasmParams for T {
     const COUNT: usize = 1;
+    const TAIL: bool = params_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -355,6 +395,10 @@ impl<T: WasmTy> WasmParams for T {
     ) -> R {
         // SAFETY: forwarded; `(T,)` has the same native signature.
         unsafe { <(T,)>::call_native(code, callee, caller, (params,)) }
+    }
+    #[inline(always)]
+    fn tail_args(self, args: &mut TailArgs) {
+        args.push(self);
     }
 }
 

@@ -8,7 +8,7 @@ use crate::tuples::{WasmParams, WasmResults};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, Signature, ValType};
-use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext};
+use springboard_vm_abi::{VMNativeCallFunction, VMOpaqueContext, VMWasmCallFunction};
 
 impl Func {
     /// A typed view, if every value of `P` is a value of the function's
@@ -22,13 +22,20 @@ impl Func {
         check_fits::<P, R>(self.ty(), self.engine().gc_refs())?;
         // SAFETY: the funcref lives as long as `self` and is never mutated.
         let func_ref = unsafe { self.vm_func_ref().as_ref() };
+        let mode = self.trap_mode();
+        // The engine's own wasm, whose catch point the call itself can be.
+        let tail =
+            (P::TAIL && R::TAIL && mode == TrapMode::Caught && self.engine().calls_tail_directly())
+                .then_some(func_ref.wasm_call)
+                .flatten();
         Ok(TypedFunc {
             func: self.clone(),
             call: NativeCall {
                 code: func_ref.native_call,
+                tail,
                 callee: func_ref.vmctx,
                 caller: self.engine().caller_vmctx().as_ptr(),
-                mode: self.trap_mode(),
+                mode,
             },
             _marker: PhantomData,
         })
@@ -78,6 +85,9 @@ pub struct TypedFunc<P, R> {
 #[derive(Clone, Copy)]
 struct NativeCall {
     code: NonNull<VMNativeCallFunction>,
+    /// The `tail`-convention entry to call instead, with no trampoline
+    /// (see `tail_call`).
+    tail: Option<NonNull<VMWasmCallFunction>>,
     callee: *mut VMOpaqueContext,
     caller: *mut VMOpaqueContext,
     mode: TrapMode,
@@ -101,14 +111,36 @@ impl<P, R> Clone for TypedFunc<P, R> {
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function.
-    #[inline]
+    // Always inlined: out of line, its frame (six saved registers, the
+    // result through memory) costs more than the call it makes.
+    #[inline(always)]
     pub fn call(&self, params: P) -> Result<R, Error> {
         let NativeCall {
             code,
+            tail,
             callee,
             caller,
             mode,
         } = self.call;
+        // Host functions (the first mode) never test `tail`.
+        #[cfg(all(target_arch = "x86_64", not(windows)))]
+        if let (true, true, false, Some(tail)) =
+            (P::TAIL, R::TAIL, mode == TrapMode::DirectUnhooked, tail)
+        {
+            return TrapMode::Caught.call(caller, |caller| {
+                let mut args = crate::tail_call::TailArgs::new();
+                params.tail_args(&mut args);
+                // SAFETY: `typed()` checked the type as below and chose
+                // `tail` only for the engine's own `tail`-convention wasm
+                // (`P::TAIL` and `R::TAIL`: every parameter in a register,
+                // one result or none) under `TrapMode::Caught`, whose
+                // `caller` is armed.
+                let mut results = unsafe { crate::tail_call::call(tail, callee, caller, args) };
+                R::from_tail(&mut results)
+            });
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(windows))))]
+        let _ = tail;
         mode.call_passing(P::COUNT, caller, |caller| {
             // SAFETY: `typed()` checked that the function's type is exactly
             // `(P) -> R`, and its native entry has that type; the contexts

@@ -159,6 +159,14 @@ pub(crate) const STRAIGHT_ABOVE: usize = 8;
 /// [`Config::raise_hook`](crate::Config::raise_hook)). It must not return.
 pub type RaiseHook = unsafe fn(Error) -> !;
 
+/// The facade's armed context: the [`VMHostCaller`] an entry receives,
+/// then a word a direct `tail` call (`tail_call.rs`) keeps for its resume.
+#[repr(C)]
+pub(crate) struct ArmedRecord {
+    host: VMHostCaller,
+    pub(crate) spare: usize,
+}
+
 /// `record` made a [`VMHostCaller`] that asks for a catch point, as
 /// [`VMHostCaller::armed`] but writing only the words read before an entry
 /// trampoline arms it: the magic and `catch` (the trampoline's test, a
@@ -167,8 +175,8 @@ pub type RaiseHook = unsafe fn(Error) -> !;
 /// the frame and stack pointers with the handler, and nothing reads them
 /// otherwise: three stores instead of five on every entry.
 #[inline(always)]
-fn armed(record: &mut MaybeUninit<VMHostCaller>) -> *mut VMOpaqueContext {
-    let host = record.as_mut_ptr();
+fn armed(record: &mut MaybeUninit<ArmedRecord>) -> *mut VMOpaqueContext {
+    let host = record.as_mut_ptr().cast::<VMHostCaller>();
     // SAFETY: fields of a live, aligned record, written through raw places
     // (no reference to the partly written whole is made, here or later).
     unsafe {
@@ -372,7 +380,8 @@ impl TrapMode {
             return Ok(result);
         }
         if self == TrapMode::Caught {
-            // The trampoline returns (zeros) even when a host function
+            // The entry (a `tail` entry trampoline, or `tail_call`'s own)
+            // arms the catch point and returns even when a host function
             // beneath fails: nothing here is abandoned.
             let mut record = MaybeUninit::uninit();
             let host = armed(&mut record);

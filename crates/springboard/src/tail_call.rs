@@ -1,0 +1,209 @@
+//! Typed calls straight into `tail`-convention wasm, with no entry
+//! trampoline: on x86-64 System V, [`TypedFunc::call`](crate::TypedFunc::call)
+//! of the engine's own wasm puts the arguments where Cranelift's `tail`
+//! convention wants them, arms the catch point itself and calls
+//! `wasm_call` (see `docs/ABI.md`, "Host failures").
+//!
+//! `tail` on x86-64 passes arguments as System V does — integer-class ones
+//! (`i32`, `i64`, references) in `rdi`, `rsi`, `rdx`, `rcx`, `r8`, `r9`,
+//! float-class ones in `xmm0`–`xmm7` — and returns results in `rax`, `rcx`,
+//! `rdx`, `rsi`, `rdi`, `r8`, `r9`, `r10` and `xmm0`–`xmm7` (Cranelift's
+//! `x64/abi.rs`); the first two integer arguments are the callee and
+//! caller contexts. Only signatures with every parameter in a register and
+//! at most one result are called this way:
+//! - stack arguments would move the stack pointer inside the caller's
+//!   frame, where its unwind information does not expect it (a backtrace
+//!   taken in a host function beneath would walk off the stack);
+//! - several results, built from registers, are stored field by field, and
+//!   a caller that copies the tuple with wider loads waits on each store
+//!   (three results measured 4.2 → 6.8 ns this way); through the entry
+//!   trampoline they arrive in memory, in the results area.
+
+use springboard_environ::ValType;
+
+/// Integer-class parameter registers after the two contexts.
+const INT_ARGS: usize = 4;
+/// Float-class parameter registers.
+const FLOAT_ARGS: usize = 8;
+/// Results read (one, in `rax` or `xmm0`).
+const RESULTS_PER_CLASS: usize = 1;
+
+/// Whether typed calls with these parameters can go straight to
+/// `tail`-convention code here: this ISA has such calls, no parameter is a
+/// `v128`, and every one has a register.
+pub(crate) const fn params_fit(params: &[ValType]) -> bool {
+    let (mut ints, mut floats, mut i) = (0, 0, 0);
+    while i < params.len() {
+        match params[i] {
+            ValType::V128 => return false,
+            t if is_float(t) => floats += 1,
+            _ => ints += 1,
+        }
+        i += 1;
+    }
+    cfg!(all(target_arch = "x86_64", not(windows))) && ints <= INT_ARGS && floats <= FLOAT_ARGS
+}
+
+/// Whether typed calls with these results can: at most one, not a `v128`.
+pub(crate) const fn results_fit(results: &[ValType]) -> bool {
+    match results {
+        [] => true,
+        [t] => !matches!(t, ValType::V128),
+        _ => false,
+    }
+}
+
+const fn is_float(t: ValType) -> bool {
+    matches!(t, ValType::F32 | ValType::F64)
+}
+
+/// The arguments of a `tail` call, placed as the convention places them:
+/// each value's bits (zero-extended) in the next register of its class.
+#[doc(hidden)]
+pub struct TailArgs {
+    ints: [u64; INT_ARGS],
+    floats: [u64; FLOAT_ARGS],
+    used_ints: usize,
+    used_floats: usize,
+}
+
+impl TailArgs {
+    /// No argument placed yet.
+    #[cfg(all(target_arch = "x86_64", not(windows)))]
+    #[inline(always)]
+    pub(crate) fn new() -> TailArgs {
+        TailArgs {
+            ints: [0; INT_ARGS],
+            floats: [0; FLOAT_ARGS],
+            used_ints: 0,
+            used_floats: 0,
+        }
+    }
+
+    /// Places the next argument ([`params_fit`] held). With its type a constant,
+    /// the choice folds away.
+    #[inline(always)]
+    pub(crate) fn push<T: crate::val::WasmTy>(&mut self, value: T) {
+        let bits = value.into_raw().get_u64();
+        let (regs, used): (&mut [u64], &mut usize) = if is_float(T::TYPE) {
+            (&mut self.floats, &mut self.used_floats)
+        } else {
+            (&mut self.ints, &mut self.used_ints)
+        };
+        if let Some(reg) = regs.get_mut(*used) {
+            *reg = bits;
+        }
+        *used += 1;
+    }
+}
+
+/// The result of a `tail` call, read back as the convention returns it.
+#[doc(hidden)]
+pub struct TailResults {
+    ints: [u64; RESULTS_PER_CLASS],
+    floats: [u64; RESULTS_PER_CLASS],
+    next_int: usize,
+    next_float: usize,
+}
+
+impl TailResults {
+    /// The next result ([`results_fit`] held: the only one).
+    #[inline(always)]
+    pub(crate) fn pop<T: crate::val::WasmTy>(&mut self) -> T {
+        let (regs, next) = if is_float(T::TYPE) {
+            (&self.floats, &mut self.next_float)
+        } else {
+            (&self.ints, &mut self.next_int)
+        };
+        let bits = regs.get(*next).copied().unwrap_or(0);
+        *next += 1;
+        T::from_raw(springboard_vm_abi::ValRaw::u64(bits))
+    }
+}
+
+/// Calls `tail`-convention `code` with `args` after its context `callee`
+/// and `caller`, the facade's armed record, as the caller's. Arms the
+/// catch point first: a failing host function beneath resumes here
+/// (`resume` leaves the record's address in `rdi`), where `rbx` comes back
+/// from the record's spare word; the result is then meaningless, and the
+/// caller must return the failure instead.
+///
+/// # Safety
+/// `code` must be `tail`-convention code accepting `callee` whose
+/// parameters `args` holds and whose result (at most one) the caller reads
+/// as its type; `caller` must be an armed
+/// [`ArmedRecord`](crate::trap::ArmedRecord) that is the landing of this
+/// thread for the call.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[inline(always)]
+pub(crate) unsafe fn call(
+    code: core::ptr::NonNull<springboard_vm_abi::VMWasmCallFunction>,
+    callee: *mut springboard_vm_abi::VMOpaqueContext,
+    caller: *mut springboard_vm_abi::VMOpaqueContext,
+    args: TailArgs,
+) -> TailResults {
+    use crate::trap::ArmedRecord;
+    use core::mem::offset_of;
+    use springboard_vm_abi::VMHostCaller;
+    let [a0, a1, a2, a3] = args.ints;
+    let [f0, f1, f2, f3, f4, f5, f6, f7] = args.floats.map(f64::from_bits);
+    let mut ints = [0u64; RESULTS_PER_CLASS];
+    let mut floats = [0f64; RESULTS_PER_CLASS];
+    // SAFETY: per the caller, `code` takes exactly these arguments and
+    // returns these results, and `caller` is a writable record. The block
+    // leaves `rsp`, `rbp` and `rbx` as it found them (a resume restores
+    // the first two and the block `rbx`), so the frame's unwind
+    // information holds throughout; it declares everything else `tail`
+    // may clobber.
+    unsafe {
+        core::arch::asm!(
+            // The catch point: this frame pointer, the stack pointer (the
+            // callee pops nothing), `rbx` and the resume address.
+            "mov [rsi + {fp}], rbp",
+            "mov [rsi + {sp}], rsp",
+            "mov [rsi + {spare}], rbx",
+            "lea r10, [rip + 2f]",
+            "mov [rsi + {pc}], r10",
+            "call r11",
+            "jmp 3f",
+            // Resumed after a host failure. The results are whatever the
+            // registers hold: the facade drops them (all plain values) and
+            // returns the failure.
+            "2:",
+            "mov rbx, [rdi + {spare}]",
+            "3:",
+            fp = const offset_of!(VMHostCaller, entry_fp),
+            sp = const offset_of!(VMHostCaller, entry_sp),
+            pc = const offset_of!(VMHostCaller, entry_pc),
+            spare = const offset_of!(ArmedRecord, spare),
+            inout("rdi") callee => _,
+            inout("rsi") caller => _,
+            inout("rdx") a0 => _,
+            inout("rcx") a1 => _,
+            inout("r8") a2 => _,
+            inout("r9") a3 => _,
+            lateout("rax") ints[0],
+            lateout("r10") _,
+            inout("r11") code.as_ptr() => _,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            inout("xmm0") f0 => floats[0],
+            inout("xmm1") f1 => _,
+            inout("xmm2") f2 => _,
+            inout("xmm3") f3 => _,
+            inout("xmm4") f4 => _,
+            inout("xmm5") f5 => _,
+            inout("xmm6") f6 => _,
+            inout("xmm7") f7 => _,
+            clobber_abi("sysv64"),
+        );
+    }
+    TailResults {
+        ints,
+        floats: floats.map(f64::to_bits),
+        next_int: 0,
+        next_float: 0,
+    }
+}

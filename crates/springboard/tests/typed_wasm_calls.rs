@@ -1,0 +1,264 @@
+//! Typed calls of the engine's own wasm. On x86-64 System V, those whose
+//! parameters all have registers and that return at most one result skip
+//! the entry trampoline and are their own catch point (`tail_call.rs`);
+//! the others, and every call elsewhere, go through `native_to_wasm`.
+//! Either way: every value bit-exact both ways, a failure beneath returns
+//! `Err` with the caller intact, and a backtrace taken beneath is whole.
+//!
+//! The wasm function is a host function's `wasm_call` (its compiled entry,
+//! or its native shim where the conventions agree): real generated code
+//! with a recording host behind it.
+#![cfg(feature = "compiler")]
+
+use springboard::{Engine, Error, ExternRef, Func, FuncRef, IntoFunc, TypedFunc};
+use springboard::{WasmParams, WasmResults};
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+/// A typed view of `host`'s `wasm_call` as a wasm function; keep `host`
+/// alive as long as it.
+fn via_wasm<P: WasmParams, R: WasmResults>(engine: &Engine, host: &Func) -> TypedFunc<P, R> {
+    // SAFETY: the caller keeps `host` alive; its wasm entry is
+    // wasm-convention code of its type.
+    let wasm = unsafe {
+        let r = host.vm_func_ref().as_ref();
+        Func::from_raw_wasm(engine, host.ty(), r.wasm_call.unwrap(), r.vmctx)
+    };
+    wasm.unwrap().typed::<P, R>().unwrap()
+}
+
+const F32S: [u32; 4] = [0x7fc0_0001, 0x8000_0000, 0xff80_0001, 0x0000_0001];
+const F64S: [u64; 4] = [
+    0x7ff8_0000_0000_0001,
+    0x8000_0000_0000_0000,
+    0xfff0_0000_0000_0001,
+    0x0000_0000_0000_0001,
+];
+// `-1` is `u32::MAX`: every bit set.
+const I32S: [i32; 4] = [i32::MIN, -1, i32::MAX, 1];
+const I64S: [i64; 4] = [i64::MIN, -1, i64::MAX, 0];
+
+type Twelve = (i32, i64, f32, f64, i32, i64, f32, f64, f32, f64, f32, f64);
+
+/// Four integer and eight float parameters (every register the direct
+/// call has), one result.
+fn twelve(k: usize) -> Twelve {
+    let (i, j) = (k % 4, (k + 1) % 4);
+    (
+        I32S[i],
+        I64S[i],
+        f32::from_bits(F32S[i]),
+        f64::from_bits(F64S[i]),
+        I32S[j],
+        I64S[j],
+        f32::from_bits(F32S[j]),
+        f64::from_bits(F64S[j]),
+        f32::from_bits(F32S[(k + 2) % 4]),
+        f64::from_bits(F64S[(k + 2) % 4]),
+        f32::from_bits(F32S[(k + 3) % 4]),
+        f64::from_bits(F64S[(k + 3) % 4]),
+    )
+}
+
+fn bits(p: Twelve) -> [u64; 12] {
+    [
+        p.0 as u32 as u64,
+        p.1 as u64,
+        p.2.to_bits() as u64,
+        p.3.to_bits(),
+        p.4 as u32 as u64,
+        p.5 as u64,
+        p.6.to_bits() as u64,
+        p.7.to_bits(),
+        p.8.to_bits() as u64,
+        p.9.to_bits(),
+        p.10.to_bits() as u64,
+        p.11.to_bits(),
+    ]
+}
+
+/// Sends `make(k)` for several `k` through a typed wasm call to a host
+/// function that records what it got and returns `ret(k)`; checks both
+/// ways bit for bit (`bits` of each).
+fn round_trip<P, R, F>(
+    engine: &Engine,
+    make: impl Fn(usize) -> P,
+    p_bits: impl Fn(&P) -> Vec<u64>,
+    ret: impl Fn(usize) -> R + Send + Sync + 'static,
+    r_bits: impl Fn(&R) -> Vec<u64>,
+    host: impl Fn(Arc<Mutex<Vec<Vec<u64>>>>) -> F,
+) where
+    P: WasmParams + Copy,
+    R: WasmResults + Copy,
+    F: IntoFunc<P, R>,
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let host = Func::wrap(engine, host(Arc::clone(&seen))).unwrap();
+    let typed = via_wasm::<P, R>(engine, &host);
+    for k in 0..4 {
+        let got = typed.call(make(k)).unwrap();
+        assert_eq!(r_bits(&got), r_bits(&ret(k)), "result {k}");
+        let sent = seen.lock().unwrap().pop().expect("the host ran");
+        assert_eq!(sent, p_bits(&make(k)), "parameters {k}");
+    }
+}
+
+#[test]
+fn every_value_arrives_and_returns_bit_exact() {
+    let engine = Engine::default();
+    // Every register of both classes, a NaN payload back.
+    let ret = |k: usize| f64::from_bits(F64S[k]);
+    round_trip(
+        &engine,
+        twelve,
+        |p| bits(*p).to_vec(),
+        ret,
+        |r: &f64| vec![r.to_bits()],
+        |seen| {
+            move |a: i32,
+                  b: i64,
+                  c: f32,
+                  d: f64,
+                  e: i32,
+                  f: i64,
+                  g: f32,
+                  h: f64,
+                  i: f32,
+                  j: f64,
+                  k: f32,
+                  l: f64| {
+                let p: Twelve = (a, b, c, d, e, f, g, h, i, j, k, l);
+                let n = I32S.iter().position(|&x| x == p.0).unwrap();
+                seen.lock().unwrap().push(bits(p).to_vec());
+                f64::from_bits(F64S[n])
+            }
+        },
+    );
+    // 32-bit results: every bit of an i32, an f32 NaN payload.
+    round_trip(
+        &engine,
+        |k| (I32S[k],),
+        |p| vec![p.0 as u32 as u64],
+        |k| I32S[3 - k],
+        |r: &i32| vec![*r as u32 as u64],
+        |seen| {
+            move |x: i32| {
+                seen.lock().unwrap().push(vec![x as u32 as u64]);
+                I32S[3 - I32S.iter().position(|&y| y == x).unwrap()]
+            }
+        },
+    );
+    round_trip(
+        &engine,
+        |k| (f32::from_bits(F32S[k]),),
+        |p| vec![p.0.to_bits() as u64],
+        |k| f32::from_bits(F32S[3 - k]),
+        |r: &f32| vec![r.to_bits() as u64],
+        |seen| {
+            move |x: f32| {
+                seen.lock().unwrap().push(vec![x.to_bits() as u64]);
+                f32::from_bits(F32S[3 - F32S.iter().position(|&y| y == x.to_bits()).unwrap()])
+            }
+        },
+    );
+    // References, null and not, and no results at all.
+    let marker = NonNull::new(0x5b0 as *mut core::ffi::c_void);
+    let func_ref = FuncRef(Some(engine_func(&engine).vm_func_ref()));
+    round_trip(
+        &engine,
+        move |k| (ExternRef(marker.filter(|_| k % 2 == 0)), func_ref, I64S[k]),
+        |p| {
+            vec![
+                p.0.0.map_or(0, |p| p.as_ptr() as u64),
+                p.1.0.map_or(0, |p| p.as_ptr() as u64),
+                p.2 as u64,
+            ]
+        },
+        |_| (),
+        |_: &()| vec![],
+        |seen| {
+            move |x: ExternRef, f: FuncRef, n: i64| {
+                seen.lock().unwrap().push(vec![
+                    x.0.map_or(0, |p| p.as_ptr() as u64),
+                    f.0.map_or(0, |p| p.as_ptr() as u64),
+                    n as u64,
+                ]);
+            }
+        },
+    );
+}
+
+/// A function whose funcref the reference test passes (leaked: the test
+/// only compares its address).
+fn engine_func(engine: &Engine) -> &'static Func {
+    Box::leak(Box::new(Func::wrap(engine, || {}).unwrap()))
+}
+
+#[test]
+fn failures_beneath_return_err_and_the_caller_keeps_its_state() {
+    let engine = Engine::default();
+    let host = Func::wrap(&engine, |x: i64, y: f64| -> Result<i64, Error> {
+        if x % 3 == 0 {
+            return Err(Error::HostPanic(format!("refused {x}")));
+        }
+        if x % 3 == 1 && y < 0.0 {
+            panic!("negative {y}");
+        }
+        Ok(x * 2)
+    })
+    .unwrap();
+    let typed = via_wasm::<(i64, f64), i64>(&engine, &host);
+    // Many values live across the calls, some failing: each call returns
+    // its own outcome and nothing the caller holds changes.
+    let (mut sum, mut failed, mut checksum) = (0i64, 0u32, 0u64);
+    for x in 0..300i64 {
+        let y = if x % 2 == 0 { -1.5 } else { 2.5 };
+        match typed.call((x, y)) {
+            Ok(v) => sum += v,
+            Err(e) => {
+                failed += 1;
+                assert!(
+                    e.to_string().contains(&format!("{x}")) || e.to_string().contains("-1.5"),
+                    "{e}"
+                );
+            }
+        }
+        checksum = checksum.rotate_left(7) ^ x as u64;
+    }
+    let expected_sum: i64 = (0..300i64)
+        .filter(|x| x % 3 == 2 || (x % 3 == 1 && x % 2 == 1))
+        .map(|x| x * 2)
+        .sum();
+    let expected_checksum = (0..300u64).fold(0u64, |c, x| c.rotate_left(7) ^ x);
+    assert_eq!(sum, expected_sum);
+    assert_eq!(
+        failed,
+        300 - (0..300i64)
+            .filter(|x| x % 3 == 2 || (x % 3 == 1 && x % 2 == 1))
+            .count() as u32
+    );
+    assert_eq!(checksum, expected_checksum);
+    assert!(
+        springboard::take_host_failure().is_none(),
+        "nothing left pending"
+    );
+}
+
+#[test]
+fn a_backtrace_taken_beneath_a_typed_wasm_call_is_whole() {
+    let engine = Engine::default();
+    let frames = Arc::new(Mutex::new(String::new()));
+    let seen = Arc::clone(&frames);
+    let host = Func::wrap(&engine, move |x: i32| -> i32 {
+        // Walks every frame it can: through the shim into the caller's
+        // frame (whose unwind information must hold across the call) or,
+        // beneath an entry trampoline, up to generated code.
+        *seen.lock().unwrap() = std::backtrace::Backtrace::force_capture().to_string();
+        x + 1
+    })
+    .unwrap();
+    let typed = via_wasm::<i32, i32>(&engine, &host);
+    assert_eq!(typed.call(41).unwrap(), 42);
+    let trace = frames.lock().unwrap().clone();
+    assert!(trace.contains("typed_wasm_calls"), "{trace}");
+}
