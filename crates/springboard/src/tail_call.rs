@@ -80,8 +80,8 @@ impl TailArgs {
         }
     }
 
-    /// Places the next argument ([`params_fit`] held). With its type a constant,
-    /// the choice folds away.
+    /// Places the next argument ([`params_fit`] held). With its type a
+    /// constant, the choice folds away.
     #[inline(always)]
     pub(crate) fn push<T: crate::val::WasmTy>(&mut self, value: T) {
         let bits = value.into_raw().get_u64();
@@ -183,7 +183,7 @@ pub(crate) unsafe fn call(
             inout("r8") a2 => _,
             inout("r9") a3 => _,
             lateout("rax") ints[0],
-            lateout("r10") _,
+            out("r10") _,
             inout("r11") code.as_ptr() => _,
             out("r12") _,
             out("r13") _,

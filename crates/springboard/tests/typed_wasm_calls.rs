@@ -163,7 +163,8 @@ fn every_value_arrives_and_returns_bit_exact() {
     );
     // References, null and not, and no results at all.
     let marker = NonNull::new(0x5b0 as *mut core::ffi::c_void);
-    let func_ref = FuncRef(Some(engine_func(&engine).vm_func_ref()));
+    let target = Func::wrap(&engine, || {}).unwrap();
+    let func_ref = FuncRef(Some(target.vm_func_ref()));
     round_trip(
         &engine,
         move |k| (ExternRef(marker.filter(|_| k % 2 == 0)), func_ref, I64S[k]),
@@ -186,12 +187,6 @@ fn every_value_arrives_and_returns_bit_exact() {
             }
         },
     );
-}
-
-/// A function whose funcref the reference test passes (leaked: the test
-/// only compares its address).
-fn engine_func(engine: &Engine) -> &'static Func {
-    Box::leak(Box::new(Func::wrap(engine, || {}).unwrap()))
 }
 
 #[test]
