@@ -122,7 +122,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             caller,
             mode,
         } = self.call;
-        // Host functions (the first mode) never test `tail`.
+        // Host functions (`DirectUnhooked`, the mode `call` tests first)
+        // skip the `tail` test.
         #[cfg(all(target_arch = "x86_64", not(windows)))]
         if let (true, true, false, Some(tail)) =
             (P::TAIL, R::TAIL, mode == TrapMode::DirectUnhooked, tail)
