@@ -385,11 +385,11 @@ impl Engine {
         self.inner.entry_mode
     }
 
-    /// Whether typed calls of its own wasm go straight to `wasm_call` (see
-    /// `tail_call`): entries that catch and store nothing for a runtime's
-    /// stack walker.
-    pub(crate) fn calls_tail_directly(&self) -> bool {
-        self.inner.entry_mode == TrapMode::Caught && self.inner.bookkeeping.is_none()
+    /// Whether its entries store nothing for a runtime's stack walker (no
+    /// [`Config::bookkeeping`]): only then may code other than its
+    /// compiled trampolines enter wasm (generic entries, `tail_call`).
+    pub(crate) fn keeps_no_books(&self) -> bool {
+        self.inner.bookkeeping.is_none()
     }
 
     /// The trap handling of its calls into code that may be wasm and is
@@ -419,7 +419,7 @@ impl Engine {
             any: self.generic_entries(),
             // Generic wasm entries follow `tail` and store nothing for a
             // runtime's stack walker.
-            wasm: self.inner.wasm_conv == WasmConv::Tail && self.inner.bookkeeping.is_none(),
+            wasm: self.inner.wasm_conv == WasmConv::Tail && self.keeps_no_books(),
         };
         generic::entries(&self.inner.source, allowed, ty, native, wasm)
     }

@@ -23,9 +23,10 @@ impl Func {
         // SAFETY: the funcref lives as long as `self` and is never mutated.
         let func_ref = unsafe { self.vm_func_ref().as_ref() };
         let mode = self.trap_mode();
-        // The engine's own wasm, whose catch point the call itself can be.
+        // The engine's own wasm (`Caught`: its `tail` entries are the catch
+        // point), whose catch point the call itself can be.
         let tail =
-            (P::TAIL && R::TAIL && mode == TrapMode::Caught && self.engine().calls_tail_directly())
+            (P::TAIL && R::TAIL && mode == TrapMode::Caught && self.engine().keeps_no_books())
                 .then_some(func_ref.wasm_call)
                 .flatten();
         Ok(TypedFunc {
