@@ -10,14 +10,10 @@
 //! `rdx`, `rsi`, `rdi`, `r8`, `r9`, `r10` and `xmm0`–`xmm7` (Cranelift's
 //! `x64/abi.rs`); the first two integer arguments are the callee and
 //! caller contexts. Only signatures with every parameter in a register and
-//! at most one result are called this way:
-//! - stack arguments would move the stack pointer inside the caller's
-//!   frame, where its unwind information does not expect it (a backtrace
-//!   taken in a host function beneath would walk off the stack);
-//! - several results, built from registers, are stored field by field, and
-//!   a caller that copies the tuple with wider loads waits on each store
-//!   (three results measured 4.2 → 6.8 ns this way); through the entry
-//!   trampoline they arrive in memory, in the results area.
+//! at most four results per class are called this way: stack arguments
+//! would move the stack pointer inside the caller's frame, where its unwind
+//! information does not expect it (a backtrace taken in a host function
+//! beneath would walk off the stack).
 
 use springboard_environ::ValType;
 
@@ -25,8 +21,8 @@ use springboard_environ::ValType;
 const INT_ARGS: usize = 4;
 /// Float-class parameter registers.
 const FLOAT_ARGS: usize = 8;
-/// Results read (one, in `rax` or `xmm0`).
-const RESULTS_PER_CLASS: usize = 1;
+/// Results read per class (`rax`, `rcx`, `rdx`, `rsi`; `xmm0`–`xmm3`).
+const RESULTS_PER_CLASS: usize = 4;
 
 /// Whether typed calls with these parameters can go straight to
 /// `tail`-convention code here: this ISA has such calls, no parameter is a
@@ -44,13 +40,19 @@ pub(crate) const fn params_fit(params: &[ValType]) -> bool {
     cfg!(all(target_arch = "x86_64", not(windows))) && ints <= INT_ARGS && floats <= FLOAT_ARGS
 }
 
-/// Whether typed calls with these results can: at most one, not a `v128`.
+/// Whether typed calls with these results can: no `v128`, and every one
+/// in a register the call reads.
 pub(crate) const fn results_fit(results: &[ValType]) -> bool {
-    match results {
-        [] => true,
-        [t] => !matches!(t, ValType::V128),
-        _ => false,
+    let (mut ints, mut floats, mut i) = (0, 0, 0);
+    while i < results.len() {
+        match results[i] {
+            ValType::V128 => return false,
+            t if is_float(t) => floats += 1,
+            _ => ints += 1,
+        }
+        i += 1;
     }
+    ints <= RESULTS_PER_CLASS && floats <= RESULTS_PER_CLASS
 }
 
 const fn is_float(t: ValType) -> bool {
@@ -107,7 +109,7 @@ pub struct TailResults {
 }
 
 impl TailResults {
-    /// The next result ([`results_fit`] held: the only one).
+    /// The next result ([`results_fit`] held: it has a register).
     #[inline(always)]
     pub(crate) fn pop<T: crate::val::WasmTy>(&mut self) -> T {
         let (regs, next) = if is_float(T::TYPE) {
@@ -130,8 +132,8 @@ impl TailResults {
 ///
 /// # Safety
 /// `code` must be `tail`-convention code accepting `callee` whose
-/// parameters `args` holds and whose result (at most one) the caller reads
-/// as its type; `caller` must be an armed
+/// parameters `args` holds and whose results (as [`results_fit`] allows)
+/// the caller reads as their types; `caller` must be an armed
 /// [`ArmedRecord`](crate::trap::ArmedRecord) that is the landing of this
 /// thread for the call.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -177,9 +179,9 @@ pub(crate) unsafe fn call(
             pc = const offset_of!(VMHostCaller, entry_pc),
             spare = const offset_of!(ArmedRecord, spare),
             inout("rdi") callee => _,
-            inout("rsi") caller => _,
-            inout("rdx") a0 => _,
-            inout("rcx") a1 => _,
+            inout("rsi") caller => ints[3],
+            inout("rdx") a0 => ints[2],
+            inout("rcx") a1 => ints[1],
             inout("r8") a2 => _,
             inout("r9") a3 => _,
             lateout("rax") ints[0],
@@ -190,9 +192,9 @@ pub(crate) unsafe fn call(
             out("r14") _,
             out("r15") _,
             inout("xmm0") f0 => floats[0],
-            inout("xmm1") f1 => _,
-            inout("xmm2") f2 => _,
-            inout("xmm3") f3 => _,
+            inout("xmm1") f1 => floats[1],
+            inout("xmm2") f2 => floats[2],
+            inout("xmm3") f3 => floats[3],
             inout("xmm4") f4 => _,
             inout("xmm5") f5 => _,
             inout("xmm6") f6 => _,

@@ -1,7 +1,8 @@
 //! Typed calls of the engine's own wasm. On x86-64 System V, those whose
-//! parameters all have registers and that return at most one result skip
-//! the entry trampoline and are their own catch point (`tail_call.rs`);
-//! the others, and every call elsewhere, go through `native_to_wasm`.
+//! parameters and results all have registers (results: four per class)
+//! skip the entry trampoline and are their own catch point
+//! (`tail_call.rs`); the others, and every call elsewhere, go through
+//! `native_to_wasm`.
 //! Either way: every value bit-exact both ways, a failure beneath returns
 //! `Err` with the caller intact, and a backtrace taken beneath is whole.
 //!
@@ -161,6 +162,68 @@ fn every_value_arrives_and_returns_bit_exact() {
             }
         },
     );
+    // Several results: every result register of both classes (four each),
+    // then one integer more, which the entry trampoline returns instead.
+    type Eight = (i32, f32, i64, f64, i32, f32, i64, f64);
+    let eight = |k: usize| -> Eight {
+        let j = 3 - k;
+        (
+            I32S[k],
+            f32::from_bits(F32S[k]),
+            I64S[k],
+            f64::from_bits(F64S[k]),
+            I32S[j],
+            f32::from_bits(F32S[j]),
+            I64S[j],
+            f64::from_bits(F64S[j]),
+        )
+    };
+    let eight_bits = |r: &Eight| {
+        vec![
+            r.0 as u32 as u64,
+            r.1.to_bits() as u64,
+            r.2 as u64,
+            r.3.to_bits(),
+            r.4 as u32 as u64,
+            r.5.to_bits() as u64,
+            r.6 as u64,
+            r.7.to_bits(),
+        ]
+    };
+    round_trip(
+        &engine,
+        |k| (I64S[k],),
+        |p| vec![p.0 as u64],
+        eight,
+        eight_bits,
+        |seen| {
+            move |x: i64| {
+                seen.lock().unwrap().push(vec![x as u64]);
+                eight(I64S.iter().position(|&y| y == x).unwrap())
+            }
+        },
+    );
+    let nine = move |k: usize| {
+        let e = eight(k);
+        (e.0, e.1, e.2, e.3, e.4, e.5, e.6, e.7, I64S[3 - k])
+    };
+    round_trip(
+        &engine,
+        |k| (I32S[k],),
+        |p| vec![p.0 as u32 as u64],
+        nine,
+        move |r| {
+            let mut v = eight_bits(&(r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7));
+            v.push(r.8 as u64);
+            v
+        },
+        |seen| {
+            move |x: i32| {
+                seen.lock().unwrap().push(vec![x as u32 as u64]);
+                nine(I32S.iter().position(|&y| y == x).unwrap())
+            }
+        },
+    );
     // References, null and not, and no results at all.
     let marker = NonNull::new(0x5b0 as *mut core::ffi::c_void);
     let target = Func::wrap(&engine, || {}).unwrap();
@@ -233,6 +296,32 @@ fn failures_beneath_return_err_and_the_caller_keeps_its_state() {
             .count() as u32
     );
     assert_eq!(checksum, expected_checksum);
+
+    // Several results: a failure leaves none of them behind.
+    let host = Func::wrap(&engine, |x: i64| -> Result<(i64, f64, i32), Error> {
+        match x % 3 {
+            0 => Err(Error::HostPanic(format!("refused {x}"))),
+            1 => panic!("refused {x}"),
+            _ => Ok((x * 2, -0.0, x as i32 - 1)),
+        }
+    })
+    .unwrap();
+    let typed = via_wasm::<i64, (i64, f64, i32)>(&engine, &host);
+    for x in 0..30i64 {
+        match typed.call(x) {
+            Ok((a, b, c)) => {
+                assert_eq!(x % 3, 2);
+                assert_eq!(
+                    (a, b.to_bits(), c),
+                    (x * 2, (-0.0f64).to_bits(), x as i32 - 1)
+                );
+            }
+            Err(e) => assert!(
+                x % 3 != 2 && e.to_string().contains(&format!("refused {x}")),
+                "{e}"
+            ),
+        }
+    }
     assert!(
         springboard::take_host_failure().is_none(),
         "nothing left pending"
