@@ -8,6 +8,7 @@ use crate::source::Source;
 use crate::trap::{RaiseHook, TrapMode};
 use crate::type_state::KindCode;
 use crate::val::{FuncRef, Val};
+use core::ffi::c_void;
 use core::ptr::NonNull;
 use springboard_environ::types::{ModuleTypes, RecGroup, SubType};
 use springboard_environ::{Bookkeeping, GcRefWidth, TypeIndex};
@@ -414,6 +415,7 @@ impl Engine {
         ty: &SharedSignature,
         native: Option<TrampolineKind>,
         wasm: Option<TrampolineKind>,
+        stack_shim: Option<NonNull<c_void>>,
     ) -> Result<HostEntries, Error> {
         let allowed = generic::Allowed {
             any: self.generic_entries(),
@@ -421,7 +423,7 @@ impl Engine {
             // runtime's stack walker.
             wasm: self.inner.wasm_conv == WasmConv::Tail && self.keeps_no_books(),
         };
-        generic::entries(&self.inner.source, allowed, ty, native, wasm)
+        generic::entries(&self.inner.source, allowed, ty, native, wasm, stack_shim)
     }
 
     /// Whether new host functions of types without compiled trampolines get

@@ -8,7 +8,8 @@ use crate::generic::{self, HostEntries};
 use crate::registry::SharedSignature;
 use crate::shims::{
     Caller, HostReturn, HostVals, Hosted, IntoFunc, NativeShims, NativeTarget, NoCaller, Untyped,
-    UntypedHost, ValsCall, WithCaller, array_shim_of, typed_vals, untyped_array_shim, untyped_vals,
+    UntypedHost, ValsCall, WithCaller, array_shim_of, stack_shim_of, typed_vals,
+    untyped_array_shim, untyped_vals,
 };
 use crate::trap::TrapMode;
 use crate::tuples::{WasmParams, WasmResults};
@@ -118,6 +119,7 @@ fn untyped_entries(
         ty,
         Some(TrampolineKind::NativeToArray),
         Some(TrampolineKind::WasmToArray),
+        None,
     )?;
     let native_call = entries.native.ok_or_else(|| Error::MissingTrampoline {
         kind: TrampolineKind::NativeToArray,
@@ -171,7 +173,7 @@ impl Func {
         let wasm_kind = engine
             .host_wasm_call()
             .then_some(TrampolineKind::WasmToNative);
-        let entries = engine.host_entries(&ty, None, wasm_kind)?;
+        let entries = engine.host_entries(&ty, None, wasm_kind, stack_shim_of::<F, P, R>())?;
         let native_call = F::native_shim();
         let func_ref = VMFuncRef {
             native_call,

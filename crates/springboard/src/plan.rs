@@ -292,6 +292,32 @@ fn spills(rules: &Rules, params: &[ValType]) -> bool {
 /// have at most one result: a second goes to the native results area,
 /// whose address is an argument the wasm convention does not have.
 pub(crate) fn same_places(native: &Rules, wasm: &Rules, sig: &Signature) -> bool {
+    // More arguments of a class than its registers: some on the stack,
+    // which only one of the two pops (cheap to see, and common).
+    if native.callee_pops != wasm.callee_pops && spills(native, sig.params()) {
+        return false;
+    }
+    common_places(native, wasm, sig).is_some_and(|(n, w)| n == w)
+}
+
+/// The bytes the wasm convention pops where it and the native convention
+/// put every argument and the result of `sig` in the same place and only
+/// the wasm one pops its stack arguments — where a native entry would
+/// serve wasm but for the popping.
+pub(crate) fn same_places_but_wasm_pops(
+    native: &Rules,
+    wasm: &Rules,
+    sig: &Signature,
+) -> Option<u32> {
+    match common_places(native, wasm, sig)? {
+        (0, bytes) if bytes > 0 => Some(bytes),
+        _ => None,
+    }
+}
+
+/// Where both conventions put the contexts, every parameter and the
+/// result (at most one) of `sig` in the same place: the bytes each pops.
+fn common_places(native: &Rules, wasm: &Rules, sig: &Signature) -> Option<(u32, u32)> {
     let first_result = |rules: &Rules, ints: usize, ty: ValType| match class(ty) {
         Class::Int => rules.int_rets.get(ints).map(|&r| Loc::Gpr(r)),
         Class::Float => rules.float_rets.first().map(|&r| Loc::Vec(r)),
@@ -301,24 +327,19 @@ pub(crate) fn same_places(native: &Rules, wasm: &Rules, sig: &Signature) -> bool
         [ty] => {
             let native_loc = first_result(native, 0, *ty);
             if native_loc.is_none() || native_loc != first_result(wasm, wasm.first_int, *ty) {
-                return false;
+                return None;
             }
         }
-        _ => return false,
-    }
-    // More arguments of a class than its registers: some on the stack,
-    // which only one of the two pops (cheap to see, and common).
-    if native.callee_pops != wasm.callee_pops && spills(native, sig.params()) {
-        return false;
+        _ => return None,
     }
     let (mut n, mut w) = (ArgPlacer::new(native, false), ArgPlacer::new(wasm, false));
     let args = [PTR, PTR].into_iter().chain(sig.params().iter().copied());
     for ty in args {
         if n.place(ty) != w.place(ty) {
-            return false;
+            return None;
         }
     }
-    pop(native, n.next) == pop(wasm, w.next)
+    Some((pop(native, n.next), pop(wasm, w.next)))
 }
 
 /// The plans of one signature: for its native and its wasm convention,
@@ -403,15 +424,26 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        let (mut equal, mut checked) = (0, 0);
+        let (mut equal, mut pops, mut checked) = (0, 0, 0);
         for _ in 0..4000 {
             let params: Vec<ValType> = (0..next(12)).map(|_| tys[next(6) as usize]).collect();
             let results: Vec<ValType> = (0..next(3)).map(|_| tys[next(6) as usize]).collect();
             let sig = Signature::new(&params, &results).unwrap();
             for native in &rule_sets() {
                 for wasm in &rule_sets() {
-                    let plans_equal = Plan::native(native, &sig) == Plan::wasm(wasm, &sig);
+                    let (n, w) = (Plan::native(native, &sig), Plan::wasm(wasm, &sig));
+                    let plans_equal = n == w;
                     assert_eq!(same_places(native, wasm, &sig), plans_equal, "{sig}");
+                    // Equal but for what only the wasm convention pops.
+                    let but_pops = (n.pop == 0 && w.pop > 0)
+                        .then_some(w.pop)
+                        .filter(|&pop| Plan { pop, ..n } == w);
+                    assert_eq!(
+                        same_places_but_wasm_pops(native, wasm, &sig),
+                        but_pops,
+                        "{sig}"
+                    );
+                    pops += usize::from(but_pops.is_some());
                     equal += usize::from(plans_equal);
                     checked += 1;
                 }
@@ -422,5 +454,6 @@ mod tests {
             equal > checked / 20 && equal < checked / 2,
             "{equal} of {checked}"
         );
+        assert!(pops > checked / 200, "{pops} of {checked}");
     }
 }

@@ -13,6 +13,8 @@
 
 use crate::error::{BoxError, Error};
 use crate::registry::Registry;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+use crate::tail_call::TailFrame;
 use crate::trap::{self, RaiseHook};
 use crate::tuples::{WasmParams, WasmResults};
 use crate::val::{Val, WasmTy, check_arity, check_values};
@@ -375,6 +377,68 @@ pub(crate) unsafe fn untyped_vals<H: UntypedHost>(
 /// The array shim of `F` as a function pointer.
 pub(crate) fn array_shim_of<F: IntoFunc<P, R>, P, R: HostReturn>() -> VMArrayCallFunction {
     array_shim::<F, P, R>
+}
+
+/// The stack shim of `F`, where a `wasm_call` through the popping entry
+/// may serve it (see `generic::wasm_pops`; at most one result, which
+/// `tail` and the native convention return alike).
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+pub(crate) fn stack_shim_of<F: IntoFunc<P, R>, P, R: HostReturn>()
+-> Option<NonNull<core::ffi::c_void>> {
+    (R::Results::COUNT <= 1)
+        .then(|| NonNull::new(stack_shim::<F, P, R> as *mut core::ffi::c_void))
+        .flatten()
+}
+
+/// No popping entry here: no stack shim.
+#[cfg(not(all(target_arch = "x86_64", not(windows))))]
+#[allow(clippy::extra_unused_type_parameters)] // the System V signature
+pub(crate) fn stack_shim_of<F, P, R>() -> Option<NonNull<core::ffi::c_void>> {
+    None
+}
+
+/// A typed host function's `wasm_call` behind the popping entry: `tail`'s
+/// argument registers as they came, then the address of the caller's
+/// stack arguments, which it reads in place (the entry pops them).
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn stack_shim<F, P, R>(
+    callee: *mut VMOpaqueContext,
+    caller: *mut VMOpaqueContext,
+    i0: u64,
+    i1: u64,
+    i2: u64,
+    i3: u64,
+    f0: f64,
+    f1: f64,
+    f2: f64,
+    f3: f64,
+    f4: f64,
+    f5: f64,
+    f6: f64,
+    f7: f64,
+    stack: *const u64,
+) -> <R::Results as WasmResults>::First
+where
+    F: IntoFunc<P, R>,
+    R: HostReturn,
+{
+    // SAFETY: installed only in a `VMHostFuncContext<Hosted<F>>` whose
+    // header sends the popping entry here (`stack_shim_of`), which passes
+    // the callee vmctx and the address of the stack arguments of a `tail`
+    // call of `F`'s type, which has no `v128` (`generic::wasm_pops`).
+    let (host, mut frame) = unsafe {
+        let floats = [f0, f1, f2, f3, f4, f5, f6, f7].map(f64::to_bits);
+        (
+            hosted::<F>(callee),
+            TailFrame::new([i0, i1, i2, i3], floats, stack),
+        )
+    };
+    match run_native(host, caller, F::Params::from_tail_frame(&mut frame)) {
+        // SAFETY: at most one result: no area is written.
+        Some(results) => unsafe { results.into_native(core::ptr::null_mut()) },
+        None => zeroed(),
+    }
 }
 
 /// An untyped host closure, with or without a `Caller`.

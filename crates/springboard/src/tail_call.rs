@@ -99,6 +99,65 @@ impl TailArgs {
     }
 }
 
+/// The arguments of a `tail` call as a host function's stack shim receives
+/// them (see `generic::wasm_pops`): the argument registers after the two
+/// contexts, as they came, and the caller's stack arguments in place.
+#[doc(hidden)]
+pub struct TailFrame {
+    ints: [u64; INT_ARGS],
+    floats: [u64; FLOAT_ARGS],
+    stack: *const u64,
+    used_ints: usize,
+    used_floats: usize,
+    used_stack: usize,
+}
+
+impl TailFrame {
+    /// # Safety
+    /// `stack` must point to the 8-byte stack argument slots of a `tail`
+    /// call whose parameters, read in order by [`pop`](Self::pop), have no
+    /// `v128`.
+    #[cfg(all(target_arch = "x86_64", not(windows)))]
+    #[inline(always)]
+    pub(crate) unsafe fn new(
+        ints: [u64; INT_ARGS],
+        floats: [u64; FLOAT_ARGS],
+        stack: *const u64,
+    ) -> TailFrame {
+        TailFrame {
+            ints,
+            floats,
+            stack,
+            used_ints: 0,
+            used_floats: 0,
+            used_stack: 0,
+        }
+    }
+
+    /// The next parameter: in the next register of its class, or else in
+    /// the next stack slot (the low bytes of it, for 32-bit values).
+    #[inline(always)]
+    pub(crate) fn pop<T: crate::val::WasmTy>(&mut self) -> T {
+        let (regs, used): (&[u64], &mut usize) = if is_float(T::TYPE) {
+            (&self.floats, &mut self.used_floats)
+        } else {
+            (&self.ints, &mut self.used_ints)
+        };
+        let bits = match regs.get(*used) {
+            Some(&bits) => bits,
+            None => {
+                // SAFETY: a parameter without a register has the next
+                // stack slot (`new`'s contract).
+                let bits = unsafe { self.stack.add(self.used_stack).read() };
+                self.used_stack += 1;
+                bits
+            }
+        };
+        *used += 1;
+        T::from_raw(springboard_vm_abi::ValRaw::u64(bits))
+    }
+}
+
 /// The result of a `tail` call, read back as the convention returns it.
 #[doc(hidden)]
 pub struct TailResults {

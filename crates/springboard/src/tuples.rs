@@ -10,7 +10,7 @@
 //! here, each checked against `ResultsArea` at compile time for every
 //! instantiation in use).
 
-use crate::tail_call::{TailArgs, TailResults, params_fit, results_fit};
+use crate::tail_call::{TailArgs, TailFrame, TailResults, params_fit, results_fit};
 use crate::val::{Register, Val, WasmTy};
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, ValType};
@@ -57,6 +57,11 @@ pub trait WasmParams: Send + Sync + 'static {
     /// Places them as the `tail` convention passes them.
     #[doc(hidden)]
     fn tail_args(self, args: &mut TailArgs);
+    /// Reads them as the `tail` convention passed them to a stack shim.
+    #[doc(hidden)]
+    fn from_tail_frame(frame: &mut TailFrame) -> Self
+    where
+        Self: Sized;
 }
 
 /// A tuple of results: `()`, a single [`WasmTy`], or `(A, B, …)` up to 16.
@@ -361,6 +366,10 @@ macro_rules! params_tuple {
                 let ($($a,)*) = self;
                 $(args.push($a);)*
             }
+            #[inline(always)]
+            fn from_tail_frame(frame: &mut TailFrame) -> Self {
+                ($(frame.pop::<$a>(),)*)
+            }
         }
     };
 }
@@ -399,6 +408,10 @@ impl<T: WasmTy> WasmParams for T {
     #[inline(always)]
     fn tail_args(self, args: &mut TailArgs) {
         args.push(self);
+    }
+    #[inline(always)]
+    fn from_tail_frame(frame: &mut TailFrame) -> T {
+        frame.pop()
     }
 }
 

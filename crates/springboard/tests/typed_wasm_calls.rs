@@ -224,6 +224,69 @@ fn every_value_arrives_and_returns_bit_exact() {
             }
         },
     );
+    // Stack arguments of both classes, interleaved (six integer and ten
+    // float parameters): the host function's `wasm_call` reads them where
+    // the caller put them and pops them.
+    type Sixteen = (
+        f32,
+        i32,
+        f64,
+        i64,
+        f32,
+        f64,
+        i32,
+        f32,
+        f64,
+        i64,
+        f32,
+        f64,
+        i32,
+        f64,
+        f32,
+        i64,
+    );
+    let sixteen = |k: usize| -> Sixteen {
+        let (a, b) = (twelve(k), twelve(k + 1));
+        (
+            a.2, a.0, a.3, a.1, a.6, a.7, a.4, a.8, a.9, a.5, a.10, a.11, b.0, b.3, b.2, b.1,
+        )
+    };
+    let sixteen_bits = |p: &Sixteen| {
+        let f32s = [p.0, p.4, p.7, p.10, p.14].map(|x| x.to_bits() as u64);
+        let f64s = [p.2, p.5, p.8, p.11, p.13].map(f64::to_bits);
+        let i32s = [p.1, p.6, p.12].map(|x| x as u32 as u64);
+        let i64s = [p.3, p.9, p.15].map(|x| x as u64);
+        [&f32s[..], &f64s, &i32s, &i64s].concat()
+    };
+    round_trip(
+        &engine,
+        sixteen,
+        sixteen_bits,
+        |k| I64S[3 - k],
+        |r: &i64| vec![*r as u64],
+        |seen| {
+            move |a: f32,
+                  b: i32,
+                  c: f64,
+                  d: i64,
+                  e: f32,
+                  f: f64,
+                  g: i32,
+                  h: f32,
+                  i: f64,
+                  j: i64,
+                  k: f32,
+                  l: f64,
+                  m: i32,
+                  n: f64,
+                  o: f32,
+                  p: i64| {
+                let args: Sixteen = (a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p);
+                seen.lock().unwrap().push(sixteen_bits(&args));
+                I64S[3 - I32S.iter().position(|&x| x == b).unwrap()]
+            }
+        },
+    );
     // References, null and not, and no results at all.
     let marker = NonNull::new(0x5b0 as *mut core::ffi::c_void);
     let target = Func::wrap(&engine, || {}).unwrap();
@@ -297,6 +360,37 @@ fn failures_beneath_return_err_and_the_caller_keeps_its_state() {
     );
     assert_eq!(checksum, expected_checksum);
 
+    // Stack arguments: a failure beneath the entry that pops them.
+    type Ten = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+    let host = Func::wrap(
+        &engine,
+        |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64, i: i64, j: i64| match j % 3
+        {
+            0 => Err(Error::HostPanic(format!("refused {j}"))),
+            1 => panic!("refused {j}"),
+            _ => Ok(a + b + c + d + e + f + g + h + i - j),
+        },
+    )
+    .unwrap();
+    let typed = via_wasm::<Ten, i64>(&engine, &host);
+    let mut sum = 0;
+    for x in 0..30i64 {
+        match typed.call((1, 2, 3, 4, 5, 6, 7, 8, 9 * x, x)) {
+            Ok(v) => sum += v,
+            Err(e) => assert!(
+                x % 3 != 2 && e.to_string().contains(&format!("refused {x}")),
+                "{e}"
+            ),
+        }
+    }
+    assert_eq!(
+        sum,
+        (0..30)
+            .filter(|x| x % 3 == 2)
+            .map(|x| 36 + 8 * x)
+            .sum::<i64>()
+    );
+
     // Several results: a failure leaves none of them behind.
     let host = Func::wrap(&engine, |x: i64| -> Result<(i64, f64, i32), Error> {
         match x % 3 {
@@ -345,4 +439,23 @@ fn a_backtrace_taken_beneath_a_typed_wasm_call_is_whole() {
     assert_eq!(typed.call(41).unwrap(), 42);
     let trace = frames.lock().unwrap().clone();
     assert!(trace.contains("typed_wasm_calls"), "{trace}");
+
+    // With stack arguments, beneath the entry that pops them: the walk
+    // passes through it (its unwind information describes the stack it
+    // keeps above the shim) and stops at the first generated frame.
+    let seen = Arc::clone(&frames);
+    let host = Func::wrap(
+        &engine,
+        move |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64| -> i64 {
+            *seen.lock().unwrap() = std::backtrace::Backtrace::force_capture().to_string();
+            a + b + c + d + e + f + g + h
+        },
+    )
+    .unwrap();
+    let typed = via_wasm::<(i64, i64, i64, i64, i64, i64, i64, i64), i64>(&engine, &host);
+    assert_eq!(typed.call((1, 2, 3, 4, 5, 6, 7, 8)).unwrap(), 36);
+    let trace = frames.lock().unwrap().clone();
+    if cfg!(all(target_arch = "x86_64", not(windows))) {
+        assert!(trace.contains("popping"), "{trace}");
+    }
 }

@@ -73,6 +73,21 @@ fn native_serves_wasm(sig: &SharedSignature) -> bool {
     plan::same_places(&arch::NATIVE, &arch::WASM, ty)
 }
 
+/// The bytes a typed host function's `wasm_call` must pop where its
+/// native shim would serve wasm but for the stack arguments `tail` pops;
+/// then the popping entry (`arch::popping_entry`) serves wasm: it calls the
+/// function's stack shim, which reads the stack arguments in place, and
+/// pops them. `None` where the entry does not exist or cannot serve `sig`
+/// (a `v128` parameter: the shim reads 8-byte slots).
+fn wasm_pops(sig: &SharedSignature) -> Option<u32> {
+    let ty = sig.trampoline_type();
+    arch::popping_entry()?;
+    if !arch::NATIVE_SERVES_WASM || !carried_here(ty) || ty.params().contains(&ValType::V128) {
+        return None;
+    }
+    plan::same_places_but_wasm_pops(&arch::NATIVE, &arch::WASM, ty)
+}
+
 /// Which generic entry a call came through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -120,8 +135,9 @@ fn wasm_entry(sig: &Signature) -> Which {
 }
 
 /// What the generic entries of one function need, placed right before its
-/// host context: the assembly reads `native_forward` at `vmctx - 8` and
-/// `wasm_forward` at `vmctx - 16`.
+/// host context: the assembly reads `native_forward` at `vmctx - 8`,
+/// `wasm_forward` at `vmctx - 16`, and the popping entry `stack_shim` at
+/// `vmctx - 24` and `pop_bytes` at `vmctx - 32`.
 #[repr(C)]
 pub(crate) struct Header {
     /// The signature, while the function has a generic entry.
@@ -130,14 +146,24 @@ pub(crate) struct Header {
     source: Option<Arc<Source>>,
     /// The kind `wasm_call` tiers up to.
     wasm_kind: TrampolineKind,
+    /// The bytes of stack arguments a `wasm_call` through the popping
+    /// entry pops for its caller.
+    pop_bytes: usize,
+    /// The typed shim the popping entry calls (see [`wasm_pops`]).
+    stack_shim: *const c_void,
     wasm_forward: *const AtomicPtr<c_void>,
     native_forward: *const AtomicPtr<c_void>,
 }
 
-const _: () = assert!(
-    core::mem::offset_of!(Header, native_forward) + 8 == core::mem::size_of::<Header>()
-        && core::mem::offset_of!(Header, wasm_forward) + 16 == core::mem::size_of::<Header>()
-);
+const _: () = {
+    let end = core::mem::size_of::<Header>();
+    assert!(
+        core::mem::offset_of!(Header, native_forward) + 8 == end
+            && core::mem::offset_of!(Header, wasm_forward) + 16 == end
+            && core::mem::offset_of!(Header, stack_shim) + 24 == end
+            && core::mem::offset_of!(Header, pop_bytes) + 32 == end
+    );
+};
 
 /// A host function's entries: compiled, generic, or (`wasm` only) none.
 pub(crate) struct HostEntries {
@@ -178,16 +204,22 @@ pub(crate) struct Allowed {
 /// The entries of a new host function of `sig`: its `native` and `wasm`
 /// kinds' compiled code if mapped already; else generic entries where
 /// `allowed`; else compiled now by `source`. A `wasm_call` the native entry
-/// serves ([`native_serves_wasm`]) needs none of its own.
+/// serves ([`native_serves_wasm`]) needs none of its own, nor one the
+/// popping entry serves with the function's typed `stack_shim` (if it has
+/// one, [`wasm_pops`]).
 pub(crate) fn entries(
     source: &Arc<Source>,
     allowed: Allowed,
     sig: &SharedSignature,
     native: Option<TrampolineKind>,
     wasm: Option<TrampolineKind>,
+    stack_shim: Option<NonNull<c_void>>,
 ) -> Result<HostEntries, Error> {
     let wasm_is_native = wasm.is_some() && allowed.wasm && native_serves_wasm(sig);
-    let wasm = wasm.filter(|_| !wasm_is_native);
+    let popping = stack_shim
+        .filter(|_| wasm.is_some() && allowed.wasm && !wasm_is_native)
+        .and_then(|shim| Some((shim, wasm_pops(sig)?)));
+    let wasm = wasm.filter(|_| !wasm_is_native && popping.is_none());
     let state = sig.state();
     let mapped = |k: Option<TrampolineKind>| k.and_then(|k| state.address(k));
     let generic = allowed.any && carried_here(sig.trampoline_type());
@@ -195,9 +227,15 @@ pub(crate) fn entries(
         sig: None,
         source: None,
         wasm_kind: wasm.unwrap_or(TrampolineKind::WasmToArray),
+        pop_bytes: popping.map_or(0, |(_, bytes)| bytes as usize),
+        stack_shim: popping.map_or(core::ptr::null(), |(shim, _)| shim.as_ptr()),
         wasm_forward: core::ptr::null(),
         native_forward: core::ptr::null(),
     };
+    // The popping entry, if it serves: a `wasm_call` nothing compiles.
+    let popping_entry = popping
+        .and_then(|_| arch::popping_entry())
+        .and_then(|e| NonNull::new(e.cast_mut().cast()));
     let mut entry = |kind: Option<TrampolineKind>, which: Option<Which>| {
         let (kind, which) = (kind?, which?);
         let forward = state.forward_slot(kind);
@@ -217,7 +255,7 @@ pub(crate) fn entries(
     if native_entry.is_some() == native.is_some() && wasm_call.is_some() == wasm.is_some() {
         return Ok(HostEntries {
             native: native_entry,
-            wasm: wasm_call,
+            wasm: wasm_call.or(popping_entry),
             wasm_is_native,
             header,
         });
@@ -230,7 +268,7 @@ pub(crate) fn entries(
     source.prepare(sig, &kinds)?;
     Ok(HostEntries {
         native: native_entry.or_else(|| mapped(native)),
-        wasm: wasm_call.or_else(|| mapped(wasm)),
+        wasm: wasm_call.or_else(|| mapped(wasm)).or(popping_entry),
         wasm_is_native,
         header,
     })

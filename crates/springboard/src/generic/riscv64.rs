@@ -62,6 +62,11 @@ pub(super) fn entry(which: Which) -> *const u8 {
 }
 
 /// Where the callee vmctx is for each entry.
+/// No popping entry here (see `x86_64.rs`).
+pub(super) fn popping_entry() -> Option<*const u8> {
+    None
+}
+
 pub(super) fn vmctx(which: Which) -> u8 {
     match which {
         Which::Native | Which::Wasm => 0,

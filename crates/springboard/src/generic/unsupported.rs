@@ -29,6 +29,11 @@ pub(super) fn entry(_: Which) -> *const u8 {
     core::ptr::null()
 }
 
+/// No popping entry here (see `x86_64.rs`).
+pub(super) fn popping_entry() -> Option<*const u8> {
+    None
+}
+
 pub(super) fn vmctx(_: Which) -> u8 {
     0
 }

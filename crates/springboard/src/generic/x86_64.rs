@@ -206,6 +206,58 @@ entry!(native_entry, "rcx", "8", Which::Native);
 entry!(wasm_entry, "rdi", "16", Which::Wasm);
 entry!(wasm_sret_entry, "rsi", "16", Which::WasmSret);
 
+/// The popping entry (System V): a typed host function's `wasm_call` where
+/// System V and `tail` put every argument and the result in the same place
+/// and only `tail` pops the stack arguments (`super::wasm_pops`).
+pub(super) fn popping_entry() -> Option<*const u8> {
+    #[cfg(not(windows))]
+    return Some(popping as *const u8);
+    #[cfg(windows)]
+    None
+}
+
+/// Calls the function's stack shim (`vmctx - 24`) with the registers as
+/// they came and, as its one stack argument, the address of the caller's
+/// stack arguments, which it reads in place; then returns popping
+/// `vmctx - 32` bytes of them as `tail` does. What it needs after the call
+/// (the byte count and the return address) stays on the stack, above the
+/// shim's frame: nothing is copied, and no register is saved.
+#[cfg(not(windows))]
+#[unsafe(naked)]
+unsafe extern "C" fn popping() {
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        "mov r11, [rdi - 24]",
+        "push qword ptr [rdi - 32]",
+        ".cfi_adjust_cfa_offset 8",
+        "lea r10, [rsp + 16]",
+        // Keeps the shim's entry 16-byte aligned.
+        "sub rsp, 8",
+        ".cfi_adjust_cfa_offset 8",
+        "push r10",
+        ".cfi_adjust_cfa_offset 8",
+        "call r11",
+        "add rsp, 16",
+        ".cfi_adjust_cfa_offset -16",
+        "pop r11",
+        ".cfi_adjust_cfa_offset -8",
+        "pop r10",
+        ".cfi_adjust_cfa_offset -8",
+        ".cfi_register rip, r10",
+        "add rsp, r11",
+        // The frame's address is now `rsp - r11`, then `rsp + 8 - r11`
+        // (DW_CFA_def_cfa_expression: DW_OP_breg7 (rsp), DW_OP_breg11
+        // (r11), DW_OP_minus).
+        ".cfi_escape 0x0f, 5, 0x77, 0, 0x7b, 0, 0x1c",
+        // `push` and `ret` rather than `jmp`: returns stay paired with
+        // calls for the return predictor.
+        "push r10",
+        ".cfi_escape 0x0f, 5, 0x77, 8, 0x7b, 0, 0x1c",
+        "ret",
+        ".cfi_endproc",
+    );
+}
+
 /// Where the callee vmctx is for each entry.
 pub(super) fn vmctx(which: Which) -> u8 {
     match which {
