@@ -9,11 +9,17 @@
 //! float-class ones in `xmm0`–`xmm7` — and returns results in `rax`, `rcx`,
 //! `rdx`, `rsi`, `rdi`, `r8`, `r9`, `r10` and `xmm0`–`xmm7` (Cranelift's
 //! `x64/abi.rs`); the first two integer arguments are the callee and
-//! caller contexts. Only signatures with every parameter in a register and
-//! at most four results per class are called this way: stack arguments
-//! would move the stack pointer inside the caller's frame, where its unwind
-//! information does not expect it (a backtrace taken in a host function
-//! beneath would walk off the stack).
+//! caller contexts. Signatures with every parameter in a register and at
+//! most four results per class are called from one `asm!` block in the
+//! caller's frame ([`call`]). With stack arguments (and at most one
+//! result) the caller calls the stack entry as a native function instead
+//! ([`stack_entry_to`]):
+//! System V puts every argument where `tail` does, so the entry only saves
+//! what a failure would clobber, arms the catch point and calls, and after
+//! the return puts back the stack arguments the callee popped. (Stack
+//! arguments in the `asm!` block would move the stack pointer inside the
+//! caller's frame, where its unwind information does not expect it: a
+//! backtrace taken in a host function beneath walked off the stack.)
 
 use springboard_environ::ValType;
 
@@ -236,7 +242,7 @@ pub(crate) unsafe fn call(
             fp = const offset_of!(VMHostCaller, entry_fp),
             sp = const offset_of!(VMHostCaller, entry_sp),
             pc = const offset_of!(VMHostCaller, entry_pc),
-            spare = const offset_of!(ArmedRecord, spare),
+            spare = const offset_of!(ArmedRecord, spare) + RBX * 8,
             inout("rdi") callee => _,
             inout("rsi") caller => ints[3],
             inout("rdx") a0 => ints[2],
@@ -267,4 +273,137 @@ pub(crate) unsafe fn call(
         next_int: 0,
         next_float: 0,
     }
+}
+
+/// Whether typed calls with these parameters can go to `tail`-convention
+/// code through the stack entry ([`stack_entry_to`]): this ISA has it, and no parameter is a
+/// `v128` (the native call and `tail` then agree on every place).
+pub(crate) const fn stack_params_fit(params: &[ValType]) -> bool {
+    let mut i = 0;
+    while i < params.len() {
+        if matches!(params[i], ValType::V128) {
+            return false;
+        }
+        i += 1;
+    }
+    cfg!(all(target_arch = "x86_64", not(windows)))
+}
+
+/// Whether typed calls with these results can: at most one, which both
+/// conventions return in `rax` or `xmm0`.
+pub(crate) const fn stack_results_fit(results: &[ValType]) -> bool {
+    results.len() <= 1 && results_fit(results)
+}
+
+// Words of the record's `spare` the stack entry uses: the callee-saved
+// registers a failure clobbers, then a frame record (the caller's `rbp`
+// and the return address, where `rbp` points during the call), the
+// caller's stack pointer after its call, and the code to call.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const RBX: usize = 0;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const R12: usize = 1;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const LINK: usize = 5;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const CFA: usize = 7;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const CODE: usize = 8;
+
+/// The stack entry, aimed at `tail`-convention `code` for the call about
+/// to be made with `caller`, the facade's armed record: call it with the
+/// native convention of `code`'s type, `(P) -> R` where
+/// [`stack_params_fit`] and [`stack_results_fit`] hold, and it passes every
+/// argument on in the place `tail` expects it (System V and `tail` agree on
+/// them without `v128`s) and returns the one result where the native
+/// convention does. After a failure beneath the result is meaningless,
+/// and the caller must return the failure instead.
+///
+/// # Safety
+/// `caller` must be a writable [`ArmedRecord`](crate::trap::ArmedRecord),
+/// armed as the landing of this thread for the call.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[inline(always)]
+pub(crate) unsafe fn stack_entry_to(
+    code: core::ptr::NonNull<springboard_vm_abi::VMWasmCallFunction>,
+    caller: *mut springboard_vm_abi::VMOpaqueContext,
+) -> core::ptr::NonNull<springboard_vm_abi::VMNativeCallFunction> {
+    let record = caller.cast::<crate::trap::ArmedRecord>();
+    // SAFETY: a writable record (the caller's contract).
+    unsafe { (&raw mut (*record).spare[CODE]).write(code.as_ptr() as usize) };
+    let entry: unsafe extern "C" fn() = stack_entry;
+    // SAFETY: a function's address is not null.
+    unsafe { core::ptr::NonNull::new_unchecked(entry as *mut _) }
+}
+
+/// Saves `rbx` and `r12`–`r15` in the record (`rsi`), makes `rbp` point at
+/// a frame record in it (the caller's `rbp`, the return address), arms the
+/// catch point and calls the record's code with the stack arguments where
+/// the caller put them; then, returned or resumed after a failure,
+/// restores the registers and the stack pointer (the callee popped its
+/// stack arguments, the caller expects them) and returns.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[unsafe(naked)]
+unsafe extern "C" fn stack_entry() {
+    use crate::trap::ArmedRecord;
+    use core::mem::offset_of;
+    use springboard_vm_abi::VMHostCaller;
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        "mov [rsi + {spare} + {rbx}], rbx",
+        "mov [rsi + {spare} + {r12}], r12",
+        "mov [rsi + {spare} + {r12} + 8], r13",
+        "mov [rsi + {spare} + {r12} + 16], r14",
+        "mov [rsi + {spare} + {r12} + 24], r15",
+        "mov [rsi + {spare} + {link}], rbp",
+        "mov r11, [rsp]",
+        "mov [rsi + {spare} + {link} + 8], r11",
+        "lea r11, [rsp + 8]",
+        "mov [rsi + {spare} + {cfa}], r11",
+        "lea rbp, [rsi + {spare} + {link}]",
+        // From here the frame is the record: the caller's stack pointer
+        // at `[rbp + 16]` (DW_CFA_def_cfa_expression: DW_OP_breg6 16,
+        // DW_OP_deref), the return address at `rbp + 8` and the caller's
+        // `rbp` at `rbp` (DW_CFA_expression: DW_OP_breg6).
+        ".cfi_escape 0x0f, 3, 0x76, 16, 0x06",
+        ".cfi_escape 0x10, 16, 2, 0x76, 8",
+        ".cfi_escape 0x10, 6, 2, 0x76, 0",
+        // The callee's return address goes where ours was, right below
+        // the stack arguments.
+        "add rsp, 8",
+        "mov [rsi + {fp}], rbp",
+        "mov [rsi + {sp}], rsp",
+        "lea r11, [rip + 2f]",
+        "mov [rsi + {pc}], r11",
+        "call [rsi + {spare} + {code}]",
+        // Returned, or resumed here (`rsp` and `rbp` as armed).
+        "2:",
+        "mov rbx, [rbp + {rbx} - {link}]",
+        "mov r12, [rbp + {r12} - {link}]",
+        "mov r13, [rbp + {r12} + 8 - {link}]",
+        "mov r14, [rbp + {r12} + 16 - {link}]",
+        "mov r15, [rbp + {r12} + 24 - {link}]",
+        "mov rsp, [rbp + {cfa} - {link}]",
+        "mov r11, [rbp + 8]",
+        "mov rbp, [rbp]",
+        ".cfi_def_cfa rsp, 0",
+        ".cfi_register rip, r11",
+        ".cfi_restore rbp",
+        // `push` and `ret` rather than `jmp`: returns stay paired with
+        // calls for the return predictor.
+        "push r11",
+        ".cfi_def_cfa_offset 8",
+        ".cfi_offset rip, -8",
+        "ret",
+        ".cfi_endproc",
+        spare = const offset_of!(ArmedRecord, spare),
+        rbx = const RBX * 8,
+        r12 = const R12 * 8,
+        link = const LINK * 8,
+        cfa = const CFA * 8,
+        code = const CODE * 8,
+        fp = const offset_of!(VMHostCaller, entry_fp),
+        sp = const offset_of!(VMHostCaller, entry_sp),
+        pc = const offset_of!(VMHostCaller, entry_pc),
+    );
 }

@@ -10,7 +10,9 @@
 //! here, each checked against `ResultsArea` at compile time for every
 //! instantiation in use).
 
-use crate::tail_call::{TailArgs, TailFrame, TailResults, params_fit, results_fit};
+use crate::tail_call::{
+    TailArgs, TailFrame, TailResults, params_fit, results_fit, stack_params_fit, stack_results_fit,
+};
 use crate::val::{Register, Val, WasmTy};
 use core::ptr::NonNull;
 use springboard_environ::{GcRefWidth, ValType};
@@ -27,6 +29,9 @@ pub trait WasmParams: Send + Sync + 'static {
     /// `tail_call.rs`).
     #[doc(hidden)]
     const TAIL: bool;
+    /// Whether they can through the stack entry (see `tail_call.rs`).
+    #[doc(hidden)]
+    const TAIL_STACK: bool;
     /// Their types.
     fn types() -> Vec<ValType>;
     /// The GC reference width each stands for (`None`: not a GC reference).
@@ -72,6 +77,9 @@ pub trait WasmResults: Send + Sync + 'static {
     /// (see `tail_call.rs`).
     #[doc(hidden)]
     const TAIL: bool;
+    /// Whether they can through the stack entry (see `tail_call.rs`).
+    #[doc(hidden)]
+    const TAIL_STACK: bool;
     /// Their types.
     fn types() -> Vec<ValType>;
     /// The GC reference width each stands for (`None`: not a GC reference).
@@ -152,6 +160,7 @@ rest_struct!(Rest15 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13 
 impl WasmResults for () {
     const COUNT: usize = 0;
     const TAIL: bool = results_fit(&[]);
+    const TAIL_STACK: bool = stack_results_fit(&[]);
     fn types() -> Vec<ValType> {
         Vec::new()
     }
@@ -175,6 +184,7 @@ impl WasmResults for () {
 impl<T: WasmTy> WasmResults for T {
     const COUNT: usize = 1;
     const TAIL: bool = results_fit(&[T::TYPE]);
+    const TAIL_STACK: bool = stack_results_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -211,6 +221,7 @@ impl<T: WasmTy> WasmResults for T {
 impl<T: WasmTy> WasmResults for (T,) {
     const COUNT: usize = 1;
     const TAIL: bool = results_fit(&[T::TYPE]);
+    const TAIL_STACK: bool = stack_results_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -249,6 +260,7 @@ macro_rules! results_tuple {
         impl<$a: WasmTy, $($t: WasmTy),*> WasmResults for ($a, $($t,)*) {
             const COUNT: usize = 1 $(+ one!($i))*;
             const TAIL: bool = results_fit(&[$a::TYPE, $($t::TYPE),*]);
+            const TAIL_STACK: bool = false;
             fn types() -> Vec<ValType> {
                 vec![$a::TYPE, $($t::TYPE),*]
             }
@@ -317,6 +329,7 @@ macro_rules! params_tuple {
         impl<$($a: WasmTy),*> WasmParams for ($($a,)*) {
             const COUNT: usize = 0 $(+ one!($i))*;
             const TAIL: bool = params_fit(&[$($a::TYPE),*]);
+            const TAIL_STACK: bool = stack_params_fit(&[$($a::TYPE),*]);
             fn types() -> Vec<ValType> {
                 vec![$($a::TYPE),*]
             }
@@ -378,6 +391,7 @@ macro_rules! params_tuple {
 impl<T: WasmTy> WasmParams for T {
     const COUNT: usize = 1;
     const TAIL: bool = params_fit(&[T::TYPE]);
+    const TAIL_STACK: bool = stack_params_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }

@@ -25,10 +25,10 @@ impl Func {
         let mode = self.trap_mode();
         // The engine's own wasm (`Caught`: its `tail` entries are the catch
         // point), whose catch point the call itself can be.
-        let tail =
-            (P::TAIL && R::TAIL && mode == TrapMode::Caught && self.engine().keeps_no_books())
-                .then_some(func_ref.wasm_call)
-                .flatten();
+        let direct = (P::TAIL && R::TAIL) || (P::TAIL_STACK && R::TAIL_STACK);
+        let tail = (direct && mode == TrapMode::Caught && self.engine().keeps_no_books())
+            .then_some(func_ref.wasm_call)
+            .flatten();
         Ok(TypedFunc {
             func: self.clone(),
             call: NativeCall {
@@ -139,6 +139,24 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                 // `caller` is armed.
                 let mut results = unsafe { crate::tail_call::call(tail, callee, caller, args) };
                 R::from_tail(&mut results)
+            });
+        }
+        // With stack arguments: the stack entry, a native call.
+        #[cfg(all(target_arch = "x86_64", not(windows)))]
+        if let (true, true, false, Some(tail)) = (
+            P::TAIL_STACK,
+            R::TAIL_STACK,
+            mode == TrapMode::DirectUnhooked,
+            tail,
+        ) {
+            return TrapMode::Caught.call(caller, |caller| {
+                // SAFETY: as above, with `P::TAIL_STACK` and
+                // `R::TAIL_STACK` (no `v128`, one result or none): the
+                // entry takes the native call of `(P) -> R` to `tail`.
+                unsafe {
+                    let entry = crate::tail_call::stack_entry_to(tail, caller);
+                    P::call_native::<R>(entry, callee, caller, params)
+                }
             });
         }
         #[cfg(not(all(target_arch = "x86_64", not(windows))))]

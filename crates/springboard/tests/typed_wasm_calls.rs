@@ -440,9 +440,10 @@ fn a_backtrace_taken_beneath_a_typed_wasm_call_is_whole() {
     let trace = frames.lock().unwrap().clone();
     assert!(trace.contains("typed_wasm_calls"), "{trace}");
 
-    // With stack arguments, beneath the entry that pops them: the walk
-    // passes through it (its unwind information describes the stack it
-    // keeps above the shim) and stops at the first generated frame.
+    // With stack arguments, beneath the entries that pass them on and pop
+    // them (x86-64 System V): the walk passes through both (their unwind
+    // information describes the stack and registers they keep) into the
+    // caller. Elsewhere it stops at the first generated frame.
     let seen = Arc::clone(&frames);
     let host = Func::wrap(
         &engine,
@@ -456,6 +457,8 @@ fn a_backtrace_taken_beneath_a_typed_wasm_call_is_whole() {
     assert_eq!(typed.call((1, 2, 3, 4, 5, 6, 7, 8)).unwrap(), 36);
     let trace = frames.lock().unwrap().clone();
     if cfg!(all(target_arch = "x86_64", not(windows))) {
-        assert!(trace.contains("popping"), "{trace}");
+        let after = |a: &str, b: &str| trace.find(a).is_some_and(|i| trace[i..].contains(b));
+        assert!(after("popping", "stack_entry"), "{trace}");
+        assert!(after("stack_entry", "a_backtrace_taken_beneath"), "{trace}");
     }
 }

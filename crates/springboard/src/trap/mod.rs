@@ -160,11 +160,12 @@ pub(crate) const STRAIGHT_ABOVE: usize = 8;
 pub type RaiseHook = unsafe fn(Error) -> !;
 
 /// The facade's armed context: the [`VMHostCaller`] an entry receives,
-/// then a word a direct `tail` call (`tail_call.rs`) keeps for its resume.
+/// then words a direct `tail` call (`tail_call.rs`) keeps for its resume
+/// and its return.
 #[repr(C)]
 pub(crate) struct ArmedRecord {
     host: VMHostCaller,
-    pub(crate) spare: usize,
+    pub(crate) spare: [usize; 9],
 }
 
 /// `record` made a [`VMHostCaller`] that asks for a catch point, as
