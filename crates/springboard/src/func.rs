@@ -153,7 +153,10 @@ impl Func {
     /// holds one. Where the native and wasm conventions put every value
     /// of the type in the same place (x86-64 System V and riscv64, `tail`,
     /// no stack argument, at most one result), `wasm_call` is the native shim
-    /// itself (`docs/ABI.md`, "A native entry that serves wasm").
+    /// itself (`docs/ABI.md`, "A native entry that serves wasm"); where
+    /// they differ only in the stack arguments `tail` pops (x86-64 System
+    /// V, at most one result, no `v128`), it is the popping entry, which
+    /// calls a shim that reads them in place.
     pub fn wrap<P, R, F>(engine: &Engine, f: F) -> Result<Func, Error>
     where
         F: IntoFunc<P, R>,

@@ -436,9 +436,9 @@ fn a_backtrace_taken_beneath_a_typed_wasm_call_is_whole() {
     })
     .unwrap();
     let typed = via_wasm::<i32, i32>(&engine, &host);
-    assert_eq!(typed.call(41).unwrap(), 42);
+    assert_eq!(call_in_named_frame(&typed, 41), 42);
     let trace = frames.lock().unwrap().clone();
-    assert!(trace.contains("typed_wasm_calls"), "{trace}");
+    assert!(trace.contains("call_in_named_frame"), "{trace}");
 
     // With stack arguments, beneath the entries that pass them on and pop
     // them (x86-64 System V): the walk passes through both (their unwind
@@ -454,11 +454,89 @@ fn a_backtrace_taken_beneath_a_typed_wasm_call_is_whole() {
     )
     .unwrap();
     let typed = via_wasm::<(i64, i64, i64, i64, i64, i64, i64, i64), i64>(&engine, &host);
-    assert_eq!(typed.call((1, 2, 3, 4, 5, 6, 7, 8)).unwrap(), 36);
+    assert_eq!(call_in_named_frame(&typed, (1, 2, 3, 4, 5, 6, 7, 8)), 36);
     let trace = frames.lock().unwrap().clone();
     if cfg!(all(target_arch = "x86_64", not(windows))) {
         let after = |a: &str, b: &str| trace.find(a).is_some_and(|i| trace[i..].contains(b));
         assert!(after("popping", "stack_entry"), "{trace}");
-        assert!(after("stack_entry", "a_backtrace_taken_beneath"), "{trace}");
+        assert!(after("stack_entry", "call_in_named_frame"), "{trace}");
     }
+}
+
+/// Calls `typed` from a frame of its own, which a backtrace names however
+/// the test is optimised.
+#[inline(never)]
+fn call_in_named_frame<P: WasmParams, R: WasmResults>(typed: &TypedFunc<P, R>, params: P) -> R {
+    typed.call(params).unwrap()
+}
+
+/// A failure beneath a typed call with stack arguments (the stack entry on
+/// x86-64 System V) gives its caller back every register the C convention
+/// preserves, though the frames beneath never return: with sentinels in
+/// `r12`–`r15` (`rbx` cannot be an operand), a function that makes failing
+/// calls returns them intact. Only optimised code beneath uses them, so
+/// `.ci/run` runs this file with `--release` too (without the entry's
+/// reloads, `r13` comes back changed there).
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[test]
+fn a_failure_beneath_keeps_the_callers_preserved_registers() {
+    use std::sync::OnceLock;
+    type Ten = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+    static HOST: OnceLock<(Func, TypedFunc<Ten, i64>)> = OnceLock::new();
+    let engine = Engine::default();
+    let host = Func::wrap(
+        &engine,
+        |a: i64, _: i64, _: i64, _: i64, _: i64, _: i64, _: i64, _: i64, _: i64, j: i64| {
+            if j == 0 {
+                panic!("refused");
+            }
+            Err::<i64, _>(Error::HostPanic(format!("refused {a}")))
+        },
+    )
+    .unwrap();
+    let typed = via_wasm::<Ten, i64>(&engine, &host);
+    assert!(HOST.set((host, typed)).is_ok());
+
+    /// Makes two failing calls (`Err`, then a panic); returns how many
+    /// failed.
+    extern "C" fn fail_twice() -> u64 {
+        let typed = &HOST.get().unwrap().1;
+        [1, 0]
+            .map(|j| typed.call((7, 1, 2, 3, 4, 5, 6, 7, 8, j)).is_err() as u64)
+            .iter()
+            .sum()
+    }
+
+    const SENTINELS: [u64; 4] = [
+        0x1212_1212_1212_1212,
+        0x1313_1313_1313_1313,
+        0x1414_1414_1414_1414,
+        0x1515_1515_1515_1515,
+    ];
+    let (failed, r12, r13, r14, r15): (u64, u64, u64, u64, u64);
+    // SAFETY: a call of a C function (the stack is aligned for one at the
+    // block's entry, and the block moves it no further), with everything
+    // the block changes declared.
+    unsafe {
+        core::arch::asm!(
+            "mov r12, {s0}",
+            "mov r13, {s1}",
+            "mov r14, {s2}",
+            "mov r15, {s3}",
+            "call {fail}",
+            s0 = const SENTINELS[0],
+            s1 = const SENTINELS[1],
+            s2 = const SENTINELS[2],
+            s3 = const SENTINELS[3],
+            fail = sym fail_twice,
+            out("rax") failed,
+            out("r12") r12,
+            out("r13") r13,
+            out("r14") r14,
+            out("r15") r15,
+            clobber_abi("C"),
+        );
+    }
+    assert_eq!(failed, 2);
+    assert_eq!([r12, r13, r14, r15], SENTINELS);
 }
