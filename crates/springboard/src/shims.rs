@@ -380,7 +380,7 @@ pub(crate) fn array_shim_of<F: IntoFunc<P, R>, P, R: HostReturn>() -> VMArrayCal
 }
 
 /// The stack shim of `F`, where a `wasm_call` through the popping entry
-/// may serve it (see `generic::wasm_pops`; at most one result, which
+/// may serve it (see `generic::popping_entry`; at most one result, which
 /// `tail` and the native convention return alike).
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 pub(crate) fn stack_shim_of<F: IntoFunc<P, R>, P, R: HostReturn>()
@@ -426,7 +426,7 @@ where
     // SAFETY: installed only in a `VMHostFuncContext<Hosted<F>>` whose
     // header sends the popping entry here (`stack_shim_of`), which passes
     // the callee vmctx and the address of the stack arguments of a `tail`
-    // call of `F`'s type, which has no `v128` (`generic::wasm_pops`).
+    // call of `F`'s type, which has no `v128` (`generic::popping_entry`).
     let (host, mut frame) = unsafe {
         let floats = [f0, f1, f2, f3, f4, f5, f6, f7].map(f64::to_bits);
         (

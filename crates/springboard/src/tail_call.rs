@@ -34,31 +34,38 @@ const RESULTS_PER_CLASS: usize = 4;
 /// `tail`-convention code here: this ISA has such calls, no parameter is a
 /// `v128`, and every one has a register.
 pub(crate) const fn params_fit(params: &[ValType]) -> bool {
-    let (mut ints, mut floats, mut i) = (0, 0, 0);
-    while i < params.len() {
-        match params[i] {
-            ValType::V128 => return false,
-            t if is_float(t) => floats += 1,
-            _ => ints += 1,
+    match classes(params) {
+        Some((ints, floats)) => {
+            cfg!(all(target_arch = "x86_64", not(windows)))
+                && ints <= INT_ARGS
+                && floats <= FLOAT_ARGS
         }
-        i += 1;
+        None => false,
     }
-    cfg!(all(target_arch = "x86_64", not(windows))) && ints <= INT_ARGS && floats <= FLOAT_ARGS
 }
 
 /// Whether typed calls with these results can: no `v128`, and every one
 /// in a register the call reads.
 pub(crate) const fn results_fit(results: &[ValType]) -> bool {
+    match classes(results) {
+        Some((ints, floats)) => ints <= RESULTS_PER_CLASS && floats <= RESULTS_PER_CLASS,
+        None => false,
+    }
+}
+
+/// How many of `tys` are of the integer and of the float class; `None`
+/// with a `v128`.
+const fn classes(tys: &[ValType]) -> Option<(usize, usize)> {
     let (mut ints, mut floats, mut i) = (0, 0, 0);
-    while i < results.len() {
-        match results[i] {
-            ValType::V128 => return false,
+    while i < tys.len() {
+        match tys[i] {
+            ValType::V128 => return None,
             t if is_float(t) => floats += 1,
             _ => ints += 1,
         }
         i += 1;
     }
-    ints <= RESULTS_PER_CLASS && floats <= RESULTS_PER_CLASS
+    Some((ints, floats))
 }
 
 const fn is_float(t: ValType) -> bool {
@@ -106,7 +113,7 @@ impl TailArgs {
 }
 
 /// The arguments of a `tail` call as a host function's stack shim receives
-/// them (see `generic::wasm_pops`): the argument registers after the two
+/// them (see `generic::popping_entry`): the argument registers after the two
 /// contexts, as they came, and the caller's stack arguments in place.
 #[doc(hidden)]
 pub struct TailFrame {
@@ -279,14 +286,7 @@ pub(crate) unsafe fn call(
 /// code through the stack entry ([`stack_entry_to`]): this ISA has it, and no parameter is a
 /// `v128` (the native call and `tail` then agree on every place).
 pub(crate) const fn stack_params_fit(params: &[ValType]) -> bool {
-    let mut i = 0;
-    while i < params.len() {
-        if matches!(params[i], ValType::V128) {
-            return false;
-        }
-        i += 1;
-    }
-    cfg!(all(target_arch = "x86_64", not(windows)))
+    cfg!(all(target_arch = "x86_64", not(windows))) && classes(params).is_some()
 }
 
 /// Whether typed calls with these results can: at most one, which both

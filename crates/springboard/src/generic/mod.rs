@@ -73,19 +73,22 @@ fn native_serves_wasm(sig: &SharedSignature) -> bool {
     plan::same_places(&arch::NATIVE, &arch::WASM, ty)
 }
 
-/// The bytes a typed host function's `wasm_call` must pop where its
-/// native shim would serve wasm but for the stack arguments `tail` pops;
-/// then the popping entry (`arch::popping_entry`) serves wasm: it calls the
-/// function's stack shim, which reads the stack arguments in place, and
-/// pops them. `None` where the entry does not exist or cannot serve `sig`
-/// (a `v128` parameter: the shim reads 8-byte slots).
-fn wasm_pops(sig: &SharedSignature) -> Option<u32> {
+/// The popping entry and the bytes it pops, where it can serve a typed
+/// host function's `wasm_call`: the native shim would serve wasm but for
+/// the stack arguments `tail` pops, so the entry calls the function's
+/// stack shim, which reads them in place, and pops them. `None` where the
+/// entry does not exist or cannot serve `sig` (a `v128` parameter: the
+/// shim reads 8-byte slots).
+fn popping_entry(sig: &SharedSignature) -> Option<(NonNull<c_void>, u32)> {
+    let entry = NonNull::new(arch::popping_entry()?.cast_mut().cast())?;
     let ty = sig.trampoline_type();
-    arch::popping_entry()?;
     if !arch::NATIVE_SERVES_WASM || !carried_here(ty) || ty.params().contains(&ValType::V128) {
         return None;
     }
-    plan::same_places_but_wasm_pops(&arch::NATIVE, &arch::WASM, ty)
+    Some((
+        entry,
+        plan::same_places_but_wasm_pops(&arch::NATIVE, &arch::WASM, ty)?,
+    ))
 }
 
 /// Which generic entry a call came through.
@@ -149,7 +152,7 @@ pub(crate) struct Header {
     /// The bytes of stack arguments a `wasm_call` through the popping
     /// entry pops for its caller.
     pop_bytes: usize,
-    /// The typed shim the popping entry calls (see [`wasm_pops`]).
+    /// The typed shim the popping entry calls (see [`popping_entry`]).
     stack_shim: *const c_void,
     wasm_forward: *const AtomicPtr<c_void>,
     native_forward: *const AtomicPtr<c_void>,
@@ -206,7 +209,7 @@ pub(crate) struct Allowed {
 /// `allowed`; else compiled now by `source`. A `wasm_call` the native entry
 /// serves ([`native_serves_wasm`]) needs none of its own, nor one the
 /// popping entry serves with the function's typed `stack_shim` (if it has
-/// one, [`wasm_pops`]).
+/// one, [`popping_entry`]).
 pub(crate) fn entries(
     source: &Arc<Source>,
     allowed: Allowed,
@@ -216,9 +219,10 @@ pub(crate) fn entries(
     stack_shim: Option<NonNull<c_void>>,
 ) -> Result<HostEntries, Error> {
     let wasm_is_native = wasm.is_some() && allowed.wasm && native_serves_wasm(sig);
+    // The popping entry, if it serves: a `wasm_call` nothing compiles.
     let popping = stack_shim
         .filter(|_| wasm.is_some() && allowed.wasm && !wasm_is_native)
-        .and_then(|shim| Some((shim, wasm_pops(sig)?)));
+        .and_then(|shim| Some((shim, popping_entry(sig)?)));
     let wasm = wasm.filter(|_| !wasm_is_native && popping.is_none());
     let state = sig.state();
     let mapped = |k: Option<TrampolineKind>| k.and_then(|k| state.address(k));
@@ -227,15 +231,12 @@ pub(crate) fn entries(
         sig: None,
         source: None,
         wasm_kind: wasm.unwrap_or(TrampolineKind::WasmToArray),
-        pop_bytes: popping.map_or(0, |(_, bytes)| bytes as usize),
+        pop_bytes: popping.map_or(0, |(_, (_, bytes))| bytes as usize),
         stack_shim: popping.map_or(core::ptr::null(), |(shim, _)| shim.as_ptr()),
         wasm_forward: core::ptr::null(),
         native_forward: core::ptr::null(),
     };
-    // The popping entry, if it serves: a `wasm_call` nothing compiles.
-    let popping_entry = popping
-        .and_then(|_| arch::popping_entry())
-        .and_then(|e| NonNull::new(e.cast_mut().cast()));
+    let popping_entry = popping.map(|(_, (entry, _))| entry);
     let mut entry = |kind: Option<TrampolineKind>, which: Option<Which>| {
         let (kind, which) = (kind?, which?);
         let forward = state.forward_slot(kind);

@@ -208,7 +208,7 @@ entry!(wasm_sret_entry, "rsi", "16", Which::WasmSret);
 
 /// The popping entry (System V): a typed host function's `wasm_call` where
 /// System V and `tail` put every argument and the result in the same place
-/// and only `tail` pops the stack arguments (`super::wasm_pops`).
+/// and only `tail` pops the stack arguments (`super::popping_entry`).
 pub(super) fn popping_entry() -> Option<*const u8> {
     #[cfg(not(windows))]
     return Some(popping as *const u8);
