@@ -25,10 +25,10 @@ impl Func {
         let mode = self.trap_mode();
         // The engine's own wasm (`Caught`: its `tail` entries are the catch
         // point), whose catch point the call itself can be.
-        let direct = (P::TAIL && R::TAIL) || (P::TAIL_STACK && R::TAIL_STACK);
-        let tail = (direct && mode == TrapMode::Caught && self.engine().keeps_no_books())
-            .then_some(func_ref.wasm_call)
-            .flatten();
+        let tail =
+            (calls_tail::<P, R>() && mode == TrapMode::Caught && self.engine().keeps_no_books())
+                .then_some(func_ref.wasm_call)
+                .flatten();
         Ok(TypedFunc {
             func: self.clone(),
             call: NativeCall {
@@ -41,6 +41,13 @@ impl Func {
             _marker: PhantomData,
         })
     }
+}
+
+/// Whether a typed call of `(P) -> R` can be its own catch point into the
+/// engine's own wasm (`tail_call`): from an `asm!` block when every value
+/// has a register, else through the stack entry.
+const fn calls_tail<P: WasmParams, R: WasmResults>() -> bool {
+    (P::TAIL && R::TAIL) || (P::TAIL_STACK && R::TAIL_STACK)
 }
 
 /// Whether calls of `(P) -> R` may go to code of type `ty` with no check of
@@ -126,36 +133,28 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         // Host functions (`DirectUnhooked`, the mode `call` tests first)
         // skip the `tail` test.
         #[cfg(all(target_arch = "x86_64", not(windows)))]
-        if let (true, true, false, Some(tail)) =
-            (P::TAIL, R::TAIL, mode == TrapMode::DirectUnhooked, tail)
+        if let (true, false, Some(tail)) =
+            (calls_tail::<P, R>(), mode == TrapMode::DirectUnhooked, tail)
         {
             return TrapMode::Caught.call(caller, |caller| {
-                let mut args = crate::tail_call::TailArgs::new();
-                params.tail_args(&mut args);
                 // SAFETY: `typed()` checked the type as below and chose
                 // `tail` only for the engine's own `tail`-convention wasm
-                // (`P::TAIL` and `R::TAIL`: every parameter in a register,
-                // one result or none) under `TrapMode::Caught`, whose
-                // `caller` is armed.
-                let mut results = unsafe { crate::tail_call::call(tail, callee, caller, args) };
-                R::from_tail(&mut results)
-            });
-        }
-        // With stack arguments: the stack entry, a native call.
-        #[cfg(all(target_arch = "x86_64", not(windows)))]
-        if let (true, true, false, Some(tail)) = (
-            P::TAIL_STACK,
-            R::TAIL_STACK,
-            mode == TrapMode::DirectUnhooked,
-            tail,
-        ) {
-            return TrapMode::Caught.call(caller, |caller| {
-                // SAFETY: as above, with `P::TAIL_STACK` and
-                // `R::TAIL_STACK` (no `v128`, one result or none): the
-                // entry takes the native call of `(P) -> R` to `tail`.
+                // under `TrapMode::Caught`, whose `caller` is armed, and
+                // only for types `tail_call` takes: every parameter in a
+                // register and every result in one (`P::TAIL`, `R::TAIL`),
+                // else no `v128` and one result or none (`P::TAIL_STACK`,
+                // `R::TAIL_STACK`), for the stack entry, which takes the
+                // native call of `(P) -> R` to `tail`.
                 unsafe {
-                    let entry = crate::tail_call::stack_entry_to(tail, caller);
-                    P::call_native::<R>(entry, callee, caller, params)
+                    if P::TAIL && R::TAIL {
+                        let mut args = crate::tail_call::TailArgs::new();
+                        params.tail_args(&mut args);
+                        let mut results = crate::tail_call::call(tail, callee, caller, args);
+                        R::from_tail(&mut results)
+                    } else {
+                        let entry = crate::tail_call::stack_entry_to(tail, caller);
+                        P::call_native::<R>(entry, callee, caller, params)
+                    }
                 }
             });
         }
