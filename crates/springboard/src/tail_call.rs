@@ -11,15 +11,14 @@
 //! `x64/abi.rs`); the first two integer arguments are the callee and
 //! caller contexts. Signatures with every parameter in a register and at
 //! most four results per class are called from one `asm!` block in the
-//! caller's frame ([`call`]). With stack arguments (and at most one
-//! result) the caller calls the stack entry as a native function instead
-//! ([`stack_entry_to`]):
-//! System V puts every argument where `tail` does, so the entry only saves
-//! what a failure would clobber, arms the catch point and calls, and after
-//! the return puts back the stack arguments the callee popped. (Stack
-//! arguments in the `asm!` block would move the stack pointer inside the
-//! caller's frame, where its unwind information does not expect it: a
-//! backtrace taken in a host function beneath walked off the stack.)
+//! caller's frame ([`call`]). Stack arguments cannot come from that block:
+//! it would move the stack pointer inside the caller's frame, where its
+//! unwind information does not expect it (a backtrace taken in a host
+//! function beneath walked off the stack). So the block hands them in registers to a stack entry, a naked function
+//! that stores them in a frame of its own and is the catch point
+//! ([`call_with_stack`]). Neither saves a register per call: the block
+//! declares the callee-saved registers clobbered, so the caller saves them
+//! once, in its prologue.
 
 use springboard_environ::ValType;
 
@@ -29,6 +28,10 @@ const INT_ARGS: usize = 4;
 const FLOAT_ARGS: usize = 8;
 /// Results read per class (`rax`, `rcx`, `rdx`, `rsi`; `xmm0`–`xmm3`).
 const RESULTS_PER_CLASS: usize = 4;
+/// Stack arguments a typed call passes to a stack entry in registers
+/// (`rax`, `r10`, `r12`–`r15`, `xmm8`–`xmm13`): twelve, as many as sixteen
+/// parameters (the most a tuple has) can need.
+const STACK_CARRIERS: usize = 12;
 
 /// Whether typed calls with these parameters can go straight to
 /// `tail`-convention code here: this ISA has such calls, no parameter is a
@@ -78,8 +81,10 @@ const fn is_float(t: ValType) -> bool {
 pub struct TailArgs {
     ints: [u64; INT_ARGS],
     floats: [u64; FLOAT_ARGS],
+    stack: [u64; STACK_CARRIERS],
     used_ints: usize,
     used_floats: usize,
+    used_stack: usize,
 }
 
 impl TailArgs {
@@ -90,13 +95,17 @@ impl TailArgs {
         TailArgs {
             ints: [0; INT_ARGS],
             floats: [0; FLOAT_ARGS],
+            stack: [0; STACK_CARRIERS],
             used_ints: 0,
             used_floats: 0,
+            used_stack: 0,
         }
     }
 
-    /// Places the next argument ([`params_fit`] held). With its type a
-    /// constant, the choice folds away.
+    /// Places the next argument: in the next register of its class, or
+    /// else in the next stack slot's carrier ([`params_fit`] or
+    /// [`stack_params_fit`] held). With its type a constant, the choice
+    /// folds away.
     #[inline(always)]
     pub(crate) fn push<T: crate::val::WasmTy>(&mut self, value: T) {
         let bits = value.into_raw().get_u64();
@@ -105,8 +114,14 @@ impl TailArgs {
         } else {
             (&mut self.ints, &mut self.used_ints)
         };
-        if let Some(reg) = regs.get_mut(*used) {
-            *reg = bits;
+        match regs.get_mut(*used) {
+            Some(reg) => *reg = bits,
+            None => {
+                if let Some(slot) = self.stack.get_mut(self.used_stack) {
+                    *slot = bits;
+                }
+                self.used_stack += 1;
+            }
         }
         *used += 1;
     }
@@ -195,12 +210,55 @@ impl TailResults {
     }
 }
 
-/// Calls `tail`-convention `code` with `args` after its context `callee`
-/// and `caller`, the facade's armed record, as the caller's. Arms the
-/// catch point first: a failing host function beneath resumes here
-/// (`resume` leaves the record's address in `rdi`), where `rbx` comes back
-/// from the record's spare word; the result is then meaningless, and the
-/// caller must return the failure instead.
+/// One `asm!` block calling `tail`-convention code with a [`TailArgs`]'s
+/// register arguments after the contexts `callee` and `caller`, and
+/// reading a [`TailResults`]: `$template` and `$operands` say how it calls
+/// (and what else it passes); the rest is common to both calls.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+macro_rules! tail_asm {
+    (
+        $callee:expr, $caller:expr, $args:expr, $ints:ident, $floats:ident,
+        [$($template:literal),*], $($operands:tt)*
+    ) => {{
+        let [a0, a1, a2, a3] = $args.ints;
+        let [f0, f1, f2, f3, f4, f5, f6, f7] = $args.floats.map(f64::from_bits);
+        let mut $ints = [0u64; RESULTS_PER_CLASS];
+        let mut $floats = [0f64; RESULTS_PER_CLASS];
+        core::arch::asm!(
+            $($template,)*
+            $($operands)*
+            inout("rdi") $callee => _,
+            inout("rsi") $caller => $ints[3],
+            inout("rdx") a0 => $ints[2],
+            inout("rcx") a1 => $ints[1],
+            inout("r8") a2 => _,
+            inout("r9") a3 => _,
+            inout("xmm0") f0 => $floats[0],
+            inout("xmm1") f1 => $floats[1],
+            inout("xmm2") f2 => $floats[2],
+            inout("xmm3") f3 => $floats[3],
+            inout("xmm4") f4 => _,
+            inout("xmm5") f5 => _,
+            inout("xmm6") f6 => _,
+            inout("xmm7") f7 => _,
+            clobber_abi("sysv64"),
+        );
+        TailResults {
+            ints: $ints,
+            floats: $floats.map(f64::to_bits),
+            next_int: 0,
+            next_float: 0,
+        }
+    }};
+}
+
+/// Calls `tail`-convention `code` with `args` (every one in a register:
+/// [`params_fit`]) after its context `callee` and `caller`, the facade's
+/// armed record, as the caller's. Arms the catch point first: a failing
+/// host function beneath resumes here (`resume` leaves the record's
+/// address in `rdi`), where `rbx` comes back from the record's spare word;
+/// the result is then meaningless, and the caller must return the failure
+/// instead.
 ///
 /// # Safety
 /// `code` must be `tail`-convention code accepting `callee` whose
@@ -219,10 +277,6 @@ pub(crate) unsafe fn call(
     use crate::trap::ArmedRecord;
     use core::mem::offset_of;
     use springboard_vm_abi::VMHostCaller;
-    let [a0, a1, a2, a3] = args.ints;
-    let [f0, f1, f2, f3, f4, f5, f6, f7] = args.floats.map(f64::from_bits);
-    let mut ints = [0u64; RESULTS_PER_CLASS];
-    let mut floats = [0f64; RESULTS_PER_CLASS];
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `caller` is a writable record. The block
     // leaves `rsp`, `rbp` and `rbx` as it found them (a resume restores
@@ -230,32 +284,33 @@ pub(crate) unsafe fn call(
     // information holds throughout; it declares everything else `tail`
     // may clobber.
     unsafe {
-        core::arch::asm!(
-            // The catch point: this frame pointer, the stack pointer (the
-            // callee pops nothing), `rbx` and the resume address.
-            "mov [rsi + {fp}], rbp",
-            "mov [rsi + {sp}], rsp",
-            "mov [rsi + {spare}], rbx",
-            "lea r10, [rip + 2f]",
-            "mov [rsi + {pc}], r10",
-            "call r11",
-            "jmp 3f",
-            // Resumed after a host failure. The results are whatever the
-            // registers hold: the facade drops them (all plain values) and
-            // returns the failure.
-            "2:",
-            "mov rbx, [rdi + {spare}]",
-            "3:",
+        tail_asm!(
+            callee,
+            caller,
+            args,
+            ints,
+            floats,
+            [
+                // The catch point: this frame pointer, the stack pointer
+                // (the callee pops nothing), `rbx` and the resume address.
+                "mov [rsi + {fp}], rbp",
+                "mov [rsi + {sp}], rsp",
+                "mov [rsi + {spare}], rbx",
+                "lea r10, [rip + 2f]",
+                "mov [rsi + {pc}], r10",
+                "call r11",
+                "jmp 3f",
+                // Resumed after a host failure. The results are whatever
+                // the registers hold: the facade drops them (all plain
+                // values) and returns the failure.
+                "2:",
+                "mov rbx, [rdi + {spare}]",
+                "3:"
+            ],
             fp = const offset_of!(VMHostCaller, entry_fp),
             sp = const offset_of!(VMHostCaller, entry_sp),
             pc = const offset_of!(VMHostCaller, entry_pc),
             spare = const offset_of!(ArmedRecord, spare) + RBX * 8,
-            inout("rdi") callee => _,
-            inout("rsi") caller => ints[3],
-            inout("rdx") a0 => ints[2],
-            inout("rcx") a1 => ints[1],
-            inout("r8") a2 => _,
-            inout("r9") a3 => _,
             lateout("rax") ints[0],
             out("r10") _,
             inout("r11") code.as_ptr() => _,
@@ -263,147 +318,169 @@ pub(crate) unsafe fn call(
             out("r13") _,
             out("r14") _,
             out("r15") _,
-            inout("xmm0") f0 => floats[0],
-            inout("xmm1") f1 => floats[1],
-            inout("xmm2") f2 => floats[2],
-            inout("xmm3") f3 => floats[3],
-            inout("xmm4") f4 => _,
-            inout("xmm5") f5 => _,
-            inout("xmm6") f6 => _,
-            inout("xmm7") f7 => _,
-            clobber_abi("sysv64"),
-        );
+        )
     }
-    TailResults {
-        ints,
-        floats: floats.map(f64::to_bits),
-        next_int: 0,
-        next_float: 0,
+}
+
+/// Calls `tail`-convention `code` as [`call`] does, with stack arguments
+/// ([`stack_params_fit`]): the block passes them in the carriers (`rax`,
+/// `r10`, `r12`–`r15`, `xmm8`–`xmm13`, in slot order) to the stack entry
+/// for their count, which stores them where `tail` expects them in its
+/// own frame (whose unwind information it describes), arms the catch point
+/// and calls. The block itself never moves the stack pointer, and declares
+/// `r12`–`r15` clobbered as [`call`] does: nothing saves registers per call.
+///
+/// # Safety
+/// As for [`call`], with parameters that [`stack_params_fit`] takes.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[inline(always)]
+pub(crate) unsafe fn call_with_stack(
+    code: core::ptr::NonNull<springboard_vm_abi::VMWasmCallFunction>,
+    callee: *mut springboard_vm_abi::VMOpaqueContext,
+    caller: *mut springboard_vm_abi::VMOpaqueContext,
+    args: TailArgs,
+) -> TailResults {
+    let record = caller.cast::<crate::trap::ArmedRecord>();
+    // SAFETY: a writable record (the caller's contract).
+    unsafe { (&raw mut (*record).spare[CODE]).write(code.as_ptr() as usize) };
+    let entry = stack_entry(args.used_stack);
+    let [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11] = args.stack;
+    // SAFETY: per the caller, `code` takes exactly these arguments and
+    // returns these results, and `caller` is a writable record, where
+    // `code` waits for the entry; the entry stores the first `used_stack`
+    // carriers (rounded up to pairs: `tail` pops 16-byte multiples) as
+    // the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
+    // the call ends. The block declares everything else `tail` may
+    // clobber.
+    unsafe {
+        tail_asm!(
+            callee,
+            caller,
+            args,
+            ints,
+            floats,
+            ["call r11"],
+            inout("rax") s0 => ints[0],
+            inout("r10") s1 => _,
+            inout("r11") entry => _,
+            inout("r12") s2 => _,
+            inout("r13") s3 => _,
+            inout("r14") s4 => _,
+            inout("r15") s5 => _,
+            inout("xmm8") f64::from_bits(s6) => _,
+            inout("xmm9") f64::from_bits(s7) => _,
+            inout("xmm10") f64::from_bits(s8) => _,
+            inout("xmm11") f64::from_bits(s9) => _,
+            inout("xmm12") f64::from_bits(s10) => _,
+            inout("xmm13") f64::from_bits(s11) => _,
+        )
     }
 }
 
 /// Whether typed calls with these parameters can go to `tail`-convention
-/// code through the stack entry ([`stack_entry_to`]): this ISA has it, and no parameter is a
-/// `v128` (the native call and `tail` then agree on every place).
+/// code through a stack entry ([`call_with_stack`]): this ISA has them, no
+/// parameter is a `v128` (System V and `tail` then give each stack
+/// parameter the next 8-byte slot, in order), and the stack arguments fit
+/// the carriers.
 pub(crate) const fn stack_params_fit(params: &[ValType]) -> bool {
-    cfg!(all(target_arch = "x86_64", not(windows))) && classes(params).is_some()
+    match classes(params) {
+        Some((ints, floats)) => {
+            cfg!(all(target_arch = "x86_64", not(windows)))
+                && ints.saturating_sub(INT_ARGS) + floats.saturating_sub(FLOAT_ARGS)
+                    <= STACK_CARRIERS
+        }
+        None => false,
+    }
 }
 
-/// Whether typed calls with these results can: at most one, which both
-/// conventions return in `rax` or `xmm0`.
-pub(crate) const fn stack_results_fit(results: &[ValType]) -> bool {
-    results.len() <= 1 && results_fit(results)
-}
-
-// Words of the record's `spare` the stack entry uses: the callee-saved
-// registers a failure clobbers, then a frame record (the caller's `rbp`
-// and the return address, where `rbp` points during the call), the
-// caller's stack pointer after its call, and the code to call.
+// Words of the record's `spare` the direct calls use: `rbx`, which a
+// failure clobbers, and the code a stack entry calls.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 const RBX: usize = 0;
 #[cfg(all(target_arch = "x86_64", not(windows)))]
-const R12: usize = 1;
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const LINK: usize = 5;
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const CFA: usize = 7;
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const CODE: usize = 8;
+const CODE: usize = 1;
 
-/// The stack entry, aimed at `tail`-convention `code` for the call about
-/// to be made with `caller`, the facade's armed record: call it with the
-/// native convention of `code`'s type, `(P) -> R` where
-/// [`stack_params_fit`] and [`stack_results_fit`] hold, and it passes every
-/// argument on in the place `tail` expects it (System V and `tail` agree on
-/// them without `v128`s) and returns the one result where the native
-/// convention does. After a failure beneath the result is meaningless,
-/// and the caller must return the failure instead.
-///
-/// # Safety
-/// `caller` must be a writable [`ArmedRecord`](crate::trap::ArmedRecord),
-/// armed as the landing of this thread for the call.
+/// The stack entry that takes `slots` stack arguments (at most
+/// [`STACK_CARRIERS`]). With `slots` a constant, the choice folds away.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 #[inline(always)]
-pub(crate) unsafe fn stack_entry_to(
-    code: core::ptr::NonNull<springboard_vm_abi::VMWasmCallFunction>,
-    caller: *mut springboard_vm_abi::VMOpaqueContext,
-) -> core::ptr::NonNull<springboard_vm_abi::VMNativeCallFunction> {
-    let record = caller.cast::<crate::trap::ArmedRecord>();
-    // SAFETY: a writable record (the caller's contract).
-    unsafe { (&raw mut (*record).spare[CODE]).write(code.as_ptr() as usize) };
-    let entry: unsafe extern "C" fn() = stack_entry;
-    // SAFETY: a function's address is not null.
-    unsafe { core::ptr::NonNull::new_unchecked(entry as *mut _) }
+fn stack_entry(slots: usize) -> unsafe extern "C" fn() {
+    match slots.div_ceil(2) {
+        0 | 1 => stack_entry_2,
+        2 => stack_entry_4,
+        3 => stack_entry_6,
+        4 => stack_entry_8,
+        5 => stack_entry_10,
+        _ => stack_entry_12,
+    }
 }
 
-/// Saves `rbx` and `r12`–`r15` in the record (`rsi`), makes `rbp` point at
-/// a frame record in it (the caller's `rbp`, the return address), arms the
-/// catch point and calls the record's code with the stack arguments where
-/// the caller put them; then, returned or resumed after a failure,
-/// restores the registers and the stack pointer (the callee popped its
-/// stack arguments, the caller expects them) and returns.
+/// The stack entries, one per even count of stack slots: each takes the
+/// carriers of its slots (the ones before them, then its own pair).
 #[cfg(all(target_arch = "x86_64", not(windows)))]
-#[unsafe(naked)]
-unsafe extern "C" fn stack_entry() {
-    use crate::trap::ArmedRecord;
-    use core::mem::offset_of;
-    use springboard_vm_abi::VMHostCaller;
-    core::arch::naked_asm!(
-        ".cfi_startproc",
-        "mov [rsi + {spare} + {rbx}], rbx",
-        "mov [rsi + {spare} + {r12}], r12",
-        "mov [rsi + {spare} + {r12} + 8], r13",
-        "mov [rsi + {spare} + {r12} + 16], r14",
-        "mov [rsi + {spare} + {r12} + 24], r15",
-        "mov [rsi + {spare} + {link}], rbp",
-        "mov r11, [rsp]",
-        "mov [rsi + {spare} + {link} + 8], r11",
-        "lea r11, [rsp + 8]",
-        "mov [rsi + {spare} + {cfa}], r11",
-        "lea rbp, [rsi + {spare} + {link}]",
-        // From here the frame is the record: the caller's stack pointer
-        // at `[rbp + 16]` (DW_CFA_def_cfa_expression: DW_OP_breg6 16,
-        // DW_OP_deref), the return address at `rbp + 8` and the caller's
-        // `rbp` at `rbp` (DW_CFA_expression: DW_OP_breg6).
-        ".cfi_escape 0x0f, 3, 0x76, 16, 0x06",
-        ".cfi_escape 0x10, 16, 2, 0x76, 8",
-        ".cfi_escape 0x10, 6, 2, 0x76, 0",
-        // The callee's return address goes where ours was, right below
-        // the stack arguments.
-        "add rsp, 8",
-        "mov [rsi + {fp}], rbp",
-        "mov [rsi + {sp}], rsp",
-        "lea r11, [rip + 2f]",
-        "mov [rsi + {pc}], r11",
-        "call [rsi + {spare} + {code}]",
-        // Returned, or resumed here (`rsp` and `rbp` as armed).
-        "2:",
-        "mov rbx, [rbp + {rbx} - {link}]",
-        "mov r12, [rbp + {r12} - {link}]",
-        "mov r13, [rbp + {r12} + 8 - {link}]",
-        "mov r14, [rbp + {r12} + 16 - {link}]",
-        "mov r15, [rbp + {r12} + 24 - {link}]",
-        "mov rsp, [rbp + {cfa} - {link}]",
-        "mov r11, [rbp + 8]",
-        "mov rbp, [rbp]",
-        ".cfi_def_cfa rsp, 0",
-        ".cfi_register rip, r11",
-        ".cfi_restore rbp",
-        // `push` and `ret` rather than `jmp`: returns stay paired with
-        // calls for the return predictor.
-        "push r11",
-        ".cfi_def_cfa_offset 8",
-        ".cfi_offset rip, -8",
-        "ret",
-        ".cfi_endproc",
-        spare = const offset_of!(ArmedRecord, spare),
-        rbx = const RBX * 8,
-        r12 = const R12 * 8,
-        link = const LINK * 8,
-        cfa = const CFA * 8,
-        code = const CODE * 8,
-        fp = const offset_of!(VMHostCaller, entry_fp),
-        sp = const offset_of!(VMHostCaller, entry_sp),
-        pc = const offset_of!(VMHostCaller, entry_pc),
-    );
+macro_rules! stack_entries {
+    ([$($done:literal),*]) => {};
+    ([$($done:literal),*] $name:ident [$($pair:literal),*] $($rest:tt)*) => {
+        stack_entry!($name, [$($done,)* $($pair),*]);
+        stack_entries!([$($done,)* $($pair),*] $($rest)*);
+    };
 }
+
+/// One stack entry: makes a frame (`rbp`) with `$stores.len()` stack slots
+/// below it and stores the carriers there, saves `rbx` in the record
+/// (`rsi`), arms the catch point and calls the record's code, which pops
+/// the slots. Returned, or resumed after a failure (with `rsp` and `rbp` as
+/// armed, the record in `rdi`, whence `rbx` comes back), it leaves its
+/// frame and returns.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+macro_rules! stack_entry {
+    ($name:ident, [$($store:literal),*]) => {
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            use crate::trap::ArmedRecord;
+            use core::mem::offset_of;
+            use springboard_vm_abi::VMHostCaller;
+            core::arch::naked_asm!(
+                ".cfi_startproc",
+                "push rbp",
+                ".cfi_def_cfa_offset 16",
+                ".cfi_offset rbp, -16",
+                "mov rbp, rsp",
+                ".cfi_def_cfa_register rbp",
+                "sub rsp, {bytes}",
+                $($store,)*
+                "mov [rsi + {spare} + {rbx}], rbx",
+                "mov [rsi + {fp}], rbp",
+                "mov [rsi + {sp}], rsp",
+                "lea rax, [rip + 2f]",
+                "mov [rsi + {pc}], rax",
+                "call [rsi + {spare} + {code}]",
+                "jmp 3f",
+                "2:",
+                "mov rbx, [rdi + {spare} + {rbx}]",
+                "3:",
+                "leave",
+                ".cfi_def_cfa rsp, 8",
+                "ret",
+                ".cfi_endproc",
+                bytes = const [$($store),*].len() * 8,
+                spare = const offset_of!(ArmedRecord, spare),
+                rbx = const RBX * 8,
+                code = const CODE * 8,
+                fp = const offset_of!(VMHostCaller, entry_fp),
+                sp = const offset_of!(VMHostCaller, entry_sp),
+                pc = const offset_of!(VMHostCaller, entry_pc),
+            );
+        }
+    };
+}
+
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+stack_entries!([]
+    stack_entry_2 ["mov [rsp], rax", "mov [rsp + 8], r10"]
+    stack_entry_4 ["mov [rsp + 16], r12", "mov [rsp + 24], r13"]
+    stack_entry_6 ["mov [rsp + 32], r14", "mov [rsp + 40], r15"]
+    stack_entry_8 ["movsd qword ptr [rsp + 48], xmm8", "movsd qword ptr [rsp + 56], xmm9"]
+    stack_entry_10 ["movsd qword ptr [rsp + 64], xmm10", "movsd qword ptr [rsp + 72], xmm11"]
+    stack_entry_12 ["movsd qword ptr [rsp + 80], xmm12", "movsd qword ptr [rsp + 88], xmm13"]
+);

@@ -11,7 +11,7 @@
 //! instantiation in use).
 
 use crate::tail_call::{
-    TailArgs, TailFrame, TailResults, params_fit, results_fit, stack_params_fit, stack_results_fit,
+    TailArgs, TailFrame, TailResults, params_fit, results_fit, stack_params_fit,
 };
 use crate::val::{Register, Val, WasmTy};
 use core::ptr::NonNull;
@@ -29,7 +29,7 @@ pub trait WasmParams: Send + Sync + 'static {
     /// `tail_call.rs`).
     #[doc(hidden)]
     const TAIL: bool;
-    /// Whether they can through the stack entry (see `tail_call.rs`).
+    /// Whether they can through a stack entry (see `tail_call.rs`).
     #[doc(hidden)]
     const TAIL_STACK: bool;
     /// Their types.
@@ -77,9 +77,6 @@ pub trait WasmResults: Send + Sync + 'static {
     /// (see `tail_call.rs`).
     #[doc(hidden)]
     const TAIL: bool;
-    /// Whether they can through the stack entry (see `tail_call.rs`).
-    #[doc(hidden)]
-    const TAIL_STACK: bool;
     /// Their types.
     fn types() -> Vec<ValType>;
     /// The GC reference width each stands for (`None`: not a GC reference).
@@ -160,7 +157,6 @@ rest_struct!(Rest15 B 0 C 1 D 2 E 3 F 4 G 5 H 6 I 7 J 8 K 9 L 10 M 11 N 12 O 13 
 impl WasmResults for () {
     const COUNT: usize = 0;
     const TAIL: bool = results_fit(&[]);
-    const TAIL_STACK: bool = stack_results_fit(&[]);
     fn types() -> Vec<ValType> {
         Vec::new()
     }
@@ -184,7 +180,6 @@ impl WasmResults for () {
 impl<T: WasmTy> WasmResults for T {
     const COUNT: usize = 1;
     const TAIL: bool = results_fit(&[T::TYPE]);
-    const TAIL_STACK: bool = stack_results_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -221,7 +216,6 @@ impl<T: WasmTy> WasmResults for T {
 impl<T: WasmTy> WasmResults for (T,) {
     const COUNT: usize = 1;
     const TAIL: bool = results_fit(&[T::TYPE]);
-    const TAIL_STACK: bool = stack_results_fit(&[T::TYPE]);
     fn types() -> Vec<ValType> {
         vec![T::TYPE]
     }
@@ -260,7 +254,6 @@ macro_rules! results_tuple {
         impl<$a: WasmTy, $($t: WasmTy),*> WasmResults for ($a, $($t,)*) {
             const COUNT: usize = 1 $(+ one!($i))*;
             const TAIL: bool = results_fit(&[$a::TYPE, $($t::TYPE),*]);
-            const TAIL_STACK: bool = false;
             fn types() -> Vec<ValType> {
                 vec![$a::TYPE, $($t::TYPE),*]
             }

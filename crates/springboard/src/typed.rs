@@ -44,10 +44,10 @@ impl Func {
 }
 
 /// Whether a typed call of `(P) -> R` can be its own catch point into the
-/// engine's own wasm (`tail_call`): from an `asm!` block when every value
-/// has a register, else through the stack entry.
+/// engine's own wasm (`tail_call`): every result in a register, and every
+/// parameter in one or else in a stack entry's carriers.
 const fn calls_tail<P: WasmParams, R: WasmResults>() -> bool {
-    (P::TAIL && R::TAIL) || (P::TAIL_STACK && R::TAIL_STACK)
+    R::TAIL && (P::TAIL || P::TAIL_STACK)
 }
 
 /// Whether calls of `(P) -> R` may go to code of type `ty` with no check of
@@ -140,21 +140,19 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                 // SAFETY: `typed()` checked the type as below and chose
                 // `tail` only for the engine's own `tail`-convention wasm
                 // under `TrapMode::Caught`, whose `caller` is armed, and
-                // only for types `tail_call` takes: every parameter in a
-                // register and every result in one (`P::TAIL`, `R::TAIL`),
-                // else no `v128` and one result or none (`P::TAIL_STACK`,
-                // `R::TAIL_STACK`), for the stack entry, which takes the
-                // native call of `(P) -> R` to `tail`.
+                // only for types `tail_call` takes: every result in a
+                // register (`R::TAIL`), and every parameter in one
+                // (`P::TAIL`) or else in a stack entry's carriers
+                // (`P::TAIL_STACK`).
                 unsafe {
-                    if P::TAIL && R::TAIL {
-                        let mut args = crate::tail_call::TailArgs::new();
-                        params.tail_args(&mut args);
-                        let mut results = crate::tail_call::call(tail, callee, caller, args);
-                        R::from_tail(&mut results)
+                    let mut args = crate::tail_call::TailArgs::new();
+                    params.tail_args(&mut args);
+                    let mut results = if P::TAIL {
+                        crate::tail_call::call(tail, callee, caller, args)
                     } else {
-                        let entry = crate::tail_call::stack_entry_to(tail, caller);
-                        P::call_native::<R>(entry, callee, caller, params)
-                    }
+                        crate::tail_call::call_with_stack(tail, callee, caller, args)
+                    };
+                    R::from_tail(&mut results)
                 }
             });
         }

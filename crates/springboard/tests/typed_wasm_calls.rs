@@ -315,6 +315,144 @@ fn every_value_arrives_and_returns_bit_exact() {
     );
 }
 
+/// Checks a typed wasm call of `$n` `i64` parameters (every count of
+/// stack arguments from one to twelve, through every carrier a stack entry
+/// takes them in, and every stack entry) with four results of both classes
+/// (the registers a call with stack arguments reads back), bit for bit.
+macro_rules! check_i64_params {
+    ($engine:expr; $n:literal: $($p:ident)*) => {{
+        type Params = ($(check_i64_params!(@i64 $p),)*);
+        type Results = (i64, f64, i32, f32);
+        fn make(k: usize) -> Params {
+            // Edge values, rotated so that no two neighbours are alike.
+            let v: [i64; $n] =
+                core::array::from_fn(|i| I64S[(k + i) % 4].rotate_left(5 * i as u32) ^ i as i64);
+            let [$($p),*] = v;
+            ($($p,)*)
+        }
+        fn bits(p: &Params) -> Vec<u64> {
+            let ($($p,)*) = *p;
+            vec![$($p as u64),*]
+        }
+        fn ret(k: usize) -> Results {
+            let ($($p,)*) = make(k);
+            let x = 0 $(^ $p)*;
+            (x, f64::from_bits(F64S[k % 4]), x as i32, f32::from_bits(F32S[k % 4]))
+        }
+        round_trip(
+            &$engine,
+            make,
+            bits,
+            ret,
+            |r: &Results| vec![r.0 as u64, r.1.to_bits(), r.2 as u32 as u64, r.3.to_bits() as u64],
+            |seen| {
+                move |$($p: i64),*| -> Results {
+                    let args = bits(&($($p,)*));
+                    let k = (0..4).find(|&k| bits(&make(k)) == args).unwrap();
+                    seen.lock().unwrap().push(args);
+                    ret(k)
+                }
+            },
+        );
+    }};
+    (@i64 $p:ident) => { i64 };
+}
+
+#[test]
+fn every_count_of_stack_arguments_arrives_bit_exact() {
+    let engine = Engine::default();
+    check_i64_params!(engine; 5: a b c d e);
+    check_i64_params!(engine; 6: a b c d e f);
+    check_i64_params!(engine; 7: a b c d e f g);
+    check_i64_params!(engine; 8: a b c d e f g h);
+    check_i64_params!(engine; 9: a b c d e f g h i);
+    check_i64_params!(engine; 10: a b c d e f g h i j);
+    check_i64_params!(engine; 11: a b c d e f g h i j k);
+    check_i64_params!(engine; 12: a b c d e f g h i j k l);
+    check_i64_params!(engine; 13: a b c d e f g h i j k l m);
+    check_i64_params!(engine; 14: a b c d e f g h i j k l m n);
+    check_i64_params!(engine; 15: a b c d e f g h i j k l m n o);
+    check_i64_params!(engine; 16: a b c d e f g h i j k l m n o p);
+    // Floats in every carrier of the stack slots (eight of them: the
+    // integer carriers, then the first float ones), with NaN payloads and
+    // -0.0, `f32`s among them (only their low half is the value).
+    type Floats = (
+        f64,
+        f32,
+        f64,
+        f32,
+        f64,
+        f32,
+        f64,
+        f32,
+        f64,
+        f32,
+        f64,
+        f32,
+        f64,
+        f32,
+        f64,
+        f32,
+    );
+    let floats = |k: usize| -> Floats {
+        let d = |i: usize| f64::from_bits(F64S[(k + i) % 4] ^ (i as u64) << 12);
+        let s = |i: usize| f32::from_bits(F32S[(k + i) % 4] ^ (i as u32) << 4);
+        (
+            d(0),
+            s(1),
+            d(2),
+            s(3),
+            d(4),
+            s(5),
+            d(6),
+            s(7),
+            d(8),
+            s(9),
+            d(10),
+            s(11),
+            d(12),
+            s(13),
+            d(14),
+            s(15),
+        )
+    };
+    let float_bits = |p: &Floats| {
+        let d = [p.0, p.2, p.4, p.6, p.8, p.10, p.12, p.14].map(f64::to_bits);
+        let s = [p.1, p.3, p.5, p.7, p.9, p.11, p.13, p.15].map(|x| x.to_bits() as u64);
+        [d, s].concat()
+    };
+    round_trip(
+        &engine,
+        floats,
+        float_bits,
+        |k| f64::from_bits(F64S[3 - k]),
+        |r: &f64| vec![r.to_bits()],
+        |seen| {
+            move |a: f64,
+                  b: f32,
+                  c: f64,
+                  d: f32,
+                  e: f64,
+                  f: f32,
+                  g: f64,
+                  h: f32,
+                  i: f64,
+                  j: f32,
+                  k: f64,
+                  l: f32,
+                  m: f64,
+                  n: f32,
+                  o: f64,
+                  p: f32| {
+                let args: Floats = (a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p);
+                seen.lock().unwrap().push(float_bits(&args));
+                let k = (0..4).find(|&k| float_bits(&floats(k)) == float_bits(&args));
+                f64::from_bits(F64S[3 - k.unwrap()])
+            }
+        },
+    );
+}
+
 #[test]
 fn failures_beneath_return_err_and_the_caller_keeps_its_state() {
     let engine = Engine::default();

@@ -165,7 +165,7 @@ pub type RaiseHook = unsafe fn(Error) -> !;
 #[repr(C)]
 pub(crate) struct ArmedRecord {
     host: VMHostCaller,
-    pub(crate) spare: [usize; 9],
+    pub(crate) spare: [usize; 2],
 }
 
 /// `record` made a [`VMHostCaller`] that asks for a catch point, as
