@@ -427,14 +427,14 @@ where
     // header sends the popping entry here (`stack_shim_of`), which passes
     // the callee vmctx and the address of the stack arguments of a `tail`
     // call of `F`'s type, which has no `v128` (`generic::popping_entry`).
-    let (host, mut frame) = unsafe {
+    let (host, frame) = unsafe {
         let floats = [f0, f1, f2, f3, f4, f5, f6, f7].map(f64::to_bits);
         (
             hosted::<F>(callee),
             TailFrame::new([i0, i1, i2, i3], floats, stack),
         )
     };
-    match run_native(host, caller, F::Params::from_tail_frame(&mut frame)) {
+    match run_native(host, caller, F::Params::from_tail_frame(&frame)) {
         // SAFETY: at most one result: no area is written.
         Some(results) => unsafe { results.into_native(core::ptr::null_mut()) },
         None => zeroed(),

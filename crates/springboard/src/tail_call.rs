@@ -28,9 +28,9 @@ const INT_ARGS: usize = 4;
 const FLOAT_ARGS: usize = 8;
 /// Results read per class (`rax`, `rcx`, `rdx`, `rsi`; `xmm0`–`xmm3`).
 const RESULTS_PER_CLASS: usize = 4;
-/// Stack arguments a typed call passes to a stack entry in registers
-/// (`rax`, `r10`, `r12`–`r15`, `xmm8`–`xmm13`): twelve, as many as sixteen
-/// parameters (the most a tuple has) can need.
+/// Stack arguments a typed call passes to a stack entry in registers,
+/// two to each of `xmm8`–`xmm13`: twelve, as many as sixteen parameters
+/// (the most a tuple has) can need.
 const STACK_CARRIERS: usize = 12;
 
 /// Whether typed calls with these parameters can go straight to
@@ -75,6 +75,52 @@ const fn is_float(t: ValType) -> bool {
     matches!(t, ValType::F32 | ValType::F64)
 }
 
+/// Where `tail` passes a parameter: in the `k`-th argument register of its
+/// class (after the contexts), or in the `k`-th 8-byte stack slot.
+#[derive(Clone, Copy)]
+pub(crate) enum Place {
+    Int(usize),
+    Float(usize),
+    Stack(usize),
+}
+
+/// Where `tail` passes the `i`-th of `params` (which have no `v128`, so
+/// System V agrees): the next register of its class, else the next stack
+/// slot. A constant for each parameter of a tuple, so that placing and
+/// reading values compiles to plain moves.
+pub(crate) const fn tail_place(params: &[ValType], i: usize) -> Place {
+    let (mut ints, mut floats, mut stack, mut j) = (0, 0, 0, 0);
+    loop {
+        let place = if is_float(params[j]) {
+            if floats < FLOAT_ARGS {
+                floats += 1;
+                Place::Float(floats - 1)
+            } else {
+                stack += 1;
+                Place::Stack(stack - 1)
+            }
+        } else if ints < INT_ARGS {
+            ints += 1;
+            Place::Int(ints - 1)
+        } else {
+            stack += 1;
+            Place::Stack(stack - 1)
+        };
+        if j == i {
+            return place;
+        }
+        j += 1;
+    }
+}
+
+/// How many stack slots `tail` gives `params`, which have no `v128`.
+pub(crate) const fn stack_slots(params: &[ValType]) -> usize {
+    match classes(params) {
+        Some((ints, floats)) => ints.saturating_sub(INT_ARGS) + floats.saturating_sub(FLOAT_ARGS),
+        None => 0,
+    }
+}
+
 /// The arguments of a `tail` call, placed as the convention places them:
 /// each value's bits (zero-extended) in the next register of its class.
 #[doc(hidden)]
@@ -82,9 +128,6 @@ pub struct TailArgs {
     ints: [u64; INT_ARGS],
     floats: [u64; FLOAT_ARGS],
     stack: [u64; STACK_CARRIERS],
-    used_ints: usize,
-    used_floats: usize,
-    used_stack: usize,
 }
 
 impl TailArgs {
@@ -96,34 +139,22 @@ impl TailArgs {
             ints: [0; INT_ARGS],
             floats: [0; FLOAT_ARGS],
             stack: [0; STACK_CARRIERS],
-            used_ints: 0,
-            used_floats: 0,
-            used_stack: 0,
         }
     }
 
-    /// Places the next argument: in the next register of its class, or
-    /// else in the next stack slot's carrier ([`params_fit`] or
-    /// [`stack_params_fit`] held). With its type a constant, the choice
-    /// folds away.
+    /// Places an argument ([`params_fit`] or [`stack_params_fit`] held):
+    /// in its register, or its stack slot's carrier.
     #[inline(always)]
-    pub(crate) fn push<T: crate::val::WasmTy>(&mut self, value: T) {
+    pub(crate) fn put<T: crate::val::WasmTy>(&mut self, place: Place, value: T) {
         let bits = value.into_raw().get_u64();
-        let (regs, used): (&mut [u64], &mut usize) = if is_float(T::TYPE) {
-            (&mut self.floats, &mut self.used_floats)
-        } else {
-            (&mut self.ints, &mut self.used_ints)
+        let slot = match place {
+            Place::Int(k) => self.ints.get_mut(k),
+            Place::Float(k) => self.floats.get_mut(k),
+            Place::Stack(k) => self.stack.get_mut(k),
         };
-        match regs.get_mut(*used) {
-            Some(reg) => *reg = bits,
-            None => {
-                if let Some(slot) = self.stack.get_mut(self.used_stack) {
-                    *slot = bits;
-                }
-                self.used_stack += 1;
-            }
+        if let Some(slot) = slot {
+            *slot = bits;
         }
-        *used += 1;
     }
 }
 
@@ -135,16 +166,13 @@ pub struct TailFrame {
     ints: [u64; INT_ARGS],
     floats: [u64; FLOAT_ARGS],
     stack: *const u64,
-    used_ints: usize,
-    used_floats: usize,
-    used_stack: usize,
 }
 
 impl TailFrame {
     /// # Safety
     /// `stack` must point to the 8-byte stack argument slots of a `tail`
-    /// call whose parameters, read in order by [`pop`](Self::pop), have no
-    /// `v128`.
+    /// call whose parameters, read by [`get`](Self::get) at their places,
+    /// have no `v128`.
     #[cfg(all(target_arch = "x86_64", not(windows)))]
     #[inline(always)]
     pub(crate) unsafe fn new(
@@ -156,32 +184,20 @@ impl TailFrame {
             ints,
             floats,
             stack,
-            used_ints: 0,
-            used_floats: 0,
-            used_stack: 0,
         }
     }
 
-    /// The next parameter: in the next register of its class, or else in
-    /// the next stack slot (the low bytes of it, for 32-bit values).
+    /// The parameter at `place` (the low bytes of its word, for 32-bit
+    /// values).
     #[inline(always)]
-    pub(crate) fn pop<T: crate::val::WasmTy>(&mut self) -> T {
-        let (regs, used): (&[u64], &mut usize) = if is_float(T::TYPE) {
-            (&self.floats, &mut self.used_floats)
-        } else {
-            (&self.ints, &mut self.used_ints)
+    pub(crate) fn get<T: crate::val::WasmTy>(&self, place: Place) -> T {
+        let bits = match place {
+            Place::Int(k) => self.ints.get(k).copied().unwrap_or(0),
+            Place::Float(k) => self.floats.get(k).copied().unwrap_or(0),
+            // SAFETY: a parameter without a register has its stack slot
+            // (`new`'s contract).
+            Place::Stack(k) => unsafe { self.stack.add(k).read() },
         };
-        let bits = match regs.get(*used) {
-            Some(&bits) => bits,
-            None => {
-                // SAFETY: a parameter without a register has the next
-                // stack slot (`new`'s contract).
-                let bits = unsafe { self.stack.add(self.used_stack).read() };
-                self.used_stack += 1;
-                bits
-            }
-        };
-        *used += 1;
         T::from_raw(springboard_vm_abi::ValRaw::u64(bits))
     }
 }
@@ -210,33 +226,40 @@ impl TailResults {
     }
 }
 
-/// One `asm!` block calling `tail`-convention code with a [`TailArgs`]'s
+/// One `asm!` block calling `target` (in `r11`) with a [`TailArgs`]'s
 /// register arguments after the contexts `callee` and `caller`, and
-/// reading a [`TailResults`]: `$template` and `$operands` say how it calls
-/// (and what else it passes); the rest is common to both calls.
+/// reading a [`TailResults`]: `$template` says how it calls, `$operands`
+/// what else it passes; the rest is common to both calls. Both declare
+/// `r12`–`r15` clobbered, though `tail` preserves them: a failure beneath
+/// resumes past the frames that would restore them, and so the caller
+/// saves them once in its prologue instead of an entry on every call.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 macro_rules! tail_asm {
-    (
-        $callee:expr, $caller:expr, $args:expr, $ints:ident, $floats:ident,
-        [$($template:literal),*], $($operands:tt)*
-    ) => {{
+    ($target:expr, $callee:expr, $caller:expr, $args:expr, [$($template:literal),*], $($operands:tt)*) => {{
         let [a0, a1, a2, a3] = $args.ints;
         let [f0, f1, f2, f3, f4, f5, f6, f7] = $args.floats.map(f64::from_bits);
-        let mut $ints = [0u64; RESULTS_PER_CLASS];
-        let mut $floats = [0f64; RESULTS_PER_CLASS];
+        let mut ints = [0u64; RESULTS_PER_CLASS];
+        let mut floats = [0f64; RESULTS_PER_CLASS];
         core::arch::asm!(
             $($template,)*
             $($operands)*
             inout("rdi") $callee => _,
-            inout("rsi") $caller => $ints[3],
-            inout("rdx") a0 => $ints[2],
-            inout("rcx") a1 => $ints[1],
+            inout("rsi") $caller => ints[3],
+            inout("rdx") a0 => ints[2],
+            inout("rcx") a1 => ints[1],
             inout("r8") a2 => _,
             inout("r9") a3 => _,
-            inout("xmm0") f0 => $floats[0],
-            inout("xmm1") f1 => $floats[1],
-            inout("xmm2") f2 => $floats[2],
-            inout("xmm3") f3 => $floats[3],
+            lateout("rax") ints[0],
+            out("r10") _,
+            inout("r11") $target => _,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            inout("xmm0") f0 => floats[0],
+            inout("xmm1") f1 => floats[1],
+            inout("xmm2") f2 => floats[2],
+            inout("xmm3") f3 => floats[3],
             inout("xmm4") f4 => _,
             inout("xmm5") f5 => _,
             inout("xmm6") f6 => _,
@@ -244,8 +267,8 @@ macro_rules! tail_asm {
             clobber_abi("sysv64"),
         );
         TailResults {
-            ints: $ints,
-            floats: $floats.map(f64::to_bits),
+            ints,
+            floats: floats.map(f64::to_bits),
             next_int: 0,
             next_float: 0,
         }
@@ -285,11 +308,10 @@ pub(crate) unsafe fn call(
     // may clobber.
     unsafe {
         tail_asm!(
+            code.as_ptr(),
             callee,
             caller,
             args,
-            ints,
-            floats,
             [
                 // The catch point: this frame pointer, the stack pointer
                 // (the callee pops nothing), `rbx` and the resume address.
@@ -311,27 +333,20 @@ pub(crate) unsafe fn call(
             sp = const offset_of!(VMHostCaller, entry_sp),
             pc = const offset_of!(VMHostCaller, entry_pc),
             spare = const offset_of!(ArmedRecord, spare) + RBX * 8,
-            lateout("rax") ints[0],
-            out("r10") _,
-            inout("r11") code.as_ptr() => _,
-            out("r12") _,
-            out("r13") _,
-            out("r14") _,
-            out("r15") _,
         )
     }
 }
 
 /// Calls `tail`-convention `code` as [`call`] does, with stack arguments
-/// ([`stack_params_fit`]): the block passes them in the carriers (`rax`,
-/// `r10`, `r12`–`r15`, `xmm8`–`xmm13`, in slot order) to the stack entry
-/// for their count, which stores them where `tail` expects them in its
-/// own frame (whose unwind information it describes), arms the catch point
-/// and calls. The block itself never moves the stack pointer, and declares
-/// `r12`–`r15` clobbered as [`call`] does: nothing saves registers per call.
+/// ([`stack_params_fit`]): the block passes them two by two in the
+/// carriers `xmm8`–`xmm13`, in slot order, to the stack entry for their
+/// count, which stores them where `tail` expects them in its own frame
+/// (whose unwind information it describes), arms the catch point and
+/// calls. The block itself never moves the stack pointer.
 ///
 /// # Safety
-/// As for [`call`], with parameters that [`stack_params_fit`] takes.
+/// As for [`call`], with parameters that [`stack_params_fit`] takes, of
+/// which `slots` go on the stack ([`stack_slots`]).
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 #[inline(always)]
 pub(crate) unsafe fn call_with_stack(
@@ -339,40 +354,37 @@ pub(crate) unsafe fn call_with_stack(
     callee: *mut springboard_vm_abi::VMOpaqueContext,
     caller: *mut springboard_vm_abi::VMOpaqueContext,
     args: TailArgs,
+    slots: usize,
 ) -> TailResults {
     let record = caller.cast::<crate::trap::ArmedRecord>();
     // SAFETY: a writable record (the caller's contract).
     unsafe { (&raw mut (*record).spare[CODE]).write(code.as_ptr() as usize) };
-    let entry = stack_entry(args.used_stack);
-    let [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11] = args.stack;
+    let [c0, c1, c2, c3, c4, c5] = [0, 1, 2, 3, 4, 5].map(|k| {
+        let pair = [args.stack[2 * k], args.stack[2 * k + 1]];
+        // SAFETY: sixteen bytes of plain data either way, the first word
+        // low.
+        unsafe { core::mem::transmute::<[u64; 2], core::arch::x86_64::__m128i>(pair) }
+    });
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `caller` is a writable record, where
-    // `code` waits for the entry; the entry stores the first `used_stack`
-    // carriers (rounded up to pairs: `tail` pops 16-byte multiples) as
-    // the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
+    // `code` waits for the entry; the entry stores the first `slots`
+    // carried words (rounded up to a pair: `tail` pops 16-byte multiples)
+    // as the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
     // the call ends. The block declares everything else `tail` may
     // clobber.
     unsafe {
         tail_asm!(
+            stack_entry(slots),
             callee,
             caller,
             args,
-            ints,
-            floats,
             ["call r11"],
-            inout("rax") s0 => ints[0],
-            inout("r10") s1 => _,
-            inout("r11") entry => _,
-            inout("r12") s2 => _,
-            inout("r13") s3 => _,
-            inout("r14") s4 => _,
-            inout("r15") s5 => _,
-            inout("xmm8") f64::from_bits(s6) => _,
-            inout("xmm9") f64::from_bits(s7) => _,
-            inout("xmm10") f64::from_bits(s8) => _,
-            inout("xmm11") f64::from_bits(s9) => _,
-            inout("xmm12") f64::from_bits(s10) => _,
-            inout("xmm13") f64::from_bits(s11) => _,
+            inout("xmm8") c0 => _,
+            inout("xmm9") c1 => _,
+            inout("xmm10") c2 => _,
+            inout("xmm11") c3 => _,
+            inout("xmm12") c4 => _,
+            inout("xmm13") c5 => _,
         )
     }
 }
@@ -383,14 +395,9 @@ pub(crate) unsafe fn call_with_stack(
 /// parameter the next 8-byte slot, in order), and the stack arguments fit
 /// the carriers.
 pub(crate) const fn stack_params_fit(params: &[ValType]) -> bool {
-    match classes(params) {
-        Some((ints, floats)) => {
-            cfg!(all(target_arch = "x86_64", not(windows)))
-                && ints.saturating_sub(INT_ARGS) + floats.saturating_sub(FLOAT_ARGS)
-                    <= STACK_CARRIERS
-        }
-        None => false,
-    }
+    cfg!(all(target_arch = "x86_64", not(windows)))
+        && classes(params).is_some()
+        && stack_slots(params) <= STACK_CARRIERS
 }
 
 // Words of the record's `spare` the direct calls use: `rbx`, which a
@@ -415,7 +422,7 @@ fn stack_entry(slots: usize) -> unsafe extern "C" fn() {
     }
 }
 
-/// The stack entries, one per even count of stack slots: each takes the
+/// The stack entries, one per even count of stack slots: each stores the
 /// carriers of its slots (the ones before them, then its own pair).
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 macro_rules! stack_entries {
@@ -426,8 +433,8 @@ macro_rules! stack_entries {
     };
 }
 
-/// One stack entry: makes a frame (`rbp`) with `$stores.len()` stack slots
-/// below it and stores the carriers there, saves `rbx` in the record
+/// One stack entry: makes a frame (`rbp`) with `$stores.len()` pairs of
+/// stack slots below it and stores the carriers there, saves `rbx` in the record
 /// (`rsi`), arms the catch point and calls the record's code, which pops
 /// the slots. Returned, or resumed after a failure (with `rsp` and `rbp` as
 /// armed, the record in `rdi`, whence `rbx` comes back), it leaves its
@@ -463,7 +470,7 @@ macro_rules! stack_entry {
                 ".cfi_def_cfa rsp, 8",
                 "ret",
                 ".cfi_endproc",
-                bytes = const [$($store),*].len() * 8,
+                bytes = const [$($store),*].len() * 16,
                 spare = const offset_of!(ArmedRecord, spare),
                 rbx = const RBX * 8,
                 code = const CODE * 8,
@@ -477,10 +484,10 @@ macro_rules! stack_entry {
 
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 stack_entries!([]
-    stack_entry_2 ["mov [rsp], rax", "mov [rsp + 8], r10"]
-    stack_entry_4 ["mov [rsp + 16], r12", "mov [rsp + 24], r13"]
-    stack_entry_6 ["mov [rsp + 32], r14", "mov [rsp + 40], r15"]
-    stack_entry_8 ["movsd qword ptr [rsp + 48], xmm8", "movsd qword ptr [rsp + 56], xmm9"]
-    stack_entry_10 ["movsd qword ptr [rsp + 64], xmm10", "movsd qword ptr [rsp + 72], xmm11"]
-    stack_entry_12 ["movsd qword ptr [rsp + 80], xmm12", "movsd qword ptr [rsp + 88], xmm13"]
+    stack_entry_2 ["movups [rsp], xmm8"]
+    stack_entry_4 ["movups [rsp + 16], xmm9"]
+    stack_entry_6 ["movups [rsp + 32], xmm10"]
+    stack_entry_8 ["movups [rsp + 48], xmm11"]
+    stack_entry_10 ["movups [rsp + 64], xmm12"]
+    stack_entry_12 ["movups [rsp + 80], xmm13"]
 );

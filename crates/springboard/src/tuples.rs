@@ -11,7 +11,7 @@
 //! instantiation in use).
 
 use crate::tail_call::{
-    TailArgs, TailFrame, TailResults, params_fit, results_fit, stack_params_fit,
+    TailArgs, TailFrame, TailResults, params_fit, results_fit, stack_params_fit, tail_place,
 };
 use crate::val::{Register, Val, WasmTy};
 use core::ptr::NonNull;
@@ -25,6 +25,9 @@ pub(crate) type Reg<T> = <<T as WasmTy>::Abi as Register>::Reg;
 pub trait WasmParams: Send + Sync + 'static {
     /// How many.
     const COUNT: usize;
+    /// Their types.
+    #[doc(hidden)]
+    const TYPES: &'static [ValType];
     /// Whether typed calls with them can skip the entry trampoline (see
     /// `tail_call.rs`).
     #[doc(hidden)]
@@ -64,7 +67,7 @@ pub trait WasmParams: Send + Sync + 'static {
     fn tail_args(self, args: &mut TailArgs);
     /// Reads them as the `tail` convention passed them to a stack shim.
     #[doc(hidden)]
-    fn from_tail_frame(frame: &mut TailFrame) -> Self
+    fn from_tail_frame(frame: &TailFrame) -> Self
     where
         Self: Sized;
 }
@@ -321,10 +324,11 @@ macro_rules! params_tuple {
         #[allow(non_snake_case, unused_variables, clippy::unused_unit)]
         impl<$($a: WasmTy),*> WasmParams for ($($a,)*) {
             const COUNT: usize = 0 $(+ one!($i))*;
-            const TAIL: bool = params_fit(&[$($a::TYPE),*]);
-            const TAIL_STACK: bool = stack_params_fit(&[$($a::TYPE),*]);
+            const TYPES: &'static [ValType] = &[$($a::TYPE),*];
+            const TAIL: bool = params_fit(Self::TYPES);
+            const TAIL_STACK: bool = stack_params_fit(Self::TYPES);
             fn types() -> Vec<ValType> {
-                vec![$($a::TYPE),*]
+                Self::TYPES.to_vec()
             }
             fn gc_widths() -> Vec<Option<GcRefWidth>> {
                 vec![$($a::GC_WIDTH),*]
@@ -370,11 +374,11 @@ macro_rules! params_tuple {
             #[inline(always)]
             fn tail_args(self, args: &mut TailArgs) {
                 let ($($a,)*) = self;
-                $(args.push($a);)*
+                $(args.put(const { tail_place(Self::TYPES, $i) }, $a);)*
             }
             #[inline(always)]
-            fn from_tail_frame(frame: &mut TailFrame) -> Self {
-                ($(frame.pop::<$a>(),)*)
+            fn from_tail_frame(frame: &TailFrame) -> Self {
+                ($(frame.get::<$a>(const { tail_place(Self::TYPES, $i) }),)*)
             }
         }
     };
@@ -383,10 +387,11 @@ macro_rules! params_tuple {
 /// A single parameter, like `(T,)`.
 impl<T: WasmTy> WasmParams for T {
     const COUNT: usize = 1;
-    const TAIL: bool = params_fit(&[T::TYPE]);
-    const TAIL_STACK: bool = stack_params_fit(&[T::TYPE]);
+    const TYPES: &'static [ValType] = &[T::TYPE];
+    const TAIL: bool = params_fit(Self::TYPES);
+    const TAIL_STACK: bool = stack_params_fit(Self::TYPES);
     fn types() -> Vec<ValType> {
-        vec![T::TYPE]
+        Self::TYPES.to_vec()
     }
     fn gc_widths() -> Vec<Option<GcRefWidth>> {
         vec![T::GC_WIDTH]
@@ -414,11 +419,11 @@ impl<T: WasmTy> WasmParams for T {
     }
     #[inline(always)]
     fn tail_args(self, args: &mut TailArgs) {
-        args.push(self);
+        args.put(const { tail_place(Self::TYPES, 0) }, self);
     }
     #[inline(always)]
-    fn from_tail_frame(frame: &mut TailFrame) -> T {
-        frame.pop()
+    fn from_tail_frame(frame: &TailFrame) -> T {
+        frame.get(const { tail_place(Self::TYPES, 0) })
     }
 }
 

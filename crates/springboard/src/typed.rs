@@ -150,7 +150,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                     let mut results = if P::TAIL {
                         crate::tail_call::call(tail, callee, caller, args)
                     } else {
-                        crate::tail_call::call_with_stack(tail, callee, caller, args)
+                        let slots = const { crate::tail_call::stack_slots(P::TYPES) };
+                        crate::tail_call::call_with_stack(tail, callee, caller, args, slots)
                     };
                     R::from_tail(&mut results)
                 }
