@@ -226,6 +226,51 @@ impl TailResults {
     }
 }
 
+/// Writes the whole armed context of the record at `rsi` (which nothing
+/// wrote before: [`TrapMode::caught_by_entry`](crate::trap::TrapMode::caught_by_entry))
+/// in three stores: the magic and `catch` words with the frame pointer,
+/// the stack pointer with the resume address (label `2`), and `rbx`, which
+/// a failure clobbers, in the record's spare word. Takes the `armed`, `sp`
+/// and `rbx` operands; uses `rax`, `xmm14` and `xmm15`.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+macro_rules! arm_catch_point {
+    () => {
+        concat!(
+            "mov rax, {armed}\n",
+            "movq xmm14, rax\n",
+            "movq xmm15, rbp\n",
+            "punpcklqdq xmm14, xmm15\n",
+            "movups [rsi], xmm14\n",
+            "lea rax, [rip + 2f]\n",
+            "movq xmm14, rsp\n",
+            "movq xmm15, rax\n",
+            "punpcklqdq xmm14, xmm15\n",
+            "movups [rsi + {sp}], xmm14\n",
+            "mov [rsi + {rbx}], rbx",
+        )
+    };
+}
+
+/// The first word of an armed context: the magic, then `catch`.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const ARMED_WORD: u64 = springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC as u64
+    | (springboard_vm_abi::VMHostCaller::CATCH as u64) << 32;
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const ENTRY_SP: usize = core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_sp);
+/// Where in the record the direct calls keep `rbx`.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const RBX_SAVE: usize = core::mem::offset_of!(crate::trap::ArmedRecord, spare);
+
+// The layout `arm_catch_point` writes in pairs.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const _: () = {
+    use core::mem::offset_of;
+    use springboard_vm_abi::VMHostCaller;
+    assert!(offset_of!(VMHostCaller, magic) == 0 && offset_of!(VMHostCaller, catch) == 4);
+    assert!(offset_of!(VMHostCaller, entry_fp) == 8);
+    assert!(offset_of!(VMHostCaller, entry_pc) == ENTRY_SP + 8);
+};
+
 /// One `asm!` block calling `target` (in `r11`) with a [`TailArgs`]'s
 /// register arguments after the contexts `callee` and `caller`, and
 /// reading a [`TailResults`]: `$template` says how it calls, `$operands`
@@ -235,7 +280,7 @@ impl TailResults {
 /// saves them once in its prologue instead of an entry on every call.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 macro_rules! tail_asm {
-    ($target:expr, $callee:expr, $caller:expr, $args:expr, [$($template:literal),*], $($operands:tt)*) => {{
+    ($target:expr, $callee:expr, $caller:expr, $args:expr, [$($template:expr),*], $($operands:tt)*) => {{
         let [a0, a1, a2, a3] = $args.ints;
         let [f0, f1, f2, f3, f4, f5, f6, f7] = $args.floats.map(f64::from_bits);
         let mut ints = [0u64; RESULTS_PER_CLASS];
@@ -250,7 +295,6 @@ macro_rules! tail_asm {
             inout("r8") a2 => _,
             inout("r9") a3 => _,
             lateout("rax") ints[0],
-            out("r10") _,
             inout("r11") $target => _,
             out("r12") _,
             out("r13") _,
@@ -297,9 +341,6 @@ pub(crate) unsafe fn call(
     caller: *mut springboard_vm_abi::VMOpaqueContext,
     args: TailArgs,
 ) -> TailResults {
-    use crate::trap::ArmedRecord;
-    use core::mem::offset_of;
-    use springboard_vm_abi::VMHostCaller;
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `caller` is a writable record. The block
     // leaves `rsp`, `rbp` and `rbx` as it found them (a resume restores
@@ -313,26 +354,22 @@ pub(crate) unsafe fn call(
             caller,
             args,
             [
-                // The catch point: this frame pointer, the stack pointer
-                // (the callee pops nothing), `rbx` and the resume address.
-                "mov [rsi + {fp}], rbp",
-                "mov [rsi + {sp}], rsp",
-                "mov [rsi + {spare}], rbx",
-                "lea r10, [rip + 2f]",
-                "mov [rsi + {pc}], r10",
+                // The stack pointer armed is this one: the callee pops
+                // nothing.
+                arm_catch_point!(),
                 "call r11",
                 "jmp 3f",
                 // Resumed after a host failure. The results are whatever
                 // the registers hold: the facade drops them (all plain
                 // values) and returns the failure.
                 "2:",
-                "mov rbx, [rdi + {spare}]",
+                "mov rbx, [rdi + {rbx}]",
                 "3:"
             ],
-            fp = const offset_of!(VMHostCaller, entry_fp),
-            sp = const offset_of!(VMHostCaller, entry_sp),
-            pc = const offset_of!(VMHostCaller, entry_pc),
-            spare = const offset_of!(ArmedRecord, spare) + RBX * 8,
+            armed = const ARMED_WORD,
+            sp = const ENTRY_SP,
+            rbx = const RBX_SAVE,
+            out("r10") _,
         )
     }
 }
@@ -356,9 +393,6 @@ pub(crate) unsafe fn call_with_stack(
     args: TailArgs,
     slots: usize,
 ) -> TailResults {
-    let record = caller.cast::<crate::trap::ArmedRecord>();
-    // SAFETY: a writable record (the caller's contract).
-    unsafe { (&raw mut (*record).spare[CODE]).write(code.as_ptr() as usize) };
     let [c0, c1, c2, c3, c4, c5] = [0, 1, 2, 3, 4, 5].map(|k| {
         let pair = [args.stack[2 * k], args.stack[2 * k + 1]];
         // SAFETY: sixteen bytes of plain data either way, the first word
@@ -366,8 +400,8 @@ pub(crate) unsafe fn call_with_stack(
         unsafe { core::mem::transmute::<[u64; 2], core::arch::x86_64::__m128i>(pair) }
     });
     // SAFETY: per the caller, `code` takes exactly these arguments and
-    // returns these results, and `caller` is a writable record, where
-    // `code` waits for the entry; the entry stores the first `slots`
+    // returns these results, and `caller` is a writable record; the entry
+    // (in `r11`) calls `code` (in `r10`), having stored the first `slots`
     // carried words (rounded up to a pair: `tail` pops 16-byte multiples)
     // as the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
     // the call ends. The block declares everything else `tail` may
@@ -379,6 +413,7 @@ pub(crate) unsafe fn call_with_stack(
             caller,
             args,
             ["call r11"],
+            inout("r10") code.as_ptr() => _,
             inout("xmm8") c0 => _,
             inout("xmm9") c1 => _,
             inout("xmm10") c2 => _,
@@ -399,13 +434,6 @@ pub(crate) const fn stack_params_fit(params: &[ValType]) -> bool {
         && classes(params).is_some()
         && stack_slots(params) <= STACK_CARRIERS
 }
-
-// Words of the record's `spare` the direct calls use: `rbx`, which a
-// failure clobbers, and the code a stack entry calls.
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const RBX: usize = 0;
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const CODE: usize = 1;
 
 /// The stack entry that takes `slots` stack arguments (at most
 /// [`STACK_CARRIERS`]). With `slots` a constant, the choice folds away.
@@ -434,19 +462,16 @@ macro_rules! stack_entries {
 }
 
 /// One stack entry: makes a frame (`rbp`) with `$stores.len()` pairs of
-/// stack slots below it and stores the carriers there, saves `rbx` in the record
-/// (`rsi`), arms the catch point and calls the record's code, which pops
-/// the slots. Returned, or resumed after a failure (with `rsp` and `rbp` as
-/// armed, the record in `rdi`, whence `rbx` comes back), it leaves its
-/// frame and returns.
+/// stack slots below it and stores the carriers there, arms the catch
+/// point in the record (`rsi`), saving `rbx` there, and calls the code in
+/// `r10`, which pops the slots. Returned, or resumed after a failure (with
+/// `rsp` and `rbp` as armed, the record in `rdi`, whence `rbx` comes
+/// back), it leaves its frame and returns.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 macro_rules! stack_entry {
     ($name:ident, [$($store:literal),*]) => {
         #[unsafe(naked)]
         unsafe extern "C" fn $name() {
-            use crate::trap::ArmedRecord;
-            use core::mem::offset_of;
-            use springboard_vm_abi::VMHostCaller;
             core::arch::naked_asm!(
                 ".cfi_startproc",
                 "push rbp",
@@ -456,27 +481,20 @@ macro_rules! stack_entry {
                 ".cfi_def_cfa_register rbp",
                 "sub rsp, {bytes}",
                 $($store,)*
-                "mov [rsi + {spare} + {rbx}], rbx",
-                "mov [rsi + {fp}], rbp",
-                "mov [rsi + {sp}], rsp",
-                "lea rax, [rip + 2f]",
-                "mov [rsi + {pc}], rax",
-                "call [rsi + {spare} + {code}]",
+                arm_catch_point!(),
+                "call r10",
                 "jmp 3f",
                 "2:",
-                "mov rbx, [rdi + {spare} + {rbx}]",
+                "mov rbx, [rdi + {rbx}]",
                 "3:",
                 "leave",
                 ".cfi_def_cfa rsp, 8",
                 "ret",
                 ".cfi_endproc",
                 bytes = const [$($store),*].len() * 16,
-                spare = const offset_of!(ArmedRecord, spare),
-                rbx = const RBX * 8,
-                code = const CODE * 8,
-                fp = const offset_of!(VMHostCaller, entry_fp),
-                sp = const offset_of!(VMHostCaller, entry_sp),
-                pc = const offset_of!(VMHostCaller, entry_pc),
+                armed = const ARMED_WORD,
+                sp = const ENTRY_SP,
+                rbx = const RBX_SAVE,
             );
         }
     };

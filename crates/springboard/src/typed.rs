@@ -136,7 +136,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         if let (true, false, Some(tail)) =
             (calls_tail::<P, R>(), mode == TrapMode::DirectUnhooked, tail)
         {
-            return TrapMode::Caught.call(caller, |caller| {
+            return TrapMode::caught_by_entry(|caller| {
                 // SAFETY: `typed()` checked the type as below and chose
                 // `tail` only for the engine's own `tail`-convention wasm
                 // under `TrapMode::Caught`, whose `caller` is armed, and

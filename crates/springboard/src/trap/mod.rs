@@ -160,12 +160,12 @@ pub(crate) const STRAIGHT_ABOVE: usize = 8;
 pub type RaiseHook = unsafe fn(Error) -> !;
 
 /// The facade's armed context: the [`VMHostCaller`] an entry receives,
-/// then words a direct `tail` call (`tail_call.rs`) keeps for its resume
-/// and its return.
+/// then the word where a direct `tail` call (`tail_call.rs`) keeps `rbx`
+/// for its resume.
 #[repr(C)]
 pub(crate) struct ArmedRecord {
     host: VMHostCaller,
-    pub(crate) spare: [usize; 2],
+    pub(crate) spare: usize,
 }
 
 /// `record` made a [`VMHostCaller`] that asks for a catch point, as
@@ -186,6 +186,22 @@ fn armed(record: &mut MaybeUninit<ArmedRecord>) -> *mut VMOpaqueContext {
         (&raw mut (*host).entry_pc).write(0);
     }
     host.cast()
+}
+
+/// Runs `call` with `host`, an armed context, as its caller context and
+/// the landing of this thread. The entry `call` calls (a `tail` entry
+/// trampoline, or `tail_call`'s own) is the catch point, and returns even
+/// when a host function beneath fails: nothing here is abandoned.
+#[inline(always)]
+fn caught<R>(
+    host: *mut VMOpaqueContext,
+    call: impl FnOnce(*mut VMOpaqueContext) -> R,
+) -> Result<R, Error> {
+    let outer = LANDING.replace(resume_landing(host));
+    let result = call(host);
+    LANDING.set(outer);
+    take()?;
+    Ok(result)
 }
 
 /// The landing of an armed `VMHostCaller` at `host`: its address tagged
@@ -381,16 +397,8 @@ impl TrapMode {
             return Ok(result);
         }
         if self == TrapMode::Caught {
-            // The entry (a `tail` entry trampoline, or `tail_call`'s own)
-            // arms the catch point and returns even when a host function
-            // beneath fails: nothing here is abandoned.
             let mut record = MaybeUninit::uninit();
-            let host = armed(&mut record);
-            let outer = LANDING.replace(resume_landing(host));
-            let result = call(host);
-            LANDING.set(outer);
-            take()?;
-            return Ok(result);
+            return caught(armed(&mut record), call);
         }
         // Everything else out of line, so that the paths above build no
         // closure state and carry no jump buffer; the closure stays in this
@@ -403,6 +411,17 @@ impl TrapMode {
         self.enter(&mut thunk)?;
         // A jump always records a failure first, so `result` is there.
         thunk.result.ok_or_else(missing_result)
+    }
+
+    /// [`TrapMode::Caught`]'s [`call`](Self::call) into an entry of
+    /// `tail_call.rs`, which writes the whole armed context itself, before
+    /// it calls anything that may fail: the context is left unwritten here.
+    #[inline(always)]
+    pub(crate) fn caught_by_entry<R>(
+        call: impl FnOnce(*mut VMOpaqueContext) -> R,
+    ) -> Result<R, Error> {
+        let mut record = MaybeUninit::<ArmedRecord>::uninit();
+        caught(record.as_mut_ptr().cast(), call)
     }
 
     /// [`call`](Self::call) of a call that passes `params` parameters: with

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The strict price of trap handling on the direct typed calls into wasm
+# (x86-64 System V, `crates/springboard/src/tail_call.rs`): the `calls`
+# benchmark's host-from-wasm rows, built from HEAD and from a copy of HEAD
+# with everything that exists only to catch a failure taken out — the armed
+# context the entries write, the registers they declare clobbered, the
+# facade's record and landing (the failure check after the call stays: a
+# call without a catch point still reports a failure) — measured in
+# interleaved rounds; prints the median of each and their difference.
+#   bash trap-price.sh [ROUNDS]        (default 8; about 30 s a round)
+# The stripped build is not a working runtime (a failure beneath it would
+# not be caught); it exists only to be measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-8}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/bench/target}
+work=$(mktemp -d)
+trap 'git worktree remove --force "$work/stripped" 2>/dev/null; rm -rf "$work"' EXIT
+
+# Builds the `calls` benchmark of the tree at $1 and copies it to $2.
+build() {
+  (cd "$1/bench" && cargo bench --no-run --bench calls 2> "$work/build.log") ||
+    { cat "$work/build.log"; exit 1; }
+  local bin
+  bin=$(sed -n 's/.*Executable benches\/calls.rs (\(.*\))/\1/p' "$work/build.log" | tail -1)
+  cp "$1/bench/$bin" "$2" 2>/dev/null || cp "$bin" "$2"
+}
+
+git worktree add -q --detach "$work/stripped" HEAD
+python3 - "$work/stripped/crates/springboard/src" <<'EOF'
+import re, sys
+src = sys.argv[1]
+def patch(name, edits):
+    path = f"{src}/{name}"
+    text = open(path).read()
+    for old, new in edits:
+        assert text.count(old) >= 1, f"{name}: {old!r} not found: update trap-price.sh"
+        text = text.replace(old, new)
+    open(path, "w").write(text)
+tail = open(f"{src}/tail_call.rs").read()
+arm = re.search(r"macro_rules! arm_catch_point \{\n    \(\) => \{\n        concat!\((.*?)\)\n    \};", tail, re.S)
+assert arm, "tail_call.rs: arm_catch_point not found: update trap-price.sh"
+patch("tail_call.rs", [(arm.group(1), '"# {armed} {sp} {rbx}"')] + [
+    (f'            out("{r}") _,\n', "") for r in ("r12", "r13", "r14", "r15")
+])
+patch("typed.rs", [(
+    "TrapMode::caught_by_entry(|caller| {",
+    "TrapMode::DirectUnhooked.call(caller, |caller| {",
+)])
+EOF
+echo "building HEAD and the stripped copy..." >&2
+build "$PWD" "$work/with"
+build "$work/stripped" "$work/without"
+
+for _ in $(seq "$rounds"); do
+  for v in with without; do
+    "$work/$v" --bench --warm-up-time 1 --measurement-time 2 --noplot \
+      'springboard/host-from-wasm$' 2>/dev/null |
+      awk -v v="$v" '/^[a-z(]/{n=$1} /time:/{for(i=1;i<=NF;i++) if($i=="time:") print v, n, $(i+3)}'
+  done
+done | python3 -c '
+import sys, statistics, collections
+t = collections.defaultdict(list)
+for line in sys.stdin:
+    v, name, ns = line.split()
+    t[name.split("/")[1], v].append(float(ns))
+print("| signature | with (ns) | without (ns) | trap handling (ns) |")
+print("|---|---|---|---|")
+for sig in dict.fromkeys(s for s, _ in t):
+    w, wo = statistics.median(t[sig, "with"]), statistics.median(t[sig, "without"])
+    print(f"| `{sig}` | {w:.2f} | {wo:.2f} | {w - wo:+.2f} |")
+'
