@@ -416,6 +416,7 @@ impl TrapMode {
     /// [`TrapMode::Caught`]'s [`call`](Self::call) into an entry of
     /// `tail_call.rs`, which writes the whole armed context itself, before
     /// it calls anything that may fail: the context is left unwritten here.
+    #[cfg(all(target_arch = "x86_64", not(windows)))]
     #[inline(always)]
     pub(crate) fn caught_by_entry<R>(
         call: impl FnOnce(*mut VMOpaqueContext) -> R,
