@@ -8,6 +8,9 @@
 # call without a catch point still reports a failure) — measured in
 # interleaved rounds; prints the median of each and their difference.
 #   bash trap-price.sh [ROUNDS]        (default 8; about 30 s a round)
+# STRIP (default `arm,clobbers,landing`) names the parts taken out, to
+# price each: `arm` the entries' writes, `clobbers` the registers declared
+# clobbered, `landing` the facade's record and landing.
 # The stripped build is not a working runtime (a failure beneath it would
 # not be caught); it exists only to be measured.
 set -euo pipefail
@@ -27,9 +30,9 @@ build() {
 }
 
 git worktree add -q --detach "$work/stripped" HEAD
-python3 - "$work/stripped/crates/springboard/src" <<'EOF'
+python3 - "$work/stripped/crates/springboard/src" "${STRIP:-arm,clobbers,landing}" <<'EOF'
 import re, sys
-src = sys.argv[1]
+src, strip = sys.argv[1], sys.argv[2].split(",")
 def patch(name, edits):
     path = f"{src}/{name}"
     text = open(path).read()
@@ -40,13 +43,17 @@ def patch(name, edits):
 tail = open(f"{src}/tail_call.rs").read()
 arm = re.search(r"macro_rules! arm_catch_point \{\n    \(\) => \{\n        concat!\((.*?)\)\n    \};", tail, re.S)
 assert arm, "tail_call.rs: arm_catch_point not found: update trap-price.sh"
-patch("tail_call.rs", [(arm.group(1), '"# {armed} {sp} {rbx}"')] + [
-    (f'            out("{r}") _,\n', "") for r in ("r12", "r13", "r14", "r15")
-])
-patch("typed.rs", [(
-    "TrapMode::caught_by_entry(|caller| {",
-    "TrapMode::DirectUnhooked.call(caller, |caller| {",
-)])
+if "arm" in strip:
+    patch("tail_call.rs", [(arm.group(1), '"# {armed} {sp} {rbx}"')])
+if "clobbers" in strip:
+    patch("tail_call.rs", [
+        (f'            out("{r}") _,\n', "") for r in ("r12", "r13", "r14", "r15")
+    ])
+if "landing" in strip:
+    patch("typed.rs", [(
+        "TrapMode::caught_by_entry(|caller| {",
+        "TrapMode::DirectUnhooked.call(caller, |caller| {",
+    )])
 EOF
 echo "building HEAD and the stripped copy..." >&2
 build "$PWD" "$work/with"
