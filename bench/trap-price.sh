@@ -10,7 +10,7 @@
 #   bash trap-price.sh [ROUNDS]        (default 8; about 30 s a round)
 # STRIP (default `arm,clobbers,landing`) names the parts taken out, to
 # price each: `arm` the entries' writes, `clobbers` the registers declared
-# clobbered, `landing` the facade's record and landing.
+# clobbered, `landing` the facade's record and landing (only with `arm`).
 # The stripped build is not a working runtime (a failure beneath it would
 # not be caught); it exists only to be measured.
 set -euo pipefail
@@ -33,6 +33,8 @@ git worktree add -q --detach "$work/stripped" HEAD
 python3 - "$work/stripped/crates/springboard/src" "${STRIP:-arm,clobbers,landing}" <<'EOF'
 import re, sys
 src, strip = sys.argv[1], sys.argv[2].split(",")
+# Without its arming, an entry given the engine's context would write to it.
+assert "landing" not in strip or "arm" in strip, "STRIP: landing needs arm"
 def patch(name, edits):
     path = f"{src}/{name}"
     text = open(path).read()
@@ -40,19 +42,23 @@ def patch(name, edits):
         assert text.count(old) >= 1, f"{name}: {old!r} not found: update trap-price.sh"
         text = text.replace(old, new)
     open(path, "w").write(text)
-tail = open(f"{src}/tail_call.rs").read()
-arm = re.search(r"macro_rules! arm_catch_point \{\n    \(\) => \{\n        concat!\((.*?)\)\n    \};", tail, re.S)
-assert arm, "tail_call.rs: arm_catch_point not found: update trap-price.sh"
 if "arm" in strip:
-    patch("tail_call.rs", [(arm.group(1), '"# {armed} {sp} {rbx}"')])
+    # Every line of the entries' templates that arms the catch point:
+    # writes to the record (`rsi`), and what builds them.
+    path = f"{src}/tail_call.rs"
+    text, n = re.subn(
+        r'^(\s*)"((?:[^"]*)(?:\[rsi|xmm1[45]|\{armed\}|rip \+ 2f)(?:[^"]*))",$',
+        r'\1"# \2",', open(path).read(), flags=re.M)
+    assert n >= 10, "tail_call.rs: arming lines not found: update trap-price.sh"
+    open(path, "w").write(text)
 if "clobbers" in strip:
     patch("tail_call.rs", [
         (f'            out("{r}") _,\n', "") for r in ("r12", "r13", "r14", "r15")
     ])
 if "landing" in strip:
-    patch("typed.rs", [(
-        "TrapMode::caught_by_entry(|caller| {",
-        "TrapMode::DirectUnhooked.call(caller, |caller| {",
+    patch("typed.rs", [(old, "TrapMode::DirectUnhooked.call(caller, |caller| unsafe {") for old in (
+        "TrapMode::Caught.call(caller, |caller| unsafe {",
+        "TrapMode::caught_by_entry(|caller| unsafe {",
     )])
 EOF
 echo "building HEAD and the stripped copy..." >&2

@@ -226,50 +226,10 @@ impl TailResults {
     }
 }
 
-/// Writes the whole armed context of the record at `rsi` (which nothing
-/// wrote before: [`TrapMode::caught_by_entry`](crate::trap::TrapMode::caught_by_entry))
-/// in three stores: the magic and `catch` words with the frame pointer,
-/// the stack pointer with the resume address (label `2`), and `rbx`, which
-/// a failure clobbers, in the record's spare word. Takes the `armed`, `sp`
-/// and `rbx` operands; uses `rax`, `xmm14` and `xmm15`.
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-macro_rules! arm_catch_point {
-    () => {
-        concat!(
-            "mov rax, {armed}\n",
-            "movq xmm14, rax\n",
-            "movq xmm15, rbp\n",
-            "punpcklqdq xmm14, xmm15\n",
-            "movups [rsi], xmm14\n",
-            "lea rax, [rip + 2f]\n",
-            "movq xmm14, rsp\n",
-            "movq xmm15, rax\n",
-            "punpcklqdq xmm14, xmm15\n",
-            "movups [rsi + {sp}], xmm14\n",
-            "mov [rsi + {rbx}], rbx",
-        )
-    };
-}
-
-/// The first word of an armed context: the magic, then `catch`.
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const ARMED_WORD: u64 = springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC as u64
-    | (springboard_vm_abi::VMHostCaller::CATCH as u64) << 32;
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const ENTRY_SP: usize = core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_sp);
-/// Where in the record the direct calls keep `rbx`.
+/// Where in the record the direct calls keep `rbx`, which a failure
+/// clobbers.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 const RBX_SAVE: usize = core::mem::offset_of!(crate::trap::ArmedRecord, spare);
-
-// The layout `arm_catch_point` writes in pairs.
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const _: () = {
-    use core::mem::offset_of;
-    use springboard_vm_abi::VMHostCaller;
-    assert!(offset_of!(VMHostCaller, magic) == 0 && offset_of!(VMHostCaller, catch) == 4);
-    assert!(offset_of!(VMHostCaller, entry_fp) == 8);
-    assert!(offset_of!(VMHostCaller, entry_pc) == ENTRY_SP + 8);
-};
 
 /// One `asm!` block calling `target` (in `r11`) with a [`TailArgs`]'s
 /// register arguments after the contexts `callee` and `caller`, and
@@ -341,6 +301,8 @@ pub(crate) unsafe fn call(
     caller: *mut springboard_vm_abi::VMOpaqueContext,
     args: TailArgs,
 ) -> TailResults {
+    use core::mem::offset_of;
+    use springboard_vm_abi::VMHostCaller;
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `caller` is a writable record. The block
     // leaves `rsp`, `rbp` and `rbx` as it found them (a resume restores
@@ -354,9 +316,13 @@ pub(crate) unsafe fn call(
             caller,
             args,
             [
-                // The stack pointer armed is this one: the callee pops
-                // nothing.
-                arm_catch_point!(),
+                // The catch point: this frame pointer, the stack pointer
+                // (the callee pops nothing), `rbx` and the resume address.
+                "mov [rsi + {fp}], rbp",
+                "mov [rsi + {sp}], rsp",
+                "mov [rsi + {rbx}], rbx",
+                "lea rax, [rip + 2f]",
+                "mov [rsi + {pc}], rax",
                 "call r11",
                 "jmp 3f",
                 // Resumed after a host failure. The results are whatever
@@ -366,8 +332,9 @@ pub(crate) unsafe fn call(
                 "mov rbx, [rdi + {rbx}]",
                 "3:"
             ],
-            armed = const ARMED_WORD,
-            sp = const ENTRY_SP,
+            fp = const offset_of!(VMHostCaller, entry_fp),
+            sp = const offset_of!(VMHostCaller, entry_sp),
+            pc = const offset_of!(VMHostCaller, entry_pc),
             rbx = const RBX_SAVE,
             out("r10") _,
         )
@@ -481,7 +448,21 @@ macro_rules! stack_entry {
                 ".cfi_def_cfa_register rbp",
                 "sub rsp, {bytes}",
                 $($store,)*
-                arm_catch_point!(),
+                // The whole armed context (nothing wrote it before:
+                // `TrapMode::caught_by_entry`), in three stores: the
+                // magic and `catch` words with the frame pointer, the
+                // stack pointer with the resume address, and `rbx`.
+                "mov rax, {armed}",
+                "movq xmm14, rax",
+                "movq xmm15, rbp",
+                "punpcklqdq xmm14, xmm15",
+                "movups [rsi], xmm14",
+                "lea rax, [rip + 2f]",
+                "movq xmm14, rsp",
+                "movq xmm15, rax",
+                "punpcklqdq xmm14, xmm15",
+                "movups [rsi + {sp}], xmm14",
+                "mov [rsi + {rbx}], rbx",
                 "call r10",
                 "jmp 3f",
                 "2:",
@@ -493,12 +474,27 @@ macro_rules! stack_entry {
                 ".cfi_endproc",
                 bytes = const [$($store),*].len() * 16,
                 armed = const ARMED_WORD,
-                sp = const ENTRY_SP,
+                sp = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_sp),
                 rbx = const RBX_SAVE,
             );
         }
     };
 }
+
+/// The first word of an armed context: the magic, then `catch`.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const ARMED_WORD: u64 = springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC as u64
+    | (springboard_vm_abi::VMHostCaller::CATCH as u64) << 32;
+
+// The layout the stack entries write in pairs.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+const _: () = {
+    use core::mem::offset_of;
+    use springboard_vm_abi::VMHostCaller;
+    assert!(offset_of!(VMHostCaller, magic) == 0 && offset_of!(VMHostCaller, catch) == 4);
+    assert!(offset_of!(VMHostCaller, entry_fp) == 8);
+    assert!(offset_of!(VMHostCaller, entry_pc) == offset_of!(VMHostCaller, entry_sp) + 8);
+};
 
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 stack_entries!([]

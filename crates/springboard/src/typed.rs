@@ -136,26 +136,27 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         if let (true, false, Some(tail)) =
             (calls_tail::<P, R>(), mode == TrapMode::DirectUnhooked, tail)
         {
-            return TrapMode::caught_by_entry(|caller| {
-                // SAFETY: `typed()` checked the type as below and chose
-                // `tail` only for the engine's own `tail`-convention wasm
-                // under `TrapMode::Caught`, whose `caller` is armed, and
-                // only for types `tail_call` takes: every result in a
-                // register (`R::TAIL`), and every parameter in one
-                // (`P::TAIL`) or else in a stack entry's carriers
-                // (`P::TAIL_STACK`).
-                unsafe {
-                    let mut args = crate::tail_call::TailArgs::new();
-                    params.tail_args(&mut args);
-                    let mut results = if P::TAIL {
-                        crate::tail_call::call(tail, callee, caller, args)
-                    } else {
-                        let slots = const { crate::tail_call::stack_slots(P::TYPES) };
-                        crate::tail_call::call_with_stack(tail, callee, caller, args, slots)
-                    };
+            // SAFETY (both calls): `typed()` checked the type as below and
+            // chose `tail` only for the engine's own `tail`-convention wasm
+            // under `TrapMode::Caught`, and only for types `tail_call`
+            // takes: every result in a register (`R::TAIL`), and every
+            // parameter in one (`P::TAIL`) or else in a stack entry's
+            // carriers (`P::TAIL_STACK`); `caller` is armed for `call`,
+            // and for `call_with_stack` a record its entry arms.
+            let mut args = crate::tail_call::TailArgs::new();
+            params.tail_args(&mut args);
+            return if P::TAIL {
+                TrapMode::Caught.call(caller, |caller| unsafe {
+                    R::from_tail(&mut crate::tail_call::call(tail, callee, caller, args))
+                })
+            } else {
+                TrapMode::caught_by_entry(|caller| unsafe {
+                    let slots = const { crate::tail_call::stack_slots(P::TYPES) };
+                    let mut results =
+                        crate::tail_call::call_with_stack(tail, callee, caller, args, slots);
                     R::from_tail(&mut results)
-                }
-            });
+                })
+            };
         }
         #[cfg(not(all(target_arch = "x86_64", not(windows))))]
         let _ = tail;
