@@ -107,7 +107,7 @@ def crossing_goals(est):
          lambda g, r: r["springboard/call_indirect"] - r["springboard/TypedFunc::call"], lambda g: 3.0,
          lambda v: f"{v:+.2f} ns", within)
     each("`Func::call` ≤ 4× direct", ratio("springboard/Func::call"), lambda g: 4.0, x, within)
-    each("an entry with trap handling ≤ 1 ns over the same entry without (host-from-wasm − no-catch)",
+    each("an entry with trap handling ≤ 1 ns over the same entry without (host-from-wasm − no-catch: two different entries; strictly, `trap-price.sh`)",
          lambda g, r: r["springboard/host-from-wasm"] - r["springboard/no-catch/host-from-wasm"], lambda g: 1.0,
          lambda v: f"{v:+.2f} ns", within)
     nearest = {"springboard/TypedFunc::call": "wasmtime/TypedFunc::call",

@@ -350,7 +350,10 @@ pub(crate) unsafe fn call(
 ///
 /// # Safety
 /// As for [`call`], with parameters that [`stack_params_fit`] takes, of
-/// which `slots` go on the stack ([`stack_slots`]).
+/// which `slots` go on the stack ([`stack_slots`]), and with `caller` a
+/// writable [`ArmedRecord`](crate::trap::ArmedRecord) that is the landing
+/// of this thread, written or not: the entry writes the whole armed
+/// context before it calls.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 #[inline(always)]
 pub(crate) unsafe fn call_with_stack(
@@ -368,7 +371,7 @@ pub(crate) unsafe fn call_with_stack(
     });
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `caller` is a writable record; the entry
-    // (in `r11`) calls `code` (in `r10`), having stored the first `slots`
+    // (in `r11`) arms it and calls `code` (in `r10`), having stored the first `slots`
     // carried words (rounded up to a pair: `tail` pops 16-byte multiples)
     // as the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
     // the call ends. The block declares everything else `tail` may
