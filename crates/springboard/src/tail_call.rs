@@ -14,11 +14,11 @@
 //! caller's frame ([`call`]). Stack arguments cannot come from that block:
 //! it would move the stack pointer inside the caller's frame, where its
 //! unwind information does not expect it (a backtrace taken in a host
-//! function beneath walked off the stack). So the block hands them in registers to a stack entry, a naked function
-//! that stores them in a frame of its own and is the catch point
-//! ([`call_with_stack`]). Neither saves a register per call: the block
-//! declares the callee-saved registers clobbered, so the caller saves them
-//! once, in its prologue.
+//! function beneath walked off the stack). So a block hands them in
+//! registers to a stack entry, a naked function that stores them in a
+//! frame of its own and is the catch point ([`call_with_stack`]). Neither
+//! saves a register per call: the blocks declare the callee-saved
+//! registers clobbered, so the caller saves them once, in its prologue.
 
 use springboard_environ::ValType;
 
@@ -240,7 +240,10 @@ const RBX_SAVE: usize = core::mem::offset_of!(crate::trap::ArmedRecord, spare);
 /// saves them once in its prologue instead of an entry on every call.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 macro_rules! tail_asm {
-    ($target:expr, $callee:expr, $caller:expr, $args:expr, [$($template:expr),*], $($operands:tt)*) => {{
+    (
+        $target:expr, $callee:expr, $caller:expr, $args:expr,
+        [$($template:expr),*], $($operands:tt)*
+    ) => {{
         let [a0, a1, a2, a3] = $args.ints;
         let [f0, f1, f2, f3, f4, f5, f6, f7] = $args.floats.map(f64::from_bits);
         let mut ints = [0u64; RESULTS_PER_CLASS];
@@ -371,9 +374,9 @@ pub(crate) unsafe fn call_with_stack(
     });
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `caller` is a writable record; the entry
-    // (in `r11`) arms it and calls `code` (in `r10`), having stored the first `slots`
-    // carried words (rounded up to a pair: `tail` pops 16-byte multiples)
-    // as the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
+    // (in `r11`) arms it and calls `code` (in `r10`), having stored the
+    // first `slots` carried words (rounded up to a pair: `tail` pops
+    // 16-byte multiples) as the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
     // the call ends. The block declares everything else `tail` may
     // clobber.
     unsafe {
