@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-8}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/bench/target}
 work=$(mktemp -d)
-trap 'git worktree remove --force "$work/stripped" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'for t in with stripped; do git worktree remove --force "$work/$t" 2>/dev/null; done; rm -rf "$work"' EXIT
 
 # Builds the `calls` benchmark of the tree at $1 and copies it to $2.
 build() {
@@ -29,6 +29,8 @@ build() {
   cp "$1/bench/$bin" "$2" 2>/dev/null || cp "$bin" "$2"
 }
 
+# Both from worktrees of HEAD: uncommitted changes are in neither.
+git worktree add -q --detach "$work/with" HEAD
 git worktree add -q --detach "$work/stripped" HEAD
 python3 - "$work/stripped/crates/springboard/src" "${STRIP:-arm,clobbers,landing}" <<'EOF'
 import re, sys
@@ -62,12 +64,12 @@ if "landing" in strip:
     )])
 EOF
 echo "building HEAD and the stripped copy..." >&2
-build "$PWD" "$work/with"
-build "$work/stripped" "$work/without"
+build "$work/with" "$work/with.bin"
+build "$work/stripped" "$work/without.bin"
 
 for _ in $(seq "$rounds"); do
   for v in with without; do
-    "$work/$v" --bench --warm-up-time 1 --measurement-time 2 --noplot \
+    "$work/$v.bin" --bench --warm-up-time 1 --measurement-time 2 --noplot \
       'springboard/host-from-wasm$' 2>/dev/null |
       awk -v v="$v" '/^[a-z(]/{n=$1} /time:/{for(i=1;i<=NF;i++) if($i=="time:") print v, n, $(i+3)}'
   done
