@@ -376,9 +376,9 @@ pub(crate) unsafe fn call_with_stack(
     // returns these results, and `caller` is a writable record; the entry
     // (in `r11`) arms it and calls `code` (in `r10`), having stored the
     // first `slots` carried words (rounded up to a pair: `tail` pops
-    // 16-byte multiples) as the stack arguments, and preserves `rsp`, `rbp` and `rbx` however
-    // the call ends. The block declares everything else `tail` may
-    // clobber.
+    // 16-byte multiples) as the stack arguments, and preserves `rsp`,
+    // `rbp` and `rbx` however the call ends. The block declares
+    // everything else `tail` may clobber.
     unsafe {
         tail_asm!(
             stack_entry(slots),

@@ -25,7 +25,7 @@ pub(crate) type Reg<T> = <<T as WasmTy>::Abi as Register>::Reg;
 pub trait WasmParams: Send + Sync + 'static {
     /// How many.
     const COUNT: usize;
-    /// Their types.
+    /// Their types, as a constant (the `tail` places are computed from it).
     #[doc(hidden)]
     const TYPES: &'static [ValType];
     /// Whether typed calls with them can skip the entry trampoline (see
@@ -36,7 +36,9 @@ pub trait WasmParams: Send + Sync + 'static {
     #[doc(hidden)]
     const TAIL_STACK: bool;
     /// Their types.
-    fn types() -> Vec<ValType>;
+    fn types() -> Vec<ValType> {
+        Self::TYPES.to_vec()
+    }
     /// The GC reference width each stands for (`None`: not a GC reference).
     #[doc(hidden)]
     fn gc_widths() -> Vec<Option<GcRefWidth>>;
@@ -327,9 +329,6 @@ macro_rules! params_tuple {
             const TYPES: &'static [ValType] = &[$($a::TYPE),*];
             const TAIL: bool = params_fit(Self::TYPES);
             const TAIL_STACK: bool = stack_params_fit(Self::TYPES);
-            fn types() -> Vec<ValType> {
-                Self::TYPES.to_vec()
-            }
             fn gc_widths() -> Vec<Option<GcRefWidth>> {
                 vec![$($a::GC_WIDTH),*]
             }
@@ -390,9 +389,6 @@ impl<T: WasmTy> WasmParams for T {
     const TYPES: &'static [ValType] = &[T::TYPE];
     const TAIL: bool = params_fit(Self::TYPES);
     const TAIL_STACK: bool = stack_params_fit(Self::TYPES);
-    fn types() -> Vec<ValType> {
-        Self::TYPES.to_vec()
-    }
     fn gc_widths() -> Vec<Option<GcRefWidth>> {
         vec![T::GC_WIDTH]
     }
