@@ -9,7 +9,7 @@
 # interleaved rounds; prints the median of each and their difference.
 #   bash trap-price.sh [ROUNDS]        (default 8; about 30 s a round)
 # STRIP (default `arm,clobbers,landing`) names the parts taken out, to
-# price each: `arm` the entries' writes, `clobbers` the registers declared
+# price each: `arm` the calls' writes, `clobbers` the registers declared
 # clobbered, `landing` the facade's record and landing (only with `arm`).
 # The stripped build is not a working runtime (a failure beneath it would
 # not be caught); it exists only to be measured.
@@ -45,11 +45,11 @@ def patch(name, edits):
         text = text.replace(old, new)
     open(path, "w").write(text)
 if "arm" in strip:
-    # Every line of the entries' templates that arms the catch point:
-    # writes to the record (`rsi`), and what builds them.
+    # Every line of the calls' templates that arms the catch point:
+    # writes to the record (`rax`), and the resume address.
     path = f"{src}/tail_call.rs"
     text, n = re.subn(
-        r'^(\s*)"((?:[^"]*)(?:\[rsi|xmm1[45]|\{armed\}|rip \+ 2f)(?:[^"]*))",$',
+        r'^(\s*)"((?:[^"]*)(?:\[rax \+ \{|rip \+ 2f)(?:[^"]*))",$',
         r'\1"# \2",', open(path).read(), flags=re.M)
     assert n >= 10, "tail_call.rs: arming lines not found: update trap-price.sh"
     open(path, "w").write(text)
@@ -58,10 +58,11 @@ if "clobbers" in strip:
         (f'            out("{r}") _,\n', "") for r in ("r12", "r13", "r14", "r15")
     ])
 if "landing" in strip:
-    patch("typed.rs", [(old, "TrapMode::DirectUnhooked.call(caller, |caller| unsafe {") for old in (
-        "TrapMode::Caught.call(caller, |caller| unsafe {",
-        "TrapMode::caught_by_entry(|caller| unsafe {",
-    )])
+    patch("typed.rs", [
+        ("TrapMode::caught_by_call(|record| unsafe {",
+         "TrapMode::DirectUnhooked.call(caller, |_| unsafe { let record = core::ptr::null_mut();"),
+        ("&& crate::trap::in_host_code()", ""),
+    ])
 EOF
 echo "building HEAD and the stripped copy..." >&2
 build "$work/with" "$work/with.bin"

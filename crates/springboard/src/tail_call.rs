@@ -232,16 +232,17 @@ impl TailResults {
 const RBX_SAVE: usize = core::mem::offset_of!(crate::trap::ArmedRecord, spare);
 
 /// One `asm!` block calling `target` (in `r11`) with a [`TailArgs`]'s
-/// register arguments after the contexts `callee` and `caller`, and
-/// reading a [`TailResults`]: `$template` says how it calls, `$operands`
-/// what else it passes; the rest is common to both calls. Both declare
+/// register arguments after the contexts `callee` and `caller`, the
+/// record to arm in `rax`, and reading a [`TailResults`]: `$template` says
+/// how it calls, `$operands` what else it passes; the rest is common to
+/// both calls. Both declare
 /// `r12`–`r15` clobbered, though `tail` preserves them: a failure beneath
 /// resumes past the frames that would restore them, and so the caller
 /// saves them once in its prologue instead of an entry on every call.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 macro_rules! tail_asm {
     (
-        $target:expr, $callee:expr, $caller:expr, $args:expr,
+        $target:expr, $callee:expr, $caller:expr, $record:expr, $args:expr,
         [$($template:expr),*], $($operands:tt)*
     ) => {{
         let [a0, a1, a2, a3] = $args.ints;
@@ -257,7 +258,7 @@ macro_rules! tail_asm {
             inout("rcx") a1 => ints[1],
             inout("r8") a2 => _,
             inout("r9") a3 => _,
-            lateout("rax") ints[0],
+            inout("rax") $record => ints[0],
             inout("r11") $target => _,
             out("r12") _,
             out("r13") _,
@@ -283,17 +284,16 @@ macro_rules! tail_asm {
 }
 
 /// Calls `tail`-convention `code` with `args` (every one in a register:
-/// [`params_fit`]) after its context `callee` and `caller`, the facade's
-/// armed record, as the caller's. Arms the catch point first: a failing
-/// host function beneath resumes here (`resume` leaves the record's
-/// address in `rdi`), where `rbx` comes back from the record's spare word;
-/// the result is then meaningless, and the caller must return the failure
-/// instead.
+/// [`params_fit`]) after its context `callee` and the caller's, `caller`.
+/// Arms the catch point in `record` first: a failing host function
+/// beneath resumes here (`resume` leaves the record's address in `rdi`),
+/// where `rbx` comes back from the record's spare word; the result is
+/// then meaningless, and the caller must return the failure instead.
 ///
 /// # Safety
-/// `code` must be `tail`-convention code accepting `callee` whose
-/// parameters `args` holds and whose results (as [`results_fit`] allows)
-/// the caller reads as their types; `caller` must be an armed
+/// `code` must be `tail`-convention code accepting `callee` and `caller`,
+/// whose parameters `args` holds and whose results (as [`results_fit`]
+/// allows) the caller reads as their types; `record` must be a writable
 /// [`ArmedRecord`](crate::trap::ArmedRecord) that is the landing of this
 /// thread for the call.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -302,12 +302,13 @@ pub(crate) unsafe fn call(
     code: core::ptr::NonNull<springboard_vm_abi::VMWasmCallFunction>,
     callee: *mut springboard_vm_abi::VMOpaqueContext,
     caller: *mut springboard_vm_abi::VMOpaqueContext,
+    record: *mut crate::trap::ArmedRecord,
     args: TailArgs,
 ) -> TailResults {
     use core::mem::offset_of;
     use springboard_vm_abi::VMHostCaller;
     // SAFETY: per the caller, `code` takes exactly these arguments and
-    // returns these results, and `caller` is a writable record. The block
+    // returns these results, and `record` is writable. The block
     // leaves `rsp`, `rbp` and `rbx` as it found them (a resume restores
     // the first two and the block `rbx`), so the frame's unwind
     // information holds throughout; it declares everything else `tail`
@@ -317,15 +318,16 @@ pub(crate) unsafe fn call(
             code.as_ptr(),
             callee,
             caller,
+            record,
             args,
             [
                 // The catch point: this frame pointer, the stack pointer
                 // (the callee pops nothing), `rbx` and the resume address.
-                "mov [rsi + {fp}], rbp",
-                "mov [rsi + {sp}], rsp",
-                "mov [rsi + {rbx}], rbx",
-                "lea rax, [rip + 2f]",
-                "mov [rsi + {pc}], rax",
+                "mov [rax + {fp}], rbp",
+                "mov [rax + {sp}], rsp",
+                "mov [rax + {rbx}], rbx",
+                "lea r10, [rip + 2f]",
+                "mov [rax + {pc}], r10",
                 "call r11",
                 "jmp 3f",
                 // Resumed after a host failure. The results are whatever
@@ -353,16 +355,14 @@ pub(crate) unsafe fn call(
 ///
 /// # Safety
 /// As for [`call`], with parameters that [`stack_params_fit`] takes, of
-/// which `slots` go on the stack ([`stack_slots`]), and with `caller` a
-/// writable [`ArmedRecord`](crate::trap::ArmedRecord) that is the landing
-/// of this thread, written or not: the entry writes the whole armed
-/// context before it calls.
+/// which `slots` go on the stack ([`stack_slots`]).
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 #[inline(always)]
 pub(crate) unsafe fn call_with_stack(
     code: core::ptr::NonNull<springboard_vm_abi::VMWasmCallFunction>,
     callee: *mut springboard_vm_abi::VMOpaqueContext,
     caller: *mut springboard_vm_abi::VMOpaqueContext,
+    record: *mut crate::trap::ArmedRecord,
     args: TailArgs,
     slots: usize,
 ) -> TailResults {
@@ -373,8 +373,8 @@ pub(crate) unsafe fn call_with_stack(
         unsafe { core::mem::transmute::<[u64; 2], core::arch::x86_64::__m128i>(pair) }
     });
     // SAFETY: per the caller, `code` takes exactly these arguments and
-    // returns these results, and `caller` is a writable record; the entry
-    // (in `r11`) arms it and calls `code` (in `r10`), having stored the
+    // returns these results, and `record` is writable; the entry (in
+    // `r11`) arms it and calls `code` (in `r10`), having stored the
     // first `slots` carried words (rounded up to a pair: `tail` pops
     // 16-byte multiples) as the stack arguments, and preserves `rsp`,
     // `rbp` and `rbx` however the call ends. The block declares
@@ -384,6 +384,7 @@ pub(crate) unsafe fn call_with_stack(
             stack_entry(slots),
             callee,
             caller,
+            record,
             args,
             ["call r11"],
             inout("r10") code.as_ptr() => _,
@@ -436,7 +437,7 @@ macro_rules! stack_entries {
 
 /// One stack entry: makes a frame (`rbp`) with `$stores.len()` pairs of
 /// stack slots below it and stores the carriers there, arms the catch
-/// point in the record (`rsi`), saving `rbx` there, and calls the code in
+/// point in the record (`rax`), saving `rbx` there, and calls the code in
 /// `r10`, which pops the slots. Returned, or resumed after a failure (with
 /// `rsp` and `rbp` as armed, the record in `rdi`, whence `rbx` comes
 /// back), it leaves its frame and returns.
@@ -454,21 +455,12 @@ macro_rules! stack_entry {
                 ".cfi_def_cfa_register rbp",
                 "sub rsp, {bytes}",
                 $($store,)*
-                // The whole armed context (nothing wrote it before:
-                // `TrapMode::caught_by_entry`), in three stores: the
-                // magic and `catch` words with the frame pointer, the
-                // stack pointer with the resume address, and `rbx`.
-                "mov rax, {armed}",
-                "movq xmm14, rax",
-                "movq xmm15, rbp",
-                "punpcklqdq xmm14, xmm15",
-                "movups [rsi], xmm14",
-                "lea rax, [rip + 2f]",
-                "movq xmm14, rsp",
-                "movq xmm15, rax",
-                "punpcklqdq xmm14, xmm15",
-                "movups [rsi + {sp}], xmm14",
-                "mov [rsi + {rbx}], rbx",
+                // The catch point, as the register-only block writes it.
+                "mov [rax + {fp}], rbp",
+                "mov [rax + {sp}], rsp",
+                "mov [rax + {rbx}], rbx",
+                "lea r11, [rip + 2f]",
+                "mov [rax + {pc}], r11",
                 "call r10",
                 "jmp 3f",
                 "2:",
@@ -479,28 +471,14 @@ macro_rules! stack_entry {
                 "ret",
                 ".cfi_endproc",
                 bytes = const [$($store),*].len() * 16,
-                armed = const ARMED_WORD,
+                fp = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_fp),
                 sp = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_sp),
+                pc = const core::mem::offset_of!(springboard_vm_abi::VMHostCaller, entry_pc),
                 rbx = const RBX_SAVE,
             );
         }
     };
 }
-
-/// The first word of an armed context: the magic, then `catch`.
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const ARMED_WORD: u64 = springboard_vm_abi::SPRINGBOARD_HOST_CALLER_MAGIC as u64
-    | (springboard_vm_abi::VMHostCaller::CATCH as u64) << 32;
-
-// The layout the stack entries write in pairs.
-#[cfg(all(target_arch = "x86_64", not(windows)))]
-const _: () = {
-    use core::mem::offset_of;
-    use springboard_vm_abi::VMHostCaller;
-    assert!(offset_of!(VMHostCaller, magic) == 0 && offset_of!(VMHostCaller, catch) == 4);
-    assert!(offset_of!(VMHostCaller, entry_fp) == 8);
-    assert!(offset_of!(VMHostCaller, entry_pc) == offset_of!(VMHostCaller, entry_sp) + 8);
-};
 
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 stack_entries!([]

@@ -123,43 +123,41 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     // result through memory) costs more than the call it makes.
     #[inline(always)]
     pub fn call(&self, params: P) -> Result<R, Error> {
-        let NativeCall {
-            code,
-            tail,
-            callee,
-            caller,
-            mode,
-        } = self.call;
         // Host functions (`DirectUnhooked`, the mode `call` tests first)
-        // skip the `tail` test.
+        // skip the `tail` test. Each path reads only the fields it uses.
         #[cfg(all(target_arch = "x86_64", not(windows)))]
-        if let (true, false, Some(tail)) =
-            (calls_tail::<P, R>(), mode == TrapMode::DirectUnhooked, tail)
+        if let (true, false, Some(tail)) = (
+            calls_tail::<P, R>(),
+            self.call.mode == TrapMode::DirectUnhooked,
+            self.call.tail,
+        ) && crate::trap::in_host_code()
         {
             // SAFETY (both calls): `typed()` checked the type as below and
             // chose `tail` only for the engine's own `tail`-convention wasm
             // under `TrapMode::Caught`, and only for types `tail_call`
             // takes: every result in a register (`R::TAIL`), and every
             // parameter in one (`P::TAIL`) or else in a stack entry's
-            // carriers (`P::TAIL_STACK`); `caller` is armed for `call`,
-            // and for `call_with_stack` a record its entry arms.
+            // carriers (`P::TAIL_STACK`); the record is the landing.
+            let (callee, caller) = (self.call.callee, self.call.caller);
             let mut args = crate::tail_call::TailArgs::new();
             params.tail_args(&mut args);
-            return if P::TAIL {
-                TrapMode::Caught.call(caller, |caller| unsafe {
-                    R::from_tail(&mut crate::tail_call::call(tail, callee, caller, args))
-                })
-            } else {
-                TrapMode::caught_by_entry(|caller| unsafe {
+            return TrapMode::caught_by_call(|record| unsafe {
+                let mut results = if P::TAIL {
+                    crate::tail_call::call(tail, callee, caller, record, args)
+                } else {
                     let slots = const { crate::tail_call::stack_slots(P::TYPES) };
-                    let mut results =
-                        crate::tail_call::call_with_stack(tail, callee, caller, args, slots);
-                    R::from_tail(&mut results)
-                })
-            };
+                    crate::tail_call::call_with_stack(tail, callee, caller, record, args, slots)
+                };
+                R::from_tail(&mut results)
+            });
         }
-        #[cfg(not(all(target_arch = "x86_64", not(windows))))]
-        let _ = tail;
+        let NativeCall {
+            code,
+            callee,
+            caller,
+            mode,
+            ..
+        } = self.call;
         mode.call_passing(P::COUNT, caller, |caller| {
             // SAFETY: `typed()` checked that the function's type is exactly
             // `(P) -> R`, and its native entry has that type; the contexts

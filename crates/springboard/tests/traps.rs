@@ -448,6 +448,78 @@ fn as_host_keeps_a_failure_beneath_a_runtimes_own_host_function(engine: TestEngi
     );
 }
 
+/// What the runtime's host function below calls: a body of the engine's
+/// own wasm whose import fails, and a failing Springboard function.
+struct NestingState {
+    inner: springboard::TypedFunc<i32, i32>,
+    failing: Func,
+    inner_saw: std::sync::Mutex<Option<String>>,
+    ran_on: std::sync::atomic::AtomicBool,
+}
+
+/// A runtime's own host function that does not wrap its body in
+/// `as_host`, so it runs under the landing of the Springboard entry above:
+/// a typed call from it catches its own failure and leaves that landing as
+/// it found it, so the failing function it then calls stops the entry
+/// above, at once (nothing in this frame owns anything by then).
+unsafe extern "C" fn runtime_host_without_as_host(
+    vmctx: *mut springboard::vm::VMOpaqueContext,
+    caller: *mut springboard::vm::VMOpaqueContext,
+    values: *mut springboard::vm::ValRaw,
+    _len: usize,
+) {
+    // SAFETY: the test passes a live `NestingState` as this entry's vmctx.
+    let state = unsafe { &*vmctx.cast::<NestingState>() };
+    let inner = state.inner.call(-2).map_err(|e| e.to_string());
+    *state.inner_saw.lock().unwrap() = inner.err();
+    // SAFETY: the failing function's own native entry, of `(i32) -> i32`.
+    let zero = unsafe {
+        let r = state.failing.vm_func_ref().as_ref();
+        let f: unsafe extern "C" fn(_, _, i32) -> i32 = core::mem::transmute(r.native_call);
+        f(r.vmctx, caller, -3)
+    };
+    state.ran_on.store(true, Ordering::SeqCst);
+    // SAFETY: the caller's buffer holds one slot.
+    unsafe { *values = springboard::vm::ValRaw::i32(zero) };
+}
+
+fn a_typed_call_under_a_runtimes_own_host_function_keeps_the_landing(engine: TestEngine) {
+    let failing = refusing_negatives(&engine);
+    let inner_body = engine.body(&failing);
+    let state = Box::new(NestingState {
+        inner: inner_body.func.typed::<i32, i32>().unwrap(),
+        failing: failing.clone(),
+        inner_saw: Default::default(),
+        ran_on: Default::default(),
+    });
+    // SAFETY: an array entry of `(i32) -> i32` taking a `NestingState`,
+    // which outlives the function.
+    let runtime_func = unsafe {
+        Func::from_array_entry(
+            &engine,
+            failing.ty(),
+            runtime_host_without_as_host,
+            (&raw const *state).cast_mut().cast(),
+        )
+    }
+    .unwrap();
+    let body = engine.body(&runtime_func);
+    let err = body.func.typed::<i32, i32>().unwrap().call(5).unwrap_err();
+    assert_eq!(
+        state.inner_saw.lock().unwrap().as_deref(),
+        Some("host function failed: refused -2"),
+        "the inner call caught its own failure"
+    );
+    assert!(!inner_body.marker(), "the inner body stopped at its import");
+    assert_eq!(err.to_string(), "host function failed: refused -3");
+    assert!(
+        !state.ran_on.load(Ordering::SeqCst),
+        "the failure after the inner call went to the entry above"
+    );
+    assert!(!body.marker(), "the outer body stopped too");
+    assert!(springboard::take_host_failure().is_none());
+}
+
 fn an_entry_returns_its_own_failure_not_an_older_one_nobody_took(engine: TestEngine) {
     let failing = Func::wrap(&engine, |x: i32| -> Result<i32, String> {
         Err(format!("refused {x}"))
@@ -508,6 +580,7 @@ on_every_kind_of_entry!(
     threads_catch_their_own_failures,
     a_direct_typed_call_of_a_host_function_returns_its_failure,
     as_host_keeps_a_failure_beneath_a_runtimes_own_host_function,
+    a_typed_call_under_a_runtimes_own_host_function_keeps_the_landing,
     an_entry_returns_its_own_failure_not_an_older_one_nobody_took,
     a_function_fronting_a_foreign_entry_is_transparent_to_failures_beneath,
 );

@@ -161,7 +161,8 @@ pub type RaiseHook = unsafe fn(Error) -> !;
 
 /// The facade's armed context: the [`VMHostCaller`] an entry receives,
 /// then the word where a direct `tail` call (`tail_call.rs`) keeps `rbx`
-/// for its resume.
+/// for its resume. A direct call writes only what `resume` and `fail`
+/// read: the frame and stack pointers, the resume address and `rbx`.
 #[repr(C)]
 pub(crate) struct ArmedRecord {
     host: VMHostCaller,
@@ -202,6 +203,15 @@ fn caught<R>(
     LANDING.set(outer);
     take()?;
     Ok(result)
+}
+
+/// Whether this thread runs host code: its landing is foreign, as
+/// wherever host code runs but in a runtime's own host function that did
+/// not wrap its body in [`as_host`].
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+#[inline(always)]
+pub(crate) fn in_host_code() -> bool {
+    LANDING.get() == FOREIGN
 }
 
 /// The landing of an armed `VMHostCaller` at `host`: its address tagged
@@ -413,16 +423,23 @@ impl TrapMode {
         thunk.result.ok_or_else(missing_result)
     }
 
-    /// [`TrapMode::Caught`]'s [`call`](Self::call) into an entry of
-    /// `tail_call.rs`, which writes the whole armed context itself, before
-    /// it calls anything that may fail: the context is left unwritten here.
+    /// [`TrapMode::Caught`]'s [`call`](Self::call) from host code
+    /// ([`in_host_code`] held) into a call of `tail_call.rs`, which writes
+    /// the catch point into the record it is given before it calls. The
+    /// record is only the landing: the call passes the engine's own caller
+    /// context, so nothing else reads the record, and it is left unwritten
+    /// here. The landing goes back to foreign afterwards, so nothing is
+    /// kept across the call.
     #[cfg(all(target_arch = "x86_64", not(windows)))]
     #[inline(always)]
-    pub(crate) fn caught_by_entry<R>(
-        call: impl FnOnce(*mut VMOpaqueContext) -> R,
-    ) -> Result<R, Error> {
+    pub(crate) fn caught_by_call<R>(call: impl FnOnce(*mut ArmedRecord) -> R) -> Result<R, Error> {
         let mut record = MaybeUninit::<ArmedRecord>::uninit();
-        caught(record.as_mut_ptr().cast(), call)
+        let record = record.as_mut_ptr();
+        LANDING.set(resume_landing(record.cast()));
+        let result = call(record);
+        LANDING.set(FOREIGN);
+        take()?;
+        Ok(result)
     }
 
     /// [`call`](Self::call) of a call that passes `params` parameters: with
