@@ -329,13 +329,16 @@ pub(crate) unsafe fn call(
                 "lea r10, [rip + 2f]",
                 "mov [rax + {pc}], r10",
                 "call r11",
-                "jmp 3f",
-                // Resumed after a host failure. The results are whatever
-                // the registers hold: the facade drops them (all plain
-                // values) and returns the failure.
+                "3:",
+                // Resumed after a host failure, out of the way of the
+                // return. The results are whatever the registers hold:
+                // the facade drops them (all plain values) and returns the
+                // failure.
+                ".pushsection .text.springboard_resume,\"ax\",@progbits",
                 "2:",
                 "mov rbx, [rdi + {rbx}]",
-                "3:"
+                "jmp 3b",
+                ".popsection"
             ],
             fp = const offset_of!(VMHostCaller, entry_fp),
             sp = const offset_of!(VMHostCaller, entry_sp),

@@ -151,6 +151,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                 R::from_tail(&mut results)
             });
         }
+        #[cfg(not(all(target_arch = "x86_64", not(windows))))]
+        let _ = self.call.tail;
         let NativeCall {
             code,
             callee,
