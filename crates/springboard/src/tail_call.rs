@@ -231,6 +231,26 @@ impl TailResults {
 #[cfg(all(target_arch = "x86_64", not(windows)))]
 const RBX_SAVE: usize = core::mem::offset_of!(crate::trap::ArmedRecord, spare);
 
+/// The template that arms the catch point in the record at `rax` and calls
+/// the code in `r11`: the frame pointer, the stack pointer, `rbx` (which
+/// a failure clobbers) and the resume address, label `2`; `r10` is
+/// scratch. Its operands `fp`, `sp` and `pc` are the record's
+/// `VMHostCaller` offsets, and `rbx` is [`RBX_SAVE`]; the register-only
+/// block and the stack entries share it.
+#[cfg(all(target_arch = "x86_64", not(windows)))]
+macro_rules! arm_and_call {
+    () => {
+        concat!(
+            "mov [rax + {fp}], rbp\n",
+            "mov [rax + {sp}], rsp\n",
+            "mov [rax + {rbx}], rbx\n",
+            "lea r10, [rip + 2f]\n",
+            "mov [rax + {pc}], r10\n",
+            "call r11",
+        )
+    };
+}
+
 /// One `asm!` block calling `target` (in `r11`) with a [`TailArgs`]'s
 /// register arguments after the contexts `callee` and `caller`, the
 /// record to arm in `rax`, and reading a [`TailResults`]: `$template` says
@@ -321,14 +341,8 @@ pub(crate) unsafe fn call(
             record,
             args,
             [
-                // The catch point: this frame pointer, the stack pointer
-                // (the callee pops nothing), `rbx` and the resume address.
-                "mov [rax + {fp}], rbp",
-                "mov [rax + {sp}], rsp",
-                "mov [rax + {rbx}], rbx",
-                "lea r10, [rip + 2f]",
-                "mov [rax + {pc}], r10",
-                "call r11",
+                // The stack pointer is the caller's: the callee pops nothing.
+                arm_and_call!(),
                 "3:",
                 // Resumed after a host failure, out of the way of the
                 // return. The results are whatever the registers hold:
@@ -377,20 +391,20 @@ pub(crate) unsafe fn call_with_stack(
     });
     // SAFETY: per the caller, `code` takes exactly these arguments and
     // returns these results, and `record` is writable; the entry (in
-    // `r11`) arms it and calls `code` (in `r10`), having stored the
+    // `r10`) arms it and calls `code` (in `r11`), having stored the
     // first `slots` carried words (rounded up to a pair: `tail` pops
     // 16-byte multiples) as the stack arguments, and preserves `rsp`,
     // `rbp` and `rbx` however the call ends. The block declares
     // everything else `tail` may clobber.
     unsafe {
         tail_asm!(
-            stack_entry(slots),
+            code.as_ptr(),
             callee,
             caller,
             record,
             args,
-            ["call r11"],
-            inout("r10") code.as_ptr() => _,
+            ["call r10"],
+            inout("r10") stack_entry(slots) => _,
             inout("xmm8") c0 => _,
             inout("xmm9") c1 => _,
             inout("xmm10") c2 => _,
@@ -441,7 +455,7 @@ macro_rules! stack_entries {
 /// One stack entry: makes a frame (`rbp`) with `$stores.len()` pairs of
 /// stack slots below it and stores the carriers there, arms the catch
 /// point in the record (`rax`), saving `rbx` there, and calls the code in
-/// `r10`, which pops the slots. Returned, or resumed after a failure (with
+/// `r11`, which pops the slots. Returned, or resumed after a failure (with
 /// `rsp` and `rbp` as armed, the record in `rdi`, whence `rbx` comes
 /// back), it leaves its frame and returns.
 #[cfg(all(target_arch = "x86_64", not(windows)))]
@@ -458,13 +472,7 @@ macro_rules! stack_entry {
                 ".cfi_def_cfa_register rbp",
                 "sub rsp, {bytes}",
                 $($store,)*
-                // The catch point, as the register-only block writes it.
-                "mov [rax + {fp}], rbp",
-                "mov [rax + {sp}], rsp",
-                "mov [rax + {rbx}], rbx",
-                "lea r11, [rip + 2f]",
-                "mov [rax + {pc}], r11",
-                "call r10",
+                arm_and_call!(),
                 "jmp 3f",
                 "2:",
                 "mov rbx, [rdi + {rbx}]",
