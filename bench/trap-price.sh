@@ -6,27 +6,55 @@
 # context the entries write, the registers they declare clobbered, the
 # facade's record and landing (the failure check after the call stays: a
 # call without a catch point still reports a failure) — measured in
-# interleaved rounds; prints the median of each and their difference.
-#   bash trap-price.sh [ROUNDS]        (default 8; about 30 s a round)
-# STRIP (default `arm,clobbers,landing`) names the parts taken out, to
-# price each: `arm` the calls' writes, `clobbers` the registers declared
-# clobbered, `landing` the facade's record and landing (only with `arm`).
-# The stripped build is not a working runtime (a failure beneath it would
-# not be caught); it exists only to be measured.
+# interleaved rounds.
+#
+# A few writes cost less than where the linker happens to put the code: one
+# source measured from +0.1 to +2.7 ns between two builds. So each side is
+# linked in LAYOUTS code layouts (the linker's own order, then lld's
+# `--shuffle-sections` with seeds 1, 2, ...), both sides with the same
+# seeds, and the price is the median over layouts of each layout's
+# difference of medians; the table also gives the least and greatest.
+#   bash trap-price.sh [ROUNDS]   (default 3 rounds of every layout and side;
+#                                  about 17 s a run, 2 x LAYOUTS runs a round)
+# LAYOUTS (default 6) sets the number of layouts. STRIP (default
+# `arm,clobbers,landing`) names the parts taken out, to price each: `arm`
+# the calls' writes, `clobbers` the registers declared clobbered, `landing`
+# the facade's record and landing (only with `arm`). The stripped build is
+# not a working runtime (a failure beneath it would not be caught); it
+# exists only to be measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-8}
+rounds=${1:-3}
+layouts=${LAYOUTS:-6}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/bench/target}
 work=$(mktemp -d)
 trap 'for t in with stripped; do git worktree remove --force "$work/$t" 2>/dev/null; done; rm -rf "$work"' EXIT
 
-# Builds the `calls` benchmark of the tree at $1 and copies it to $2.
+# Links as rustc asks, then once per layout into $LAYOUT_DIR/<layout>: the
+# linker's own order (0), and shuffled input sections (lld; seed = layout).
+cat > "$work/shuffle-cc" <<'LINK'
+#!/usr/bin/env bash
+set -euo pipefail
+cc "$@"
+prev=
+for a in "$@"; do [ "$prev" = -o ] && cp "$a" "$LAYOUT_DIR/0"; prev=$a; done
+for ((seed = 1; seed < LAYOUTS; seed++)); do
+  args=() prev=
+  for a in "$@"; do
+    if [ "$prev" = -o ]; then args+=("$LAYOUT_DIR/$seed"); else args+=("$a"); fi
+    prev=$a
+  done
+  cc "${args[@]}" "-Wl,--shuffle-sections=*=$seed"
+done
+LINK
+chmod +x "$work/shuffle-cc"
+
+# Builds the `calls` benchmark of the tree at $1 in every layout, into $2/.
 build() {
-  (cd "$1/bench" && cargo bench --no-run --bench calls 2> "$work/build.log") ||
+  mkdir -p "$2"
+  (cd "$1/bench" && LAYOUT_DIR=$2 LAYOUTS=$layouts cargo rustc --profile bench \
+    --bench calls -- -C linker="$work/shuffle-cc" 2> "$work/build.log") ||
     { cat "$work/build.log"; exit 1; }
-  local bin
-  bin=$(sed -n 's/.*Executable benches\/calls.rs (\(.*\))/\1/p' "$work/build.log" | tail -1)
-  cp "$1/bench/$bin" "$2" 2>/dev/null || cp "$bin" "$2"
 }
 
 # Both from worktrees of HEAD: uncommitted changes are in neither.
@@ -65,24 +93,35 @@ if "landing" in strip:
     ])
 EOF
 echo "building HEAD and the stripped copy..." >&2
-build "$work/with" "$work/with.bin"
-build "$work/stripped" "$work/without.bin"
+build "$work/with" "$work/bin-with"
+build "$work/stripped" "$work/bin-without"
 
 for _ in $(seq "$rounds"); do
-  for v in with without; do
-    "$work/$v.bin" --bench --warm-up-time 1 --measurement-time 2 --noplot \
-      'springboard/host-from-wasm$' 2>/dev/null |
-      awk -v v="$v" '/^[a-z(]/{n=$1} /time:/{for(i=1;i<=NF;i++) if($i=="time:") print v, n, $(i+3)}'
+  for ((layout = 0; layout < layouts; layout++)); do
+    for v in with without; do
+      "$work/bin-$v/$layout" --bench --warm-up-time 1 --measurement-time 2 --noplot \
+        'springboard/host-from-wasm$' 2>/dev/null |
+        awk -v v="$v" -v l="$layout" \
+          '/^[a-z(]/{n=$1} /time:/{for(i=1;i<=NF;i++) if($i=="time:") print v, l, n, $(i+3)}'
+    done
   done
 done | python3 -c '
 import sys, statistics, collections
+from statistics import median
 t = collections.defaultdict(list)
 for line in sys.stdin:
-    v, name, ns = line.split()
-    t[name.split("/")[1], v].append(float(ns))
-print("| signature | with (ns) | without (ns) | trap handling (ns) |")
-print("|---|---|---|---|")
-for sig in dict.fromkeys(s for s, _ in t):
-    w, wo = statistics.median(t[sig, "with"]), statistics.median(t[sig, "without"])
-    print(f"| `{sig}` | {w:.2f} | {wo:.2f} | {w - wo:+.2f} |")
+    v, layout, name, ns = line.split()
+    t[name.split("/")[1], layout, v].append(float(ns))
+sigs = dict.fromkeys(s for s, _, _ in t)
+layouts = sorted(dict.fromkeys(l for _, l, _ in t), key=int)
+print(f"{len(layouts)} layouts; ns per call, medians over each layout`s rounds")
+print()
+print("| signature | with | without | trap handling: median over layouts | least | greatest |")
+print("|---|---|---|---|---|---|")
+for sig in sigs:
+    w = [median(t[sig, l, "with"]) for l in layouts]
+    wo = [median(t[sig, l, "without"]) for l in layouts]
+    d = [a - b for a, b in zip(w, wo)]
+    print(f"| `{sig}` | {median(w):.2f} | {median(wo):.2f} | {median(d):+.2f}"
+          f" | {min(d):+.2f} | {max(d):+.2f} |")
 '
