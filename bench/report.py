@@ -83,7 +83,7 @@ SMALL = CALL_GROUPS[:3] + CALL_GROUPS[4:]
 def crossing_goals(est):
     """Issue 28's goals, per signature, from the same figures as the tables."""
     rows = []
-    def each(label, f, limit, fmt_v, ok):
+    def each(label, f, limit, fmt_v, ok, judged=True):
         cells, met = [], 0
         for g in CALL_GROUPS:
             if g not in est:
@@ -94,9 +94,10 @@ def crossing_goals(est):
                 continue
             good = ok(g, v, limit(g))
             met += good
-            cells.append(fmt_v(v) + ("" if good else " ✗"))
+            cells.append(fmt_v(v) + ("" if good or not judged else " ✗"))
         n = sum(c != "—" for c in cells)
-        rows.append(f"| {label} | " + " | ".join(cells) + f" | {'**yes**' if met == n else f'**no** ({met} of {n})'} |")
+        verdict = ("**yes**" if met == n else f"**no** ({met} of {n})") if judged else "not this row: `trap-price.sh`"
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {verdict} |")
     ratio = lambda a: lambda g, r: r[a] / r["direct"]
     within = lambda g, v, lim: v <= lim
     x = lambda v: f"{v:.2f}×"
@@ -107,9 +108,12 @@ def crossing_goals(est):
          lambda g, r: r["springboard/call_indirect"] - r["springboard/TypedFunc::call"], lambda g: 3.0,
          lambda v: f"{v:+.2f} ns", within)
     each("`Func::call` ≤ 4× direct", ratio("springboard/Func::call"), lambda g: 4.0, x, within)
-    each("an entry with trap handling ≤ 1 ns over the same entry without (host-from-wasm − no-catch: two different entries; strictly, `trap-price.sh`)",
+    # Two different entries (the catching path no longer passes through the
+    # trampoline the no-catch row calls raw), so this row cannot judge the
+    # goal: `trap-price.sh` prices it on the same path, over code layouts.
+    each("an entry with trap handling ≤ 1 ns over the same entry without (here host-from-wasm − no-catch, two different entries)",
          lambda g, r: r["springboard/host-from-wasm"] - r["springboard/no-catch/host-from-wasm"], lambda g: 1.0,
-         lambda v: f"{v:+.2f} ns", within)
+         lambda v: f"{v:+.2f} ns", within, judged=False)
     nearest = {"springboard/TypedFunc::call": "wasmtime/TypedFunc::call",
                "springboard/host-from-wasm": "wasmtime/host-from-wasm",
                "springboard/Func::call": "wasmtime/Func::call",

@@ -16,7 +16,7 @@
 # difference of medians; the table also gives the least and greatest.
 #   bash trap-price.sh [ROUNDS]   (default 3 rounds of every layout and side;
 #                                  about 17 s a run, 2 x LAYOUTS runs a round)
-# LAYOUTS (default 6) sets the number of layouts. STRIP (default
+# LAYOUTS (default 8) sets the number of layouts. STRIP (default
 # `arm,clobbers,landing`) names the parts taken out, to price each: `arm`
 # the calls' writes, `clobbers` the registers declared clobbered, `landing`
 # the facade's record and landing (only with `arm`). The stripped build is
@@ -25,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-layouts=${LAYOUTS:-6}
+layouts=${LAYOUTS:-8}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/bench/target}
 work=$(mktemp -d)
 trap 'for t in with stripped; do git worktree remove --force "$work/$t" 2>/dev/null; done; rm -rf "$work"' EXIT
@@ -89,7 +89,7 @@ if "landing" in strip:
     patch("typed.rs", [
         ("TrapMode::caught_by_call(|record| unsafe {",
          "TrapMode::DirectUnhooked.call(caller, |_| unsafe { let record = core::ptr::null_mut();"),
-        ("&& crate::trap::in_host_code()", ""),
+        ("if !crate::trap::in_host_code() {", "if false {"),
     ])
 EOF
 echo "building HEAD and the stripped copy..." >&2
@@ -106,7 +106,7 @@ for _ in $(seq "$rounds"); do
     done
   done
 done | python3 -c '
-import sys, statistics, collections
+import sys, collections
 from statistics import median
 t = collections.defaultdict(list)
 for line in sys.stdin:
