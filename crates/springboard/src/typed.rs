@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::func::Func;
-use crate::trap::TrapMode;
+use crate::trap::{STRAIGHT_ABOVE, TrapMode};
 use crate::tuples::{WasmParams, WasmResults};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -123,6 +123,13 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     // result through memory) costs more than the call it makes.
     #[inline(always)]
     pub fn call(&self, params: P) -> Result<R, Error> {
+        // Host functions on a path of their own, with the mode a constant:
+        // behind `TrapMode::call`'s own test, LLVM stored the out-of-line
+        // modes' closure state before it on every call. (More parameters
+        // go through one call site whatever the mode: `call_passing`.)
+        if P::COUNT <= STRAIGHT_ABOVE && self.call.mode == TrapMode::DirectUnhooked {
+            return self.call_through_entry(TrapMode::DirectUnhooked, params);
+        }
         // Host functions (`DirectUnhooked`, the mode `call` tests first)
         // skip the `tail` test. The test of the landing is apart, with a
         // fallback of its own: inside one condition with the others, it
@@ -136,7 +143,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             self.call.tail,
         ) {
             if !crate::trap::in_host_code() {
-                return self.call_through_entry(params);
+                return self.call_through_entry(self.call.mode, params);
             }
             // SAFETY (both calls): `typed()` checked the type as below and
             // chose `tail` only for the engine's own `tail`-convention wasm
@@ -159,17 +166,17 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         }
         #[cfg(not(all(target_arch = "x86_64", not(windows))))]
         let _ = self.call.tail;
-        self.call_through_entry(params)
+        self.call_through_entry(self.call.mode, params)
     }
 
-    /// The call through the native entry, under the function's trap mode.
+    /// The call through the native entry, under the function's trap mode
+    /// `mode`.
     #[inline(always)]
-    fn call_through_entry(&self, params: P) -> Result<R, Error> {
+    fn call_through_entry(&self, mode: TrapMode, params: P) -> Result<R, Error> {
         let NativeCall {
             code,
             callee,
             caller,
-            mode,
             ..
         } = self.call;
         mode.call_passing(P::COUNT, caller, |caller| {
