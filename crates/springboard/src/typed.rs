@@ -130,8 +130,8 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         if P::COUNT <= STRAIGHT_ABOVE && self.call.mode == TrapMode::DirectUnhooked {
             return self.call_through_entry(TrapMode::DirectUnhooked, params);
         }
-        // Host functions (`DirectUnhooked`, the mode `call` tests first)
-        // skip the `tail` test. The test of the landing is apart, with a
+        // Host functions with more parameters (`DirectUnhooked`) skip the
+        // `tail` test too. The test of the landing is apart, with a
         // fallback of its own: inside one condition with the others, it
         // made the whole test vary by call, and LLVM no longer took the
         // mode tests out of a caller's loop (a typed call of a host
