@@ -131,20 +131,13 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             return self.call_through_entry(TrapMode::DirectUnhooked, params);
         }
         // Host functions with more parameters (`DirectUnhooked`) skip the
-        // `tail` test too. The test of the landing is apart, with a
-        // fallback of its own: inside one condition with the others, it
-        // made the whole test vary by call, and LLVM no longer took the
-        // mode tests out of a caller's loop (a typed call of a host
-        // function, 8 instructions a call, became 27).
+        // `tail` test too.
         #[cfg(all(target_arch = "x86_64", not(windows)))]
         if let (true, false, Some(tail)) = (
             calls_tail::<P, R>(),
             self.call.mode == TrapMode::DirectUnhooked,
             self.call.tail,
         ) {
-            if !crate::trap::in_host_code() {
-                return self.call_through_entry(self.call.mode, params);
-            }
             // SAFETY (both calls): `typed()` checked the type as below and
             // chose `tail` only for the engine's own `tail`-convention wasm
             // under `TrapMode::Caught`, and only for types `tail_call`
