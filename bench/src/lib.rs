@@ -12,6 +12,31 @@ use springboard_vm_abi::{
     VMNativeCallFunction, VMOpaqueContext, VMSharedSignatureIndex, ValRaw,
 };
 
+/// Zeroes the vector registers the callees convert integers into:
+/// `cvtsi2sd` writes only the low half of its destination, so without this
+/// each call waits for the last value left in that register — often the
+/// previous call's result, which chains the iterations into one dependency
+/// (the direct call of six mixed parameters measured 7.6 ns with it, 4.0
+/// without). Zero idioms cost nothing.
+#[inline(always)]
+pub fn break_false_dependencies() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: only zeroes registers it declares clobbered.
+    unsafe {
+        core::arch::asm!(
+            "xorps xmm0, xmm0",
+            "xorps xmm1, xmm1",
+            "xorps xmm2, xmm2",
+            "xorps xmm3, xmm3",
+            "xorps xmm4, xmm4",
+            "xorps xmm5, xmm5",
+            out("xmm0") _, out("xmm1") _, out("xmm2") _,
+            out("xmm3") _, out("xmm4") _, out("xmm5") _,
+            options(nomem, nostack, preserves_flags),
+        )
+    };
+}
+
 /// Every kind of one signature, mapped, each wired to a probe of the
 /// convention it calls.
 pub struct Kinds {
