@@ -56,41 +56,77 @@ fn main() {
         ),
     };
     let n = n.parse::<u32>().expect("a call count");
-    let tier_up = path != "generic-from-wasm";
-    match signature {
-        "none" => {
-            Paths::new(callees::host_none, callees::none as *const (), (), tier_up).calls(path, n)
-        }
-        "add" => Paths::new(
-            callees::host_add,
-            callees::add as *const (),
-            callees::ADD,
-            tier_up,
-        )
-        .calls(path, n),
-        "mixed6" => Paths::new(
-            callees::host_mixed6,
-            callees::mixed6 as *const (),
-            callees::MIXED6,
-            tier_up,
-        )
-        .calls(path, n),
-        "sum16" => Paths::new(
-            callees::host_sum16,
-            callees::sum16 as *const (),
-            callees::SUM16,
-            tier_up,
-        )
-        .calls(path, n),
-        "multi" => Paths::new(
-            callees::host_multi,
-            callees::multi as *const (),
-            callees::MULTI,
-            tier_up,
-        )
-        .calls(path, n),
-        other => panic!("unknown signature {other}"),
+    /// Runs one path `n` times of the signature named `signature`.
+    struct Run<'a> {
+        path: &'a str,
+        n: u32,
+        signature: &'a str,
     }
+    impl Visit for Run<'_> {
+        fn wanted(&self, name: &str) -> bool {
+            name == self.signature
+        }
+        fn visit<P: WasmParams + Copy, R: WasmResults>(&mut self, _: &str, paths: Paths<P, R>) {
+            paths.calls(self.path, self.n);
+        }
+    }
+    let found = each_signature(path != "generic-from-wasm", &mut Run { path, n, signature });
+    assert!(found, "unknown signature {signature}");
+}
+
+/// What to do with the paths of some of `callees`' signatures.
+trait Visit {
+    /// Whether to set up the signature `name` (`none`, `add`, ...).
+    fn wanted(&self, name: &str) -> bool;
+    /// Uses the paths of the signature written `title`.
+    fn visit<P: WasmParams + Copy, R: WasmResults>(&mut self, title: &str, paths: Paths<P, R>);
+}
+
+/// Sets up and visits every signature `v` wants, in `callees`' order
+/// (`tier_up` as for [`Paths::new`]); whether it wanted any.
+fn each_signature(tier_up: bool, v: &mut impl Visit) -> bool {
+    macro_rules! signature {
+        ($name:literal, $title:literal, $host:expr, $direct:expr, $params:expr) => {
+            if v.wanted($name) {
+                v.visit(
+                    $title,
+                    Paths::new($host, $direct as *const (), $params, tier_up),
+                );
+            }
+        };
+    }
+    signature!("none", "`()->()`", callees::host_none, callees::none, ());
+    signature!(
+        "add",
+        "`(i32,i32)->i32`",
+        callees::host_add,
+        callees::add,
+        callees::ADD
+    );
+    signature!(
+        "mixed6",
+        "`(i32,i64,f32,f64,i32,i64)->f64`",
+        callees::host_mixed6,
+        callees::mixed6,
+        callees::MIXED6
+    );
+    signature!(
+        "sum16",
+        "`(i64x16)->i64`",
+        callees::host_sum16,
+        callees::sum16,
+        callees::SUM16
+    );
+    signature!(
+        "multi",
+        "`(i32)->(i32,i64,f64)`",
+        callees::host_multi,
+        callees::multi,
+        callees::MULTI
+    );
+    ["none", "add", "mixed6", "sum16", "multi"]
+        .iter()
+        .any(|name| v.wanted(name))
 }
 
 /// Every path of one signature, set up once.
@@ -188,58 +224,27 @@ const PAIRED: [&str; 4] = ["typed", "host-from-wasm", "call-indirect", "untyped"
 /// module docs): in each, every path's calls between two runs of the
 /// direct call's, in an order that turns from block to block.
 fn paired(blocks: usize) {
+    struct Paired(usize);
+    impl Visit for Paired {
+        fn wanted(&self, _: &str) -> bool {
+            true
+        }
+        fn visit<P: WasmParams + Copy, R: WasmResults>(&mut self, title: &str, paths: Paths<P, R>) {
+            paired_row(title, &paths, self.0);
+        }
+    }
     println!(
         "| signature | `TypedFunc::call` ÷ direct | host-from-wasm ÷ direct | `call_indirect` − `TypedFunc::call` | `Func::call` ÷ direct |"
     );
     println!("|---|---|---|---|---|");
-    paired_row(
-        "`()->()`",
-        Paths::new(callees::host_none, callees::none as *const (), (), true),
-        blocks,
-    );
-    paired_row(
-        "`(i32,i32)->i32`",
-        Paths::new(
-            callees::host_add,
-            callees::add as *const (),
-            callees::ADD,
-            true,
-        ),
-        blocks,
-    );
-    paired_row(
-        "`(i32,i64,f32,f64,i32,i64)->f64`",
-        Paths::new(
-            callees::host_mixed6,
-            callees::mixed6 as *const (),
-            callees::MIXED6,
-            true,
-        ),
-        blocks,
-    );
-    paired_row(
-        "`(i64x16)->i64`",
-        Paths::new(
-            callees::host_sum16,
-            callees::sum16 as *const (),
-            callees::SUM16,
-            true,
-        ),
-        blocks,
-    );
-    paired_row(
-        "`(i32)->(i32,i64,f64)`",
-        Paths::new(
-            callees::host_multi,
-            callees::multi as *const (),
-            callees::MULTI,
-            true,
-        ),
-        blocks,
-    );
+    each_signature(true, &mut Paired(blocks));
 }
 
-fn paired_row<P: WasmParams + Copy, R: WasmResults>(name: &str, paths: Paths<P, R>, blocks: usize) {
+fn paired_row<P: WasmParams + Copy, R: WasmResults>(
+    title: &str,
+    paths: &Paths<P, R>,
+    blocks: usize,
+) {
     // About 0.2 ms a block for the direct call: long against the timer,
     // short against the machine's drift.
     let n = (200_000.0 / paths.time("direct", 100_000).max(0.5)) as u32;
@@ -258,7 +263,7 @@ fn paired_row<P: WasmParams + Copy, R: WasmResults>(name: &str, paths: Paths<P, 
     }
     let [typed, from_wasm, _, untyped] = [0, 1, 2, 3].map(|i| median(&mut ratios[i]));
     println!(
-        "| {name} | {typed:.2}× | {from_wasm:.2}× | {:+.2} ns | {untyped:.2}× |",
+        "| {title} | {typed:.2}× | {from_wasm:.2}× | {:+.2} ns | {untyped:.2}× |",
         median(&mut gaps)
     );
 }
