@@ -418,20 +418,17 @@ impl TrapMode {
     /// `tail_call.rs`, which writes the catch point into the record it is
     /// given before it calls. The record is only the landing: the call
     /// passes the engine's own caller context, so nothing else reads the
-    /// record, and it is left unwritten here. The outer landing comes back
-    /// afterwards, whatever it was: one word kept across the call, which
-    /// costs fewer instructions than testing for host code before it and
-    /// sending every other caller through the entry trampoline.
+    /// record, and it is left unwritten here. As for every catch point
+    /// ([`caught`]), the outer landing comes back afterwards, whatever it
+    /// was: one word kept across the call, which costs fewer instructions
+    /// than testing for host code before it and sending every other caller
+    /// through the entry trampoline.
     #[cfg(all(target_arch = "x86_64", not(windows)))]
     #[inline(always)]
     pub(crate) fn caught_by_call<R>(call: impl FnOnce(*mut ArmedRecord) -> R) -> Result<R, Error> {
         let mut record = MaybeUninit::<ArmedRecord>::uninit();
         let record = record.as_mut_ptr();
-        let outer = LANDING.replace(resume_landing(record.cast()));
-        let result = call(record);
-        LANDING.set(outer);
-        take()?;
-        Ok(result)
+        caught(record.cast(), |_| call(record))
     }
 
     /// [`call`](Self::call) of a call that passes `params` parameters: with
