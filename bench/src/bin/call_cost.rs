@@ -85,9 +85,11 @@ trait Visit {
 /// Sets up and visits every signature `v` wants, in `callees`' order
 /// (`tier_up` as for [`Paths::new`]); whether it wanted any.
 fn each_signature(tier_up: bool, v: &mut impl Visit) -> bool {
+    let mut found = false;
     macro_rules! signature {
         ($name:literal, $title:literal, $host:expr, $direct:expr, $params:expr) => {
             if v.wanted($name) {
+                found = true;
                 v.visit(
                     $title,
                     Paths::new($host, $direct as *const (), $params, tier_up),
@@ -124,9 +126,7 @@ fn each_signature(tier_up: bool, v: &mut impl Visit) -> bool {
         callees::multi,
         callees::MULTI
     );
-    ["none", "add", "mixed6", "sum16", "multi"]
-        .iter()
-        .any(|name| v.wanted(name))
+    found
 }
 
 /// Every path of one signature, set up once.
@@ -252,12 +252,14 @@ fn paired_row<P: WasmParams + Copy, R: WasmResults>(
     let mut gaps = Vec::with_capacity(blocks);
     for block in 0..blocks {
         let mut ns = [0.0; PAIRED.len()];
+        let mut before = paths.time("direct", n);
         for k in 0..PAIRED.len() {
             let i = (block + k) % PAIRED.len();
-            let before = paths.time("direct", n);
             ns[i] = paths.time(PAIRED[i], n);
-            let direct = (before + paths.time("direct", n)) / 2.0;
-            ratios[i].push(ns[i] / direct);
+            // The block after this path's is the one before the next's.
+            let after = paths.time("direct", n);
+            ratios[i].push(ns[i] / ((before + after) / 2.0));
+            before = after;
         }
         gaps.push(ns[2] - ns[0]);
     }
